@@ -1,0 +1,58 @@
+# The user interface of the project.
+#
+#   make              install missing packages, build the pinned llama.cpp (cached
+#                     outside the checkout) and this project
+#   make demo         the main job: a prompt answered by a llama.cpp tool
+#   make test         the test suite (normal build and ASan+UBSan build) via ctest
+#   make bench        the benchmarks
+#   make print-deps   print where the built dependencies live
+#
+# DEPS_DIR=dir and LLAMA_CPP_DIR=checkout override the dependency cache and the
+# llama.cpp source (see README.md).
+
+SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
+DEPS_DIR := $(shell scripts/deps.sh --print-prefix)
+export DEPS_DIR
+LLAMA_SRC_DIR := $(if $(LLAMA_CPP_DIR),$(abspath $(LLAMA_CPP_DIR)),$(DEPS_DIR)/src)
+LLAMA_BUILD_DIR := $(DEPS_DIR)/build
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+CMAKE_DEFS = -DLLAMA_SRC_DIR=$(LLAMA_SRC_DIR) -DLLAMA_BUILD_DIR=$(LLAMA_BUILD_DIR)
+
+.PHONY: all packages deps build build-asan demo test bench print-deps clean
+
+all: build
+
+packages:
+	@scripts/install-packages.sh
+
+deps: packages
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_DEFS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVIRTGPU_SANITIZE=ON $(CMAKE_DEFS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+demo: build
+	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin scripts/demo.sh
+
+test: build build-asan
+	@echo "== tests: normal build =="
+	@cd build && ctest --output-on-failure $(CTEST_ARGS)
+	@echo "== tests: AddressSanitizer + UBSan build =="
+	@cd build-asan && ctest --output-on-failure $(CTEST_ARGS)
+
+bench: build
+	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin bench/run.sh
+
+print-deps:
+	@echo $(DEPS_DIR)
+
+clean:
+	rm -rf build build-asan

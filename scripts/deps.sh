@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Obtains the pinned llama.cpp release and builds what this project needs from
+# it (ggml with the CPU and RPC backends as loadable modules, libllama, the
+# llama.cpp tools and the reference VirtGPU host library) into a cache outside
+# the checkout, keyed by the release, so later builds reuse it.
+#
+#   scripts/deps.sh               fetch + build (no-op when the cache is warm)
+#   scripts/deps.sh --print-prefix  print the cache directory and exit
+#
+# Environment:
+#   DEPS_DIR        cache directory (default ~/.cache/ggml-virtgpu/<release-id>)
+#   LLAMA_CPP_DIR   use this llama.cpp checkout instead of the pinned release
+#   JOBS            parallel build jobs (default: number of cores)
+set -euo pipefail
+
+PIN_NPM_PACKAGE=node-llama-cpp@3.22.1
+PIN_NPM_SHA256=a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a38fbec637752d9e5c5f
+PIN_COMMIT=de3ff815ea7d
+# Bump when the build options below change, so that old caches are rebuilt.
+BUILD_RECIPE=1
+
+LLAMA_TARGETS=(ggml ggml-cpu ggml-rpc llama llama-completion llama-cli llama-bench
+               llama-server ggml-rpc-server test-backend-ops llama-quantize
+               ggml-virtgpu-backend)
+
+log() { printf '[deps] %s\n' "$*" >&2; }
+die() { printf '[deps] error: %s\n' "$*" >&2; exit 1; }
+
+release_id() {
+    if [[ -n "${LLAMA_CPP_DIR:-}" ]]; then
+        # a user's checkout: key the cache by its absolute path
+        printf 'custom-%s' "$(realpath "$LLAMA_CPP_DIR" | sha256sum | cut -c1-12)"
+    else
+        printf 'llama.cpp-%s-r%s' "$PIN_COMMIT" "$BUILD_RECIPE"
+    fi
+}
+
+DEPS_DIR=${DEPS_DIR:-$HOME/.cache/ggml-virtgpu/$(release_id)}
+
+if [[ "${1:-}" == "--print-prefix" ]]; then
+    printf '%s\n' "$DEPS_DIR"
+    exit 0
+fi
+
+# Unpacks the release's source from the npm package that ships it as a git
+# bundle, after checking the tarball against the pinned digest.
+fetch_pinned_source() {
+    local dest=$1 tmp
+    tmp=$(mktemp -d)
+    log "fetching $PIN_NPM_PACKAGE from the npm registry"
+    (cd "$tmp" && npm pack --silent "$PIN_NPM_PACKAGE" >/dev/null) ||
+        die "could not fetch $PIN_NPM_PACKAGE with npm; check the network, or set LLAMA_CPP_DIR to a llama.cpp checkout"
+    local tarball
+    tarball=$(ls "$tmp"/*.tgz)
+    echo "$PIN_NPM_SHA256  $tarball" | sha256sum --check --status ||
+        die "$tarball does not match the pinned sha256 $PIN_NPM_SHA256; refusing to build from it"
+    tar -xzf "$tarball" -C "$tmp" package/llama/gitRelease.bundle
+    rm -rf "$dest.partial"
+    git -c advice.detachedHead=false clone --quiet --no-checkout \
+        "$tmp/package/llama/gitRelease.bundle" "$dest.partial"
+    git -C "$dest.partial" -c advice.detachedHead=false checkout --quiet "$PIN_COMMIT"
+    rm -rf "$tmp"
+    mv "$dest.partial" "$dest"
+    log "llama.cpp $PIN_COMMIT unpacked into $dest"
+}
+
+source_dir() {
+    if [[ -n "${LLAMA_CPP_DIR:-}" ]]; then
+        [[ -f "$LLAMA_CPP_DIR/ggml/include/ggml.h" ]] ||
+            die "LLAMA_CPP_DIR=$LLAMA_CPP_DIR is not a llama.cpp checkout (no ggml/include/ggml.h)"
+        realpath "$LLAMA_CPP_DIR"
+    else
+        [[ -d "$DEPS_DIR/src" ]] || fetch_pinned_source "$DEPS_DIR/src"
+        printf '%s\n' "$DEPS_DIR/src"
+    fi
+}
+
+configure() {
+    local src=$1 build=$2
+    # CPU only, backends as shared objects loaded at run time (GGML_BACKEND_DL)
+    # as real deployments do; the CPU backend is built for the x86-64-v3 level
+    # because GGML_NATIVE cannot be combined with GGML_BACKEND_DL.
+    cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+        -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_CPU=ON -DGGML_RPC=ON \
+        -DGGML_VIRTGPU=ON -DGGML_VIRTGPU_BACKEND=ONLY \
+        -DLLAMA_BUILD_TESTS=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
+        -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+        -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF \
+        >"$build/configure.log" 2>&1 ||
+        die "configuring llama.cpp failed; see $build/configure.log"
+}
+
+# Builds the targets, showing cmake's percentage lines as progress and keeping
+# the full output in a log.
+build_targets() {
+    local build=$1 jobs=${JOBS:-$(nproc)}
+    log "building llama.cpp with $jobs jobs (about 25 minutes on 2 cores the first time); log: $build/build.log"
+    cmake --build "$build" -j "$jobs" --target "${LLAMA_TARGETS[@]}" 2>&1 |
+        tee "$build/build.log" |
+        { grep --line-buffered -E '^\[ *[0-9]+%\] (Building|Linking)' || true; } |
+        sed -u 's/^/[deps] /' ||
+        die "building llama.cpp failed; see $build/build.log"
+}
+
+main() {
+    local src build stamp want
+    src=$(source_dir)
+    build="$DEPS_DIR/build"
+    stamp="$build/.deps-complete"
+    want="$src recipe=$BUILD_RECIPE"
+    if [[ -z "${LLAMA_CPP_DIR:-}" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        exit 0 # warm cache: the pinned release never changes
+    fi
+    mkdir -p "$build"
+    rm -f "$stamp"
+    configure "$src" "$build"
+    build_targets "$build"
+    printf '%s\n' "$want" >"$stamp"
+    log "dependencies ready in $DEPS_DIR"
+}
+
+main

@@ -1,0 +1,28 @@
+# Helpers shared by the shell tests. Each test sources this file, calls the
+# check_* functions, and ends with `finish`, which prints the counts and sets
+# the exit status.
+set -uo pipefail
+
+CHECKS_PASSED=0
+CHECKS_FAILED=0
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/virtgpu-test.XXXXXX")
+trap 'rm -rf "$TEST_TMP"' EXIT
+
+pass() { CHECKS_PASSED=$((CHECKS_PASSED + 1)); printf 'ok: %s\n' "$1"; }
+fail() { CHECKS_FAILED=$((CHECKS_FAILED + 1)); printf 'FAIL: %s\n' "$1"; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds
+check() {
+    local what=$1; shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# check_contains DESCRIPTION FILE TEXT: passes when FILE contains TEXT verbatim
+check_contains() {
+    if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1 (no '$3' in $2:)"; sed 's/^/    /' "$2" | tail -20; fi
+}
+
+finish() {
+    printf '%d passed, %d failed\n' "$CHECKS_PASSED" "$CHECKS_FAILED"
+    [[ $CHECKS_FAILED -eq 0 && $CHECKS_PASSED -gt 0 ]]
+}
