@@ -1,0 +1,73 @@
+/* libapir: the hypervisor's APIR component, for a VMM (or apir-server) to
+ * embed. It is what virglrenderer's APIR component is to QEMU/crosvm.
+ *
+ * Flow for one guest context:
+ *  1. apir_context_create() when the guest creates a context with the APIR
+ *     capset (or the Venus capset with VIRGL_ROUTE_VENUS_TO_APIR set). The
+ *     configuration table is filled from the environment:
+ *       apir.load_library.path <- VIRGL_APIR_BACKEND_LIBRARY
+ *       ggml.library.path      <- APIR_LLAMA_CPP_GGML_LIBRARY_PATH
+ *       ggml.library.reg       <- APIR_LLAMA_CPP_GGML_LIBRARY_REG
+ *     apir_context_set_config() sets or overrides a key afterwards (e.g.
+ *     from the VMM's command line).
+ *  2. apir_context_add_resource() for every shared-memory blob the guest
+ *     creates (the memory stays the caller's; it must stay mapped until
+ *     apir_context_remove_resource() or apir_context_destroy()).
+ *  3. apir_context_submit() for every command buffer the guest submits. The
+ *     reply and the notification word go into the reply resource the
+ *     command names; a waiter blocked on the word with FUTEX_WAIT is woken.
+ *  4. apir_context_destroy() when the guest goes away: the backend library
+ *     releases everything the context held.
+ *
+ * Calls on one context must not run concurrently; different contexts are
+ * independent. Logging goes to VIRGL_APIR_LOG_TO_FILE, or stderr. */
+#ifndef APIR_APIR_H
+#define APIR_APIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apir/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define APIR_API __attribute__((visibility("default")))
+
+struct apir_context;
+
+/* Whether contexts on the Venus capset are routed to APIR
+ * (VIRGL_ROUTE_VENUS_TO_APIR is set). */
+APIR_API bool apir_venus_routed(void);
+
+/* Fills the capability set reported for capset_id. Returns false when this
+ * component does not serve that capset (Venus without routing, others). */
+APIR_API bool apir_capset_get(uint32_t capset_id, struct apir_capset *out);
+
+/* Creates context ctx_id (unique in the process). On failure returns NULL
+ * and writes why to err (which names the variable to set, if that is it). */
+APIR_API struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, const char *debug_name,
+                                         char *err, size_t err_size);
+
+/* Sets a configuration key; returns false when out of memory. */
+APIR_API bool apir_context_set_config(struct apir_context *ctx, const char *key, const char *value);
+APIR_API const char *apir_context_get_config(struct apir_context *ctx, const char *key);
+
+/* Registers guest-shared memory as resource res_id of the context. */
+APIR_API bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *ptr, size_t size);
+APIR_API void apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id);
+
+/* Executes one command buffer (which the backend library may decode in
+ * place, and so modify). Returns false (and logs why) when the command
+ * could not be answered at all: too short, or its reply resource unknown. */
+APIR_API bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size);
+
+APIR_API void apir_context_destroy(struct apir_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,49 @@
+/* The ABI between the hypervisor's APIR component and the backend library it
+ * loads (VIRGL_APIR_BACKEND_LIBRARY / config key apir.load_library.path).
+ *
+ * The APIR component resolves three symbols by name and calls them with the
+ * APIR context id. This is the same ABI as virglrenderer's APIR component and
+ * llama.cpp's reference host library, so either side can be swapped. */
+#ifndef APIR_BACKEND_ABI_H
+#define APIR_BACKEND_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define APIR_BACKEND_INITIALIZE_SYMBOL "apir_backend_initialize"
+#define APIR_BACKEND_DISPATCHER_SYMBOL "apir_backend_dispatcher"
+#define APIR_BACKEND_DEINIT_SYMBOL "apir_backend_deinit"
+
+/* Configuration keys of an APIR context. */
+#define APIR_CFG_LOAD_LIBRARY_PATH "apir.load_library.path"
+#define APIR_CFG_GGML_LIBRARY_PATH "ggml.library.path"
+#define APIR_CFG_GGML_LIBRARY_REG "ggml.library.reg"
+/* Set (to "1") by an APIR component whose callbacks struct has the
+ * get_shmem_size member; other components pass only the first two. */
+#define APIR_CFG_CALLBACKS_SHMEM_SIZE "apir.callbacks.shmem_size"
+
+struct apir_callbacks {
+    /* the value of a configuration key of the context, or NULL */
+    const char *(*get_config)(uint32_t ctx_id, const char *key);
+    /* the host mapping of a shared-memory resource of the context, or NULL */
+    void *(*get_shmem_ptr)(uint32_t ctx_id, uint32_t res_id);
+    /* its size in bytes (0 when unknown); present only when the context's
+     * APIR_CFG_CALLBACKS_SHMEM_SIZE key is "1" */
+    size_t (*get_shmem_size)(uint32_t ctx_id, uint32_t res_id);
+};
+
+/* Returns an apir_load_library_code: APIR_LOAD_LIBRARY_INIT_BASE_INDEX +
+ * an apir_backend_init_code once the library got that far. */
+typedef uint32_t (*apir_backend_initialize_fn)(uint32_t ctx_id, struct apir_callbacks *cbs);
+
+/* Runs forwarded call `call` (an apir_call): decodes its arguments from
+ * [dec_cur, dec_end), encodes its reply into [enc_cur, enc_end), stores the
+ * end of the reply in *enc_cur_after, and returns the call's return code. */
+typedef uint32_t (*apir_backend_dispatcher_fn)(uint32_t ctx_id, struct apir_callbacks *cbs,
+                                               uint32_t call, char *dec_cur, const char *dec_end,
+                                               char *enc_cur, const char *enc_end,
+                                               char **enc_cur_after);
+
+typedef void (*apir_backend_deinit_fn)(uint32_t ctx_id);
+
+#endif

@@ -1,0 +1,180 @@
+/* APIR wire protocol 0.2: the constants and layouts shared by the guest
+ * frontend, the hypervisor's APIR component and the host library.
+ *
+ * Everything here is wire format, compatible with llama.cpp's ggml-virtgpu:
+ * values are little-endian, the command stream is made of 4-byte slots.
+ * See docs/protocol.md for the byte layout of every command. */
+#ifndef APIR_PROTOCOL_H
+#define APIR_PROTOCOL_H
+
+#include <stdint.h>
+
+#define APIR_PROTOCOL_MAJOR 0u
+#define APIR_PROTOCOL_MINOR 2u
+#define APIR_HANDSHAKE_MAGIC 0xab1eu
+
+/* ---- virtio-gpu capability sets ---------------------------------------- */
+
+#define APIR_CAPSET_ID_APIR 10u
+#define APIR_CAPSET_ID_VENUS 4u
+/* A guest on the Venus capset adds this to every command type; a host that
+ * routes Venus to APIR subtracts it. */
+#define APIR_VENUS_COMMAND_OFFSET 331u
+
+/* The capability set an APIR host reports (24 bytes). */
+struct apir_capset {
+    uint32_t apir_version;            /* 1 */
+    uint32_t supports_blob_resources; /* 1 */
+    uint32_t reserved[4];
+};
+
+/* ---- command header ---------------------------------------------------- */
+
+/* Every command starts with three u32: type, flags, reply resource id. */
+enum apir_command_type {
+    APIR_CMD_HANDSHAKE = 0,
+    APIR_CMD_LOAD_LIBRARY = 1,
+    APIR_CMD_FORWARD = 2,
+    APIR_CMD_TYPE_COUNT = 3,
+};
+
+#define APIR_COMMAND_HEADER_SIZE 12u
+
+/* The reply resource: a notification word (0 while pending, 1 + return code
+ * when done), then the reply payload. */
+#define APIR_REPLY_NOTIFY_OFFSET 0u
+#define APIR_REPLY_PAYLOAD_OFFSET 4u
+
+/* ---- return codes ------------------------------------------------------ */
+
+enum apir_load_library_code {
+    APIR_LOAD_LIBRARY_SUCCESS = 0,
+    APIR_LOAD_LIBRARY_HYPERCALL_INITIALIZATION_ERROR = 1,
+    APIR_LOAD_LIBRARY_ALREADY_LOADED = 2,
+    APIR_LOAD_LIBRARY_ENV_VAR_MISSING = 3,
+    APIR_LOAD_LIBRARY_CANNOT_OPEN = 4,
+    APIR_LOAD_LIBRARY_SYMBOL_MISSING = 5,
+    /* codes >= 6 are 6 + the backend library's own initialize code */
+    APIR_LOAD_LIBRARY_INIT_BASE_INDEX = 6,
+};
+
+enum apir_forward_code {
+    APIR_FORWARD_SUCCESS = 0,
+    APIR_FORWARD_NO_DISPATCH_FCT = 1,
+    APIR_FORWARD_TIMEOUT = 2,
+    APIR_FORWARD_FAILED_TO_SYNC_STREAMS = 3,
+    /* codes >= 4 are 4 + the forwarded call's own return code */
+    APIR_FORWARD_BASE_INDEX = 4,
+};
+
+/* What the host library's initialize returns past APIR_LOAD_LIBRARY_INIT_BASE_INDEX. */
+enum apir_backend_init_code {
+    APIR_BACKEND_INIT_SUCCESS = 0,
+    APIR_BACKEND_INIT_CANNOT_OPEN_BACKEND_LIBRARY = 1,
+    APIR_BACKEND_INIT_CANNOT_OPEN_GGML_LIBRARY = 2,
+    APIR_BACKEND_INIT_MISSING_BACKEND_SYMBOLS = 3,
+    APIR_BACKEND_INIT_MISSING_GGML_SYMBOLS = 4,
+    APIR_BACKEND_INIT_BACKEND_FAILED = 5,
+    APIR_BACKEND_INIT_BACKEND_REG_FAILED = 6,
+    APIR_BACKEND_INIT_ALREADY_INITED = 7,
+    APIR_BACKEND_INIT_NO_DEVICE = 8,
+    APIR_BACKEND_INIT_BACKEND_INIT_FAILED = 9,
+};
+
+/* A forwarded call's return code (past APIR_FORWARD_BASE_INDEX). */
+#define APIR_CALL_OK 0u
+#define APIR_CALL_FAILED 1u
+#define APIR_CALL_INVALID_INDEX 6u
+
+/* ---- forwarded ggml calls (the flags word of a FORWARD command) -------- */
+
+enum apir_call {
+    APIR_CALL_DEVICE_GET_DEVICE_COUNT = 0,
+    APIR_CALL_DEVICE_GET_COUNT = 1,
+    APIR_CALL_DEVICE_GET_NAME = 2,
+    APIR_CALL_DEVICE_GET_DESCRIPTION = 3,
+    APIR_CALL_DEVICE_GET_TYPE = 4,
+    APIR_CALL_DEVICE_GET_MEMORY = 5,
+    APIR_CALL_DEVICE_SUPPORTS_OP = 6,
+    APIR_CALL_DEVICE_GET_BUFFER_TYPE = 7,
+    APIR_CALL_DEVICE_GET_PROPS = 8,
+    APIR_CALL_DEVICE_BUFFER_FROM_PTR = 9,
+    APIR_CALL_BUFFER_TYPE_GET_NAME = 10,
+    APIR_CALL_BUFFER_TYPE_GET_ALIGNMENT = 11,
+    APIR_CALL_BUFFER_TYPE_GET_MAX_SIZE = 12,
+    APIR_CALL_BUFFER_TYPE_IS_HOST = 13,
+    APIR_CALL_BUFFER_TYPE_ALLOC_BUFFER = 14,
+    APIR_CALL_BUFFER_TYPE_GET_ALLOC_SIZE = 15,
+    APIR_CALL_BUFFER_GET_BASE = 16,
+    APIR_CALL_BUFFER_SET_TENSOR = 17,
+    APIR_CALL_BUFFER_GET_TENSOR = 18,
+    APIR_CALL_BUFFER_CPY_TENSOR = 19,
+    APIR_CALL_BUFFER_CLEAR = 20,
+    APIR_CALL_BUFFER_FREE_BUFFER = 21,
+    APIR_CALL_BACKEND_GRAPH_COMPUTE = 22,
+    APIR_CALL_COUNT = 23,
+};
+
+const char *apir_call_name(uint32_t call);
+
+/* ---- tensors on the wire ----------------------------------------------- */
+
+#define APIR_MAX_DIMS 4
+#define APIR_MAX_OP_PARAMS_I32 16
+#define APIR_MAX_SRC 10
+#define APIR_MAX_NAME 64
+
+/* One tensor in set/get/cpy_tensor and in a serialized graph (304 bytes).
+ * id, src[] and view_src identify tensors within one message; buffer is the
+ * host's opaque buffer handle; data is the offset of the tensor's first byte
+ * from the buffer's base. ne and nb are 32-bit on the wire. */
+struct apir_wire_tensor {
+    uint64_t id;
+    uint32_t type;
+    uint32_t reserved0;
+    uint64_t buffer;
+    uint32_t ne[APIR_MAX_DIMS];
+    uint32_t nb[APIR_MAX_DIMS];
+    uint32_t op;
+    int32_t op_params[APIR_MAX_OP_PARAMS_I32];
+    int32_t flags;
+    uint64_t src[APIR_MAX_SRC];
+    uint64_t view_src;
+    uint64_t view_offs;
+    uint64_t data;
+    char name[APIR_MAX_NAME];
+    uint8_t reserved1[8];
+};
+
+_Static_assert(sizeof(struct apir_wire_tensor) == 304, "wire tensor is 304 bytes");
+
+/* The tensor of supports_op / get_alloc_size: the layout of ggml's own
+ * struct ggml_tensor at protocol 0.2 (336 bytes). Pointer fields only say
+ * "present" (non-zero) or "absent"; the present ones follow it in the stream:
+ * an 8-byte buffer handle, then the view source, then each source, each as
+ * another apir_inline_tensor. */
+struct apir_inline_tensor {
+    uint32_t type;
+    uint32_t reserved0;
+    uint64_t buffer;
+    int64_t ne[APIR_MAX_DIMS];
+    uint64_t nb[APIR_MAX_DIMS];
+    uint32_t op;
+    int32_t op_params[APIR_MAX_OP_PARAMS_I32];
+    int32_t flags;
+    uint64_t src[APIR_MAX_SRC];
+    uint64_t view_src;
+    uint64_t view_offs;
+    uint64_t data;
+    char name[APIR_MAX_NAME];
+    uint64_t extra;
+    uint8_t reserved1[8];
+};
+
+_Static_assert(sizeof(struct apir_inline_tensor) == 336, "inline tensor is 336 bytes");
+
+/* Sizes of the guest's long-lived shared-memory blobs. */
+#define APIR_REPLY_BLOB_SIZE 0x4000u
+#define APIR_DATA_BLOB_SIZE 0x1830000u
+
+#endif

@@ -1,0 +1,166 @@
+#include "apir-codec.h"
+
+#include <string.h>
+
+/* Items are padded to 4 bytes; n + 3 cannot overflow for any n that fits in
+ * a buffer, but a guest-chosen n can be anything, hence the guard. */
+static bool padded_size(size_t n, size_t *out)
+{
+    if (n > SIZE_MAX - 3) {
+        return false;
+    }
+    *out = (n + 3) & ~(size_t)3;
+    return true;
+}
+
+void apir_encoder_init(struct apir_encoder *enc, void *buf, size_t size)
+{
+    enc->start = buf;
+    enc->cur = buf;
+    enc->end = (uint8_t *)buf + size;
+    enc->fatal = false;
+}
+
+size_t apir_encoder_used(const struct apir_encoder *enc)
+{
+    return (size_t)(enc->cur - enc->start);
+}
+
+void *apir_encode_reserve(struct apir_encoder *enc, size_t n)
+{
+    size_t padded;
+    if (enc->fatal || !padded_size(n, &padded) || padded > (size_t)(enc->end - enc->cur)) {
+        enc->fatal = true;
+        return NULL;
+    }
+    uint8_t *at = enc->cur;
+    memset(at + n, 0, padded - n);
+    enc->cur += padded;
+    return at;
+}
+
+void apir_encode_bytes(struct apir_encoder *enc, const void *data, size_t n)
+{
+    void *at = apir_encode_reserve(enc, n);
+    if (at != NULL && n > 0) {
+        memcpy(at, data, n);
+    }
+}
+
+void apir_encode_u32(struct apir_encoder *enc, uint32_t v)
+{
+    apir_encode_bytes(enc, &v, sizeof v);
+}
+
+void apir_encode_i32(struct apir_encoder *enc, int32_t v)
+{
+    apir_encode_bytes(enc, &v, sizeof v);
+}
+
+void apir_encode_u64(struct apir_encoder *enc, uint64_t v)
+{
+    apir_encode_bytes(enc, &v, sizeof v);
+}
+
+void apir_encode_bool(struct apir_encoder *enc, bool v)
+{
+    apir_encode_u8(enc, v ? 1 : 0);
+}
+
+void apir_encode_u8(struct apir_encoder *enc, uint8_t v)
+{
+    apir_encode_bytes(enc, &v, 1);
+}
+
+void apir_encode_string(struct apir_encoder *enc, const char *s)
+{
+    const size_t n = strlen(s) + 1;
+    apir_encode_u64(enc, n);
+    apir_encode_bytes(enc, s, n);
+}
+
+void apir_decoder_init(struct apir_decoder *dec, const void *buf, size_t size)
+{
+    dec->cur = buf;
+    dec->end = (const uint8_t *)buf + size;
+    dec->fatal = false;
+}
+
+size_t apir_decoder_remaining(const struct apir_decoder *dec)
+{
+    return (size_t)(dec->end - dec->cur);
+}
+
+const void *apir_decode_inplace(struct apir_decoder *dec, size_t n)
+{
+    size_t padded;
+    if (dec->fatal || !padded_size(n, &padded) || padded > apir_decoder_remaining(dec)) {
+        dec->fatal = true;
+        return NULL;
+    }
+    const uint8_t *at = dec->cur;
+    dec->cur += padded;
+    return at;
+}
+
+bool apir_decode_bytes(struct apir_decoder *dec, void *out, size_t n)
+{
+    const void *at = apir_decode_inplace(dec, n);
+    if (at == NULL) {
+        memset(out, 0, n);
+        return false;
+    }
+    memcpy(out, at, n);
+    return true;
+}
+
+uint32_t apir_decode_u32(struct apir_decoder *dec)
+{
+    uint32_t v;
+    apir_decode_bytes(dec, &v, sizeof v);
+    return v;
+}
+
+int32_t apir_decode_i32(struct apir_decoder *dec)
+{
+    int32_t v;
+    apir_decode_bytes(dec, &v, sizeof v);
+    return v;
+}
+
+uint64_t apir_decode_u64(struct apir_decoder *dec)
+{
+    uint64_t v;
+    apir_decode_bytes(dec, &v, sizeof v);
+    return v;
+}
+
+bool apir_decode_bool(struct apir_decoder *dec)
+{
+    return apir_decode_u8(dec) != 0;
+}
+
+uint8_t apir_decode_u8(struct apir_decoder *dec)
+{
+    uint8_t v;
+    apir_decode_bytes(dec, &v, 1);
+    return v;
+}
+
+bool apir_decode_string(struct apir_decoder *dec, char *out, size_t cap)
+{
+    const uint64_t n = apir_decode_u64(dec);
+    if (dec->fatal || n == 0 || n > cap) {
+        dec->fatal = true;
+        if (cap > 0) {
+            out[0] = '\0';
+        }
+        return false;
+    }
+    if (!apir_decode_bytes(dec, out, (size_t)n) || out[n - 1] != '\0') {
+        dec->fatal = true;
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}

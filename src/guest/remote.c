@@ -1,0 +1,325 @@
+/* The guest side of the APIR protocol: command framing, the reply wait, the
+ * handshake and the loading of the host library. */
+#define _GNU_SOURCE
+#include "remote.h"
+
+#include <linux/futex.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ggml.h"
+
+/* exported by ggml-base; not in its public headers */
+void ggml_log_internal(enum ggml_log_level level, const char *format, ...);
+
+#define HANDSHAKE_TIMEOUT_MS 2000
+#define LOAD_LIBRARY_TIMEOUT_MS 60000
+#define NO_TIMEOUT 0
+/* polls of the notification word before sleeping: a cheap call is answered
+ * within them; a long one must not keep a core from the host's work */
+#define SPIN_POLLS 4000
+#define SLEEP_MIN_NS 20000L
+#define SLEEP_MAX_NS 1000000L
+
+/* ---- logging through ggml's logger -------------------------------------- */
+
+static void vlog(enum ggml_log_level level, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    ggml_log_internal(level, "ggml-virtgpu: %s\n", msg);
+}
+
+void vgpu_log_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(GGML_LOG_LEVEL_ERROR, fmt, ap);
+    va_end(ap);
+}
+
+void vgpu_log_info(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(GGML_LOG_LEVEL_INFO, fmt, ap);
+    va_end(ap);
+}
+
+void vgpu_log_debug(const char *fmt, ...)
+{
+    static int enabled = -1;
+    if (enabled < 0) {
+        enabled = getenv("GGML_VIRTGPU_DEBUG") != NULL;
+    }
+    if (enabled) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog(GGML_LOG_LEVEL_DEBUG, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* ---- the reply wait ----------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the host sets the notification word and returns it, or 0 on
+ * timeout (timeout_ms 0: none) or when the host is gone. A host in the same
+ * machine (vtest) wakes the futex at once; a VM's host cannot, so the sleep
+ * between checks grows from 20 us to 1 ms. */
+static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
+{
+    _Atomic uint32_t *word = (_Atomic uint32_t *)r->reply.ptr;
+    for (int i = 0; i < SPIN_POLLS; i++) {
+        const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
+        if (v != 0) {
+            return v;
+        }
+    }
+    const int64_t start = now_ms();
+    long sleep_ns = SLEEP_MIN_NS;
+    for (;;) {
+        struct timespec slice = { 0, sleep_ns };
+        syscall(SYS_futex, word, FUTEX_WAIT, 0, &slice, NULL, 0);
+        const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
+        if (v != 0) {
+            return v;
+        }
+        if (!r->transport->ops->alive(r->transport)) {
+            vgpu_log_error("the host (%s transport) went away", r->transport->name);
+            return 0;
+        }
+        if (timeout_ms > 0 && now_ms() - start > timeout_ms) {
+            vgpu_log_error("no answer from the host within %lld ms", (long long)timeout_ms);
+            return 0;
+        }
+        sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
+    }
+}
+
+static void begin_command(struct vgpu_remote *r, uint32_t type, uint32_t flags)
+{
+    const uint32_t offset = r->transport->venus_capset ? APIR_VENUS_COMMAND_OFFSET : 0;
+    apir_encoder_init(&r->enc, r->cmd, sizeof r->cmd);
+    apir_encode_u32(&r->enc, type + offset);
+    apir_encode_u32(&r->enc, flags);
+    apir_encode_u32(&r->enc, r->reply.res_id);
+}
+
+/* Submits the command in r->enc and waits for the host's return code. */
+static bool round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
+{
+    if (r->broken) {
+        return false;
+    }
+    atomic_store_explicit((_Atomic uint32_t *)r->reply.ptr, 0, memory_order_relaxed);
+    if (!r->transport->ops->submit(r->transport, r->cmd, apir_encoder_used(&r->enc))) {
+        vgpu_log_error("cannot submit a command to the host (%s transport)", r->transport->name);
+        r->broken = true;
+        return false;
+    }
+    const uint32_t notification = wait_notification(r, timeout_ms);
+    if (notification == 0) {
+        r->broken = true;
+        return false;
+    }
+    *ret = notification - 1;
+    return true;
+}
+
+static void reply_decoder(struct vgpu_remote *r, struct apir_decoder *dec)
+{
+    apir_decoder_init(dec, (uint8_t *)r->reply.ptr + APIR_REPLY_PAYLOAD_OFFSET,
+                      r->reply.size - APIR_REPLY_PAYLOAD_OFFSET);
+}
+
+/* ---- connection setup --------------------------------------------------- */
+
+static bool handshake(struct vgpu_remote *r)
+{
+    begin_command(r, APIR_CMD_HANDSHAKE, 0);
+    apir_encode_u32(&r->enc, APIR_PROTOCOL_MAJOR);
+    apir_encode_u32(&r->enc, APIR_PROTOCOL_MINOR);
+    uint32_t ret;
+    if (!round_trip(r, HANDSHAKE_TIMEOUT_MS, &ret)) {
+        vgpu_log_error("the host did not answer the APIR handshake: it does not serve APIR contexts "
+                       "(wrong hypervisor or server, or VIRGL_ROUTE_VENUS_TO_APIR unset on the host "
+                       "while the guest uses the Venus capset)");
+        return false;
+    }
+    if (ret != APIR_HANDSHAKE_MAGIC) {
+        vgpu_log_error("the APIR handshake failed: the host answered 0x%x instead of 0x%x", ret,
+                       APIR_HANDSHAKE_MAGIC);
+        return false;
+    }
+    struct apir_decoder dec;
+    reply_decoder(r, &dec);
+    r->host_major = apir_decode_u32(&dec);
+    r->host_minor = apir_decode_u32(&dec);
+    if (r->host_major != APIR_PROTOCOL_MAJOR) {
+        vgpu_log_error("the host speaks APIR protocol %u.%u, this guest %u.%u: major versions differ", r->host_major,
+                       r->host_minor, APIR_PROTOCOL_MAJOR, APIR_PROTOCOL_MINOR);
+        return false;
+    }
+    if (r->host_minor != APIR_PROTOCOL_MINOR) {
+        vgpu_log_info("the host speaks APIR protocol %u.%u, this guest %u.%u", r->host_major, r->host_minor,
+                      APIR_PROTOCOL_MAJOR, APIR_PROTOCOL_MINOR);
+    }
+    return true;
+}
+
+static const char *backend_init_failure(uint32_t code)
+{
+    switch (code) {
+    case APIR_BACKEND_INIT_BACKEND_REG_FAILED: return "the GGML library's registration function failed";
+    case APIR_BACKEND_INIT_ALREADY_INITED: return "the context was already initialized";
+    case APIR_BACKEND_INIT_NO_DEVICE: return "the GGML library has no device";
+    case APIR_BACKEND_INIT_BACKEND_INIT_FAILED: return "the GGML backend failed to start on its device";
+    default: return "it failed";
+    }
+}
+
+/* Turns a LOADLIBRARY return code into what the user must do. */
+static void explain_load_failure(uint32_t code)
+{
+    const uint32_t base = APIR_LOAD_LIBRARY_INIT_BASE_INDEX;
+    switch (code) {
+    case APIR_LOAD_LIBRARY_ENV_VAR_MISSING:
+        vgpu_log_error("the hypervisor has no APIR backend library configured: set VIRGL_APIR_BACKEND_LIBRARY "
+                       "(config key apir.load_library.path) on the host to libggml-virtgpu-backend.so");
+        return;
+    case APIR_LOAD_LIBRARY_CANNOT_OPEN:
+        vgpu_log_error("the hypervisor cannot open the APIR backend library named by VIRGL_APIR_BACKEND_LIBRARY; "
+                       "check that path on the host");
+        return;
+    case APIR_LOAD_LIBRARY_SYMBOL_MISSING:
+        vgpu_log_error("the library named by VIRGL_APIR_BACKEND_LIBRARY on the host is not an APIR backend library");
+        return;
+    case APIR_LOAD_LIBRARY_ALREADY_LOADED:
+    case APIR_LOAD_LIBRARY_HYPERCALL_INITIALIZATION_ERROR:
+        vgpu_log_error("the hypervisor's APIR component could not load the backend library (code %u)", code);
+        return;
+    case APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_LOAD_LIBRARY_ENV_VAR_MISSING:
+        vgpu_log_error("the host library has no GGML library configured: set APIR_LLAMA_CPP_GGML_LIBRARY_PATH "
+                       "(config key ggml.library.path) on the host");
+        return;
+    case APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_LOAD_LIBRARY_CANNOT_OPEN:
+        vgpu_log_error("the host library cannot open the GGML library named by APIR_LLAMA_CPP_GGML_LIBRARY_PATH; "
+                       "check that path on the host");
+        return;
+    case APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_LOAD_LIBRARY_SYMBOL_MISSING:
+        vgpu_log_error("the host library cannot find the GGML library's registration function: set "
+                       "APIR_LLAMA_CPP_GGML_LIBRARY_REG on the host (e.g. ggml_backend_cuda_reg)");
+        return;
+    default:
+        if (code >= 2 * base) {
+            vgpu_log_error("the host library could not start the GGML backend: %s (see the host's log)",
+                           backend_init_failure(code - 2 * base));
+        } else {
+            vgpu_log_error("the host could not load its libraries (code %u; see the host's log)", code);
+        }
+    }
+}
+
+static bool load_library(struct vgpu_remote *r)
+{
+    begin_command(r, APIR_CMD_LOAD_LIBRARY, 0);
+    uint32_t ret;
+    if (!round_trip(r, LOAD_LIBRARY_TIMEOUT_MS, &ret)) {
+        vgpu_log_error("the host did not answer the request to load its libraries");
+        return false;
+    }
+    if (ret != APIR_LOAD_LIBRARY_SUCCESS) {
+        explain_load_failure(ret);
+        return false;
+    }
+    return true;
+}
+
+struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
+{
+    struct vgpu_remote *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        transport->ops->destroy(transport);
+        return NULL;
+    }
+    r->transport = transport;
+    pthread_mutex_init(&r->lock, NULL);
+    if (!transport->ops->create_blob(transport, APIR_REPLY_BLOB_SIZE, &r->reply) ||
+        !transport->ops->create_blob(transport, APIR_DATA_BLOB_SIZE, &r->data)) {
+        vgpu_log_error("cannot create the shared-memory blobs with the host (%s transport)", transport->name);
+        vgpu_remote_close(r);
+        return NULL;
+    }
+    if (!handshake(r) || !load_library(r)) {
+        vgpu_remote_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+void vgpu_remote_close(struct vgpu_remote *r)
+{
+    struct vgpu_transport *t = r->transport;
+    if (r->data.ptr != NULL) {
+        t->ops->destroy_blob(t, &r->data);
+    }
+    if (r->reply.ptr != NULL) {
+        t->ops->destroy_blob(t, &r->reply);
+    }
+    t->ops->destroy(t);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+/* ---- forwarded calls ---------------------------------------------------- */
+
+struct apir_encoder *vgpu_call_begin(struct vgpu_remote *r, uint32_t call)
+{
+    pthread_mutex_lock(&r->lock);
+    r->call = call;
+    begin_command(r, APIR_CMD_FORWARD, call);
+    return &r->enc;
+}
+
+bool vgpu_call_end(struct vgpu_remote *r, struct apir_decoder *reply)
+{
+    const char *name = apir_call_name(r->call);
+    if (r->enc.fatal) {
+        vgpu_log_error("%s: the arguments do not fit a command buffer", name);
+        return false;
+    }
+    uint32_t ret;
+    if (!round_trip(r, NO_TIMEOUT, &ret)) {
+        vgpu_log_error("%s: no answer from the host", name);
+        return false;
+    }
+    if (ret < APIR_FORWARD_BASE_INDEX) {
+        vgpu_log_error("%s: the hypervisor could not forward the call (code %u)", name, ret);
+        return false;
+    }
+    if (ret != APIR_FORWARD_BASE_INDEX + APIR_CALL_OK) {
+        vgpu_log_error("%s: the host refused the call (code %u; see the host's log)", name,
+                       ret - APIR_FORWARD_BASE_INDEX);
+        return false;
+    }
+    reply_decoder(r, reply);
+    return true;
+}
+
+void vgpu_call_release(struct vgpu_remote *r)
+{
+    pthread_mutex_unlock(&r->lock);
+}

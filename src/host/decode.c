@@ -1,0 +1,417 @@
+/* Tensors and graphs from the guest, validated before ggml sees them.
+ *
+ * Every field is copied out of the (guest-writable) stream once and checked:
+ * the type and op are in range, the shape and strides give an extent that
+ * lies inside the tensor's buffer, buffer handles resolve in this context's
+ * table, graph ids resolve to tensors of the same message. A tensor's data
+ * pointer is always the host's own base of a known buffer plus a checked
+ * offset, never a value from the guest. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+#define MAX_GRAPH_TENSORS (1u << 20)
+#define MAX_INLINE_DIM ((int64_t)1 << 32)
+#define MAX_INLINE_STRIDE ((uint64_t)1 << 48)
+
+/* ---- shape checks ------------------------------------------------------- */
+
+static bool valid_type(uint32_t type)
+{
+    return type < GGML_TYPE_COUNT && ggml_blck_size((enum ggml_type)type) > 0 &&
+           ggml_type_size((enum ggml_type)type) > 0;
+}
+
+static bool valid_op(uint32_t op, const int32_t *op_params)
+{
+    if (op >= GGML_OP_COUNT) {
+        return false;
+    }
+    /* these ops index a table with their first parameter */
+    if (op == GGML_OP_UNARY) {
+        return op_params[0] >= 0 && op_params[0] < GGML_UNARY_OP_COUNT;
+    }
+    if (op == GGML_OP_GLU) {
+        return op_params[0] >= 0 && op_params[0] < GGML_GLU_OP_COUNT;
+    }
+    return true;
+}
+
+static bool add_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (a > UINT64_MAX - b) {
+        return false;
+    }
+    *out = a + b;
+    return true;
+}
+
+static bool mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (a != 0 && b > UINT64_MAX / a) {
+        return false;
+    }
+    *out = a * b;
+    return true;
+}
+
+/* The number of bytes from the tensor's first byte to past its last one (as
+ * ggml_nbytes computes it), or false when the layout is unusable: a row that
+ * is not whole blocks, or an element stride smaller than an element. */
+static bool tensor_extent(enum ggml_type type, const int64_t ne[4], const uint64_t nb[4], uint64_t *out)
+{
+    const uint64_t blck = (uint64_t)ggml_blck_size(type);
+    const uint64_t tsize = ggml_type_size(type);
+    for (int i = 0; i < 4; i++) {
+        if (ne[i] == 0) {
+            *out = 0;
+            return true;
+        }
+    }
+    if ((uint64_t)ne[0] % blck != 0 || (blck == 1 ? nb[0] < tsize : nb[0] != tsize)) {
+        return false;
+    }
+    uint64_t total, term;
+    if (blck == 1) {
+        total = tsize;
+        if (!mul_u64((uint64_t)ne[0] - 1, nb[0], &term) || !add_u64(total, term, &total)) {
+            return false;
+        }
+    } else if (!mul_u64((uint64_t)ne[0] / blck, nb[0], &total)) {
+        return false;
+    }
+    for (int i = 1; i < 4; i++) {
+        if (!mul_u64((uint64_t)ne[i] - 1, nb[i], &term) || !add_u64(total, term, &total)) {
+            return false;
+        }
+    }
+    *out = total;
+    return true;
+}
+
+/* ---- building tensors --------------------------------------------------- */
+
+struct tensor_desc {
+    uint32_t type;
+    uint32_t op;
+    int64_t ne[4];
+    uint64_t nb[4];
+    const int32_t *op_params;
+    int32_t flags;
+    const char *name; /* APIR_MAX_NAME bytes, maybe without a NUL */
+};
+
+static struct ggml_tensor *new_tensor(struct ggml_context *mem_ctx, const struct tensor_desc *d,
+                                      uint64_t *extent)
+{
+    if (!valid_type(d->type)) {
+        HOST_ERROR("tensor '%.*s' has an invalid type %u", APIR_MAX_NAME, d->name, d->type);
+        return NULL;
+    }
+    if (!valid_op(d->op, d->op_params)) {
+        HOST_ERROR("tensor '%.*s' has an invalid op %u", APIR_MAX_NAME, d->name, d->op);
+        return NULL;
+    }
+    if (!tensor_extent((enum ggml_type)d->type, d->ne, d->nb, extent)) {
+        HOST_ERROR("tensor '%.*s' has an invalid shape or strides", APIR_MAX_NAME, d->name);
+        return NULL;
+    }
+    struct ggml_tensor *t = ggml_new_tensor(mem_ctx, (enum ggml_type)d->type, GGML_MAX_DIMS, d->ne);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < GGML_MAX_DIMS; i++) {
+        t->nb[i] = (size_t)d->nb[i];
+    }
+    t->op = (enum ggml_op)d->op;
+    memcpy(t->op_params, d->op_params, sizeof(int32_t) * APIR_MAX_OP_PARAMS_I32);
+    t->flags = d->flags;
+    char name[APIR_MAX_NAME];
+    memcpy(name, d->name, sizeof name);
+    name[APIR_MAX_NAME - 1] = '\0';
+    ggml_set_name(t, name);
+    return t;
+}
+
+/* Points the tensor into its buffer at the guest's offset, after checking
+ * that [offset, offset + extent) lies inside the buffer. */
+static bool place_in_buffer(struct host_ctx *ctx, struct ggml_tensor *t, uint64_t handle,
+                            uint64_t offset, uint64_t extent)
+{
+    ggml_backend_buffer_t buffer = host_buffer_get(ctx, handle);
+    if (buffer == NULL) {
+        HOST_ERROR("tensor '%s' names an unknown buffer handle 0x%llx", t->name, (unsigned long long)handle);
+        return false;
+    }
+    uint64_t end;
+    if (!add_u64(offset, extent, &end) || end > ggml_backend_buffer_get_size(buffer)) {
+        HOST_ERROR("tensor '%s' (%llu bytes at offset %llu) lies outside its buffer of %zu bytes", t->name,
+                   (unsigned long long)extent, (unsigned long long)offset, ggml_backend_buffer_get_size(buffer));
+        return false;
+    }
+    t->buffer = buffer;
+    t->data = (char *)ggml_backend_buffer_get_base(buffer) + offset;
+    return true;
+}
+
+struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_context *mem_ctx,
+                                          const struct apir_wire_tensor *w, bool need_data)
+{
+    struct tensor_desc d = { w->type, w->op, { 0 }, { 0 }, w->op_params, w->flags, w->name };
+    for (int i = 0; i < 4; i++) {
+        d.ne[i] = w->ne[i];
+        d.nb[i] = w->nb[i];
+    }
+    uint64_t extent;
+    struct ggml_tensor *t = new_tensor(mem_ctx, &d, &extent);
+    if (t == NULL) {
+        return NULL;
+    }
+    if (w->buffer != 0) {
+        /* data is the offset from the buffer's base */
+        if (!place_in_buffer(ctx, t, w->buffer, w->data, extent)) {
+            return NULL;
+        }
+    } else if (need_data) {
+        HOST_ERROR("tensor '%s' has no buffer", t->name);
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- inline tensors (supports_op, get_alloc_size) ----------------------- */
+
+static struct ggml_tensor *inline_tensor_body(struct ggml_context *mem_ctx, const struct apir_inline_tensor *w)
+{
+    struct tensor_desc d = { w->type, w->op, { 0 }, { 0 }, w->op_params, w->flags, w->name };
+    for (int i = 0; i < 4; i++) {
+        if (w->ne[i] < 0 || w->ne[i] > MAX_INLINE_DIM || w->nb[i] > MAX_INLINE_STRIDE) {
+            HOST_ERROR("inline tensor '%.*s' has an invalid shape", APIR_MAX_NAME, w->name);
+            return NULL;
+        }
+        d.ne[i] = w->ne[i];
+        d.nb[i] = w->nb[i];
+    }
+    uint64_t extent;
+    return new_tensor(mem_ctx, &d, &extent);
+}
+
+static struct ggml_tensor *decode_inline_source(struct ggml_context *mem_ctx, struct apir_decoder *dec)
+{
+    struct apir_inline_tensor w;
+    if (!apir_decode_bytes(dec, &w, sizeof w)) {
+        return NULL;
+    }
+    return inline_tensor_body(mem_ctx, &w);
+}
+
+struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
+                                       struct apir_decoder *dec)
+{
+    struct apir_inline_tensor w;
+    if (!apir_decode_bytes(dec, &w, sizeof w)) {
+        HOST_ERROR("inline tensor: the command is too short");
+        return NULL;
+    }
+    struct ggml_tensor *t = inline_tensor_body(mem_ctx, &w);
+    if (t == NULL) {
+        return NULL;
+    }
+    if (w.buffer != 0) {
+        /* an unknown handle is not an error: llama.cpp's own frontend sends
+         * a meaningless value here */
+        t->buffer = host_buffer_get(ctx, apir_decode_u64(dec));
+    }
+    if (w.view_src != 0 && (t->view_src = decode_inline_source(mem_ctx, dec)) == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < APIR_MAX_SRC && w.src[i] != 0; i++) {
+        if ((t->src[i] = decode_inline_source(mem_ctx, dec)) == NULL) {
+            HOST_ERROR("inline tensor '%s': source %d is missing or invalid", t->name, i);
+            return NULL;
+        }
+    }
+    return dec->fatal ? NULL : t;
+}
+
+/* ---- graphs ------------------------------------------------------------- */
+
+/* Open-addressing map from wire ids to tensors, reused across graphs. */
+struct host_id_map {
+    uint32_t cap; /* power of two */
+    uint64_t *keys; /* 0 = empty (0 is never a valid id) */
+    struct ggml_tensor **values;
+    uint64_t *node_ids;
+    uint32_t node_cap;
+};
+
+static uint32_t id_slot(const struct host_id_map *m, uint64_t id)
+{
+    uint64_t h = id * 0x9E3779B97F4A7C15ull;
+    uint32_t i = (uint32_t)(h >> 32) & (m->cap - 1);
+    while (m->keys[i] != 0 && m->keys[i] != id) {
+        i = (i + 1) & (m->cap - 1);
+    }
+    return i;
+}
+
+static bool id_map_reserve(struct host_ctx *ctx, uint32_t n_tensors, uint32_t n_nodes)
+{
+    struct host_id_map *m = ctx->id_map;
+    if (m == NULL && (m = ctx->id_map = calloc(1, sizeof *m)) == NULL) {
+        return false;
+    }
+    uint32_t cap = 64;
+    while (cap < 2 * n_tensors) {
+        cap *= 2;
+    }
+    if (cap > m->cap) {
+        free(m->keys);
+        free(m->values);
+        m->keys = malloc(sizeof *m->keys * cap);
+        m->values = malloc(sizeof *m->values * cap);
+        m->cap = m->keys && m->values ? cap : 0;
+        if (m->cap == 0) {
+            return false;
+        }
+    }
+    if (n_nodes > m->node_cap) {
+        free(m->node_ids);
+        m->node_ids = malloc(sizeof *m->node_ids * n_nodes);
+        m->node_cap = m->node_ids ? n_nodes : 0;
+        if (m->node_ids == NULL) {
+            return false;
+        }
+    }
+    memset(m->keys, 0, sizeof *m->keys * m->cap);
+    return true;
+}
+
+static struct ggml_tensor *id_lookup(const struct host_id_map *m, uint64_t id)
+{
+    if (id == 0) {
+        return NULL;
+    }
+    const uint32_t i = id_slot(m, id);
+    return m->keys[i] == id ? m->values[i] : NULL;
+}
+
+static bool graph_scratch_reserve(struct host_ctx *ctx, uint32_t n_tensors, uint32_t n_nodes)
+{
+    const size_t need = ggml_tensor_overhead() * n_tensors + ggml_graph_overhead_custom(n_nodes, false);
+    if (ctx->graph_ctx != NULL && ctx->graph_ctx_size >= need) {
+        ggml_reset(ctx->graph_ctx);
+        return true;
+    }
+    if (ctx->graph_ctx != NULL) {
+        ggml_free(ctx->graph_ctx);
+    }
+    ctx->graph_ctx_size = need + need / 2;
+    struct ggml_init_params p = { ctx->graph_ctx_size, NULL, true };
+    ctx->graph_ctx = ggml_init(p);
+    return ctx->graph_ctx != NULL;
+}
+
+void host_graph_scratch_free(struct host_ctx *ctx)
+{
+    if (ctx->graph_ctx != NULL) {
+        ggml_free(ctx->graph_ctx);
+        ctx->graph_ctx = NULL;
+    }
+    if (ctx->id_map != NULL) {
+        free(ctx->id_map->keys);
+        free(ctx->id_map->values);
+        free(ctx->id_map->node_ids);
+        free(ctx->id_map);
+        ctx->id_map = NULL;
+    }
+}
+
+/* Pass 1: every tensor record becomes a validated tensor, indexed by id. */
+static bool create_graph_tensors(struct host_ctx *ctx, struct apir_decoder dec, uint32_t n_tensors)
+{
+    struct host_id_map *m = ctx->id_map;
+    for (uint32_t i = 0; i < n_tensors; i++) {
+        struct apir_wire_tensor w;
+        apir_decode_bytes(&dec, &w, sizeof w);
+        const uint32_t slot = id_slot(m, w.id);
+        if (w.id == 0 || m->keys[slot] != 0) {
+            HOST_ERROR("graph: tensor %u has a null or repeated id", i);
+            return false;
+        }
+        struct ggml_tensor *t = host_tensor_from_wire(ctx, ctx->graph_ctx, &w, true);
+        if (t == NULL) {
+            return false;
+        }
+        m->keys[slot] = w.id;
+        m->values[slot] = t;
+    }
+    return true;
+}
+
+/* Pass 2: sources and view sources by id. Ids are looked up again in the
+ * stream; each one is checked here, so a concurrent change by the guest can
+ * only make the graph fail, never point outside it. */
+static bool link_graph_tensors(struct host_ctx *ctx, struct apir_decoder dec, uint32_t n_tensors)
+{
+    for (uint32_t i = 0; i < n_tensors; i++) {
+        struct apir_wire_tensor w;
+        apir_decode_bytes(&dec, &w, sizeof w);
+        struct ggml_tensor *t = id_lookup(ctx->id_map, w.id);
+        if (t == NULL) {
+            HOST_ERROR("graph: tensor %u changed while being decoded", i);
+            return false;
+        }
+        for (int s = 0; s < APIR_MAX_SRC; s++) {
+            if (w.src[s] != 0 && (t->src[s] = id_lookup(ctx->id_map, w.src[s])) == NULL) {
+                HOST_ERROR("graph: source %d of tensor '%s' is not in the graph", s, t->name);
+                return false;
+            }
+        }
+        if (w.view_src != 0) {
+            if ((t->view_src = id_lookup(ctx->id_map, w.view_src)) == NULL) {
+                HOST_ERROR("graph: the view source of tensor '%s' is not in the graph", t->name);
+                return false;
+            }
+            t->view_offs = (size_t)w.view_offs;
+        }
+    }
+    return true;
+}
+
+struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size)
+{
+    struct apir_decoder dec;
+    apir_decoder_init(&dec, data, (size_t)size);
+    const uint32_t n_nodes = apir_decode_u32(&dec);
+    if (dec.fatal || n_nodes == 0 || n_nodes > MAX_GRAPH_TENSORS ||
+        (uint64_t)n_nodes * 8 > apir_decoder_remaining(&dec)) {
+        HOST_ERROR("graph: invalid node count %u for %llu bytes", n_nodes, (unsigned long long)size);
+        return NULL;
+    }
+    if (!id_map_reserve(ctx, 0, n_nodes)) {
+        return NULL;
+    }
+    apir_decode_bytes(&dec, ctx->id_map->node_ids, sizeof(uint64_t) * n_nodes);
+    const uint32_t n_tensors = apir_decode_u32(&dec);
+    if (dec.fatal || n_tensors > MAX_GRAPH_TENSORS ||
+        (uint64_t)n_tensors * sizeof(struct apir_wire_tensor) > apir_decoder_remaining(&dec)) {
+        HOST_ERROR("graph: invalid tensor count %u for %llu bytes", n_tensors, (unsigned long long)size);
+        return NULL;
+    }
+    if (!id_map_reserve(ctx, n_tensors, n_nodes) || !graph_scratch_reserve(ctx, n_tensors, n_nodes) ||
+        !create_graph_tensors(ctx, dec, n_tensors) || !link_graph_tensors(ctx, dec, n_tensors)) {
+        return NULL;
+    }
+    struct ggml_cgraph *graph = ggml_new_graph_custom(ctx->graph_ctx, n_nodes, false);
+    for (uint32_t i = 0; i < n_nodes; i++) {
+        struct ggml_tensor *node = id_lookup(ctx->id_map, ctx->id_map->node_ids[i]);
+        if (node == NULL) {
+            HOST_ERROR("graph: node %u is not one of the graph's tensors", i);
+            return NULL;
+        }
+        ggml_graph_add_node(graph, node);
+    }
+    return graph;
+}

@@ -1,0 +1,90 @@
+/* libggml-virtgpu-backend: internal state of the host library.
+ *
+ * One host_ctx per APIR context. Everything the guest names (buffers,
+ * buffer types) is an opaque handle looked up in the context's own tables;
+ * nothing the guest sends is ever used as a host pointer. */
+#ifndef HOST_H
+#define HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "apir-codec.h"
+#include "apir/backend-abi.h"
+#include "apir/protocol.h"
+#include "ggml-backend.h"
+#include "ggml.h"
+#include "log.h"
+
+/* The one buffer type handle of a context (its device's default type). */
+#define HOST_BUFT_HANDLE 1u
+
+struct host_buffer_slot {
+    ggml_backend_buffer_t buffer; /* NULL when the slot is free */
+    uint32_t generation;          /* bumped on free: stale handles miss */
+};
+
+struct host_ctx {
+    uint32_t ctx_id;
+    struct apir_callbacks cbs;
+    bool shmem_size_known;        /* cbs.get_shmem_size may be called */
+
+    void *ggml_library;           /* dlopen handle of ggml.library.path */
+    ggml_backend_reg_t reg;
+    ggml_backend_dev_t dev;
+    ggml_backend_t backend;
+    ggml_backend_buffer_type_t buft;
+    struct ggml_context *call_ctx; /* tensors of one call (calls.c) */
+
+    struct host_buffer_slot *slots;
+    uint32_t n_slots;
+    uint32_t cap_slots;
+
+    /* reused by every graph compute: no allocation on the hot path */
+    struct ggml_context *graph_ctx;
+    size_t graph_ctx_size;
+    struct host_id_map *id_map;
+};
+
+/* ---- logging (host.c) ---- */
+void host_log(enum log_level level, const char *fmt, ...);
+#define HOST_ERROR(...) host_log(LOG_ERROR, __VA_ARGS__)
+#define HOST_WARN(...) host_log(LOG_WARN, __VA_ARGS__)
+#define HOST_INFO(...) host_log(LOG_INFO, __VA_ARGS__)
+#define HOST_DEBUG(...) host_log(LOG_DEBUG, __VA_ARGS__)
+
+/* ---- shared memory (host.c) ---- */
+/* The host mapping of resource res_id holding at least `need` bytes, or NULL
+ * (logged) when the resource is unknown or too small. */
+void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need);
+
+/* ---- buffer handles (handles.c) ---- */
+uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer);
+ggml_backend_buffer_t host_buffer_get(struct host_ctx *ctx, uint64_t handle);
+/* removes and returns the buffer, or NULL for an unknown handle */
+ggml_backend_buffer_t host_buffer_remove(struct host_ctx *ctx, uint64_t handle);
+/* the base address the guest computes tensor offsets from */
+uint64_t host_buffer_guest_base(uint64_t handle);
+void host_buffers_free_all(struct host_ctx *ctx);
+
+/* ---- tensors and graphs from the wire (decode.c) ---- */
+/* Builds a tensor in mem_ctx from a wire tensor after validating its type,
+ * op, shape, buffer handle and extent; NULL (logged) when invalid. Sources
+ * are not linked. */
+struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_context *mem_ctx,
+                                          const struct apir_wire_tensor *w, bool need_data);
+/* Decodes an inline tensor (supports_op, get_alloc_size) with its sources. */
+struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
+                                       struct apir_decoder *dec);
+/* Decodes a serialized graph of `size` bytes at `data`; NULL when invalid. */
+struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size);
+void host_graph_scratch_free(struct host_ctx *ctx);
+
+/* ---- forwarded calls (calls.c) ---- */
+/* Room for the tensors of one call: a tensor and its sources, or two. */
+#define HOST_CALL_TENSORS (2 + APIR_MAX_SRC)
+uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder *dec,
+                       struct apir_encoder *enc);
+
+#endif

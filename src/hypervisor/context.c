@@ -1,0 +1,260 @@
+/* libapir: contexts, their configuration table and shared-memory resources,
+ * and the callbacks through which the backend library reaches them. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apir-internal.h"
+
+#define ENV_ROUTE_VENUS "VIRGL_ROUTE_VENUS_TO_APIR"
+
+struct log_sink apir_sink = LOG_SINK_INIT("apir: ", "VIRGL_APIR_LOG_TO_FILE");
+
+void apir_log(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(&apir_sink, level, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- registry of live contexts, for the callbacks (which get an id) ---- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct apir_context **registry;
+static size_t n_registry;
+
+static struct apir_context *lookup_context(uint32_t ctx_id)
+{
+    struct apir_context *found = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < n_registry && found == NULL; i++) {
+        if (registry[i]->ctx_id == ctx_id) {
+            found = registry[i];
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
+/* Adds ctx unless its id is taken. */
+static bool register_context(struct apir_context *ctx)
+{
+    bool ok = false;
+    pthread_mutex_lock(&registry_lock);
+    bool taken = false;
+    for (size_t i = 0; i < n_registry; i++) {
+        taken = taken || registry[i]->ctx_id == ctx->ctx_id;
+    }
+    struct apir_context **grown = taken ? NULL : realloc(registry, sizeof *registry * (n_registry + 1));
+    if (grown != NULL) {
+        registry = grown;
+        registry[n_registry++] = ctx;
+        ok = true;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return ok;
+}
+
+static void unregister_context(struct apir_context *ctx)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < n_registry; i++) {
+        if (registry[i] == ctx) {
+            registry[i] = registry[--n_registry];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+static const char *cb_get_config(uint32_t ctx_id, const char *key)
+{
+    struct apir_context *ctx = lookup_context(ctx_id);
+    return ctx ? apir_context_get_config(ctx, key) : NULL;
+}
+
+static void *cb_get_shmem_ptr(uint32_t ctx_id, uint32_t res_id)
+{
+    struct apir_context *ctx = lookup_context(ctx_id);
+    struct apir_resource *r = ctx ? apir_find_resource(ctx, res_id) : NULL;
+    return r ? r->ptr : NULL;
+}
+
+static size_t cb_get_shmem_size(uint32_t ctx_id, uint32_t res_id)
+{
+    struct apir_context *ctx = lookup_context(ctx_id);
+    struct apir_resource *r = ctx ? apir_find_resource(ctx, res_id) : NULL;
+    return r ? r->size : 0;
+}
+
+struct apir_callbacks apir_backend_callbacks = { cb_get_config, cb_get_shmem_ptr, cb_get_shmem_size };
+
+/* ---- capsets ------------------------------------------------------------ */
+
+bool apir_venus_routed(void)
+{
+    return getenv(ENV_ROUTE_VENUS) != NULL;
+}
+
+bool apir_capset_get(uint32_t capset_id, struct apir_capset *out)
+{
+    if (capset_id != APIR_CAPSET_ID_APIR && !(capset_id == APIR_CAPSET_ID_VENUS && apir_venus_routed())) {
+        return false;
+    }
+    memset(out, 0, sizeof *out);
+    out->apir_version = 1;
+    out->supports_blob_resources = 1;
+    return true;
+}
+
+/* ---- contexts ----------------------------------------------------------- */
+
+/* Step 2 of the configuration flow: the table starts from the environment. */
+static bool config_from_environment(struct apir_context *ctx)
+{
+    static const char *const keys_and_vars[][2] = {
+        { APIR_CFG_LOAD_LIBRARY_PATH, "VIRGL_APIR_BACKEND_LIBRARY" },
+        { APIR_CFG_GGML_LIBRARY_PATH, "APIR_LLAMA_CPP_GGML_LIBRARY_PATH" },
+        { APIR_CFG_GGML_LIBRARY_REG, "APIR_LLAMA_CPP_GGML_LIBRARY_REG" },
+    };
+    for (size_t i = 0; i < sizeof keys_and_vars / sizeof keys_and_vars[0]; i++) {
+        const char *value = getenv(keys_and_vars[i][1]);
+        if (value != NULL && !apir_context_set_config(ctx, keys_and_vars[i][0], value)) {
+            return false;
+        }
+    }
+    /* our callbacks struct has get_shmem_size: host libraries may use it */
+    return apir_context_set_config(ctx, APIR_CFG_CALLBACKS_SHMEM_SIZE, "1");
+}
+
+struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, const char *debug_name,
+                                         char *err, size_t err_size)
+{
+    struct apir_capset caps;
+    if (!apir_capset_get(capset_id, &caps)) {
+        if (capset_id == APIR_CAPSET_ID_VENUS) {
+            snprintf(err, err_size, "a context on the Venus capset (%u) is not served by APIR unless "
+                     ENV_ROUTE_VENUS " is set in the host's environment", capset_id);
+        } else {
+            snprintf(err, err_size, "capset %u is not the APIR capset (%u)", capset_id, APIR_CAPSET_ID_APIR);
+        }
+        return NULL;
+    }
+    struct apir_context *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    ctx->ctx_id = ctx_id;
+    ctx->capset_id = capset_id;
+    ctx->debug_name = strdup(debug_name ? debug_name : "unknown");
+    if (ctx->debug_name == NULL || !config_from_environment(ctx) || !register_context(ctx)) {
+        snprintf(err, err_size, "context id %u is already in use, or out of memory", ctx_id);
+        apir_context_destroy(ctx);
+        return NULL;
+    }
+    APIR_INFO("context %u created for '%s' on capset %u", ctx_id, ctx->debug_name, capset_id);
+    return ctx;
+}
+
+bool apir_context_set_config(struct apir_context *ctx, const char *key, const char *value)
+{
+    char *copy = strdup(value);
+    if (copy == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < ctx->n_config; i++) {
+        if (strcmp(ctx->config[i].key, key) == 0) {
+            free(ctx->config[i].value);
+            ctx->config[i].value = copy;
+            return true;
+        }
+    }
+    struct apir_config_entry *grown = realloc(ctx->config, sizeof *grown * (ctx->n_config + 1));
+    char *key_copy = strdup(key);
+    if (grown == NULL || key_copy == NULL) {
+        ctx->config = grown ? grown : ctx->config;
+        free(copy);
+        free(key_copy);
+        return false;
+    }
+    ctx->config = grown;
+    ctx->config[ctx->n_config].key = key_copy;
+    ctx->config[ctx->n_config].value = copy;
+    ctx->n_config++;
+    return true;
+}
+
+const char *apir_context_get_config(struct apir_context *ctx, const char *key)
+{
+    for (size_t i = 0; i < ctx->n_config; i++) {
+        if (strcmp(ctx->config[i].key, key) == 0) {
+            return ctx->config[i].value;
+        }
+    }
+    return NULL;
+}
+
+struct apir_resource *apir_find_resource(struct apir_context *ctx, uint32_t res_id)
+{
+    for (size_t i = 0; i < ctx->n_resources; i++) {
+        if (ctx->resources[i].res_id == res_id) {
+            return &ctx->resources[i];
+        }
+    }
+    return NULL;
+}
+
+bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *ptr, size_t size)
+{
+    if (res_id == 0 || ptr == NULL || apir_find_resource(ctx, res_id) != NULL) {
+        APIR_ERROR("context %u: cannot add resource %u (null, or already there)", ctx->ctx_id, res_id);
+        return false;
+    }
+    if (ctx->n_resources == ctx->cap_resources) {
+        const size_t cap = ctx->cap_resources ? ctx->cap_resources * 2 : 8;
+        struct apir_resource *grown = realloc(ctx->resources, sizeof *grown * cap);
+        if (grown == NULL) {
+            return false;
+        }
+        ctx->resources = grown;
+        ctx->cap_resources = cap;
+    }
+    ctx->resources[ctx->n_resources++] = (struct apir_resource){ res_id, ptr, size };
+    return true;
+}
+
+void apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id)
+{
+    struct apir_resource *r = apir_find_resource(ctx, res_id);
+    if (r != NULL) {
+        *r = ctx->resources[--ctx->n_resources];
+    }
+}
+
+bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
+{
+    return apir_execute(ctx, cmd, size);
+}
+
+void apir_context_destroy(struct apir_context *ctx)
+{
+    if (ctx == NULL) {
+        return;
+    }
+    apir_unload_backend(ctx);
+    unregister_context(ctx);
+    for (size_t i = 0; i < ctx->n_config; i++) {
+        free(ctx->config[i].key);
+        free(ctx->config[i].value);
+    }
+    free(ctx->config);
+    free(ctx->resources);
+    APIR_INFO("context %u ('%s') destroyed", ctx->ctx_id, ctx->debug_name ? ctx->debug_name : "unknown");
+    free(ctx->debug_name);
+    free(ctx);
+}

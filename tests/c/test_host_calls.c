@@ -1,0 +1,254 @@
+/* The guest protocol code, libapir and a host library (ours, or any other
+ * named by VIRGL_APIR_BACKEND_LIBRARY) in one process over the loopback
+ * transport: handshake, library loading, the forwarded calls, and the
+ * host's answers to bad input (refused, and the context keeps working).
+ * Environment: VIRGL_APIR_BACKEND_LIBRARY, APIR_LLAMA_CPP_GGML_LIBRARY_PATH,
+ * HOST_IS_REFERENCE (set: the host library is llama.cpp's own). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "ggml.h"
+#include "loopback.h"
+#include "remote.h"
+
+#define N 256
+
+static struct vgpu_remote *R;
+/* false for llama.cpp's reference host library, which trusts the guest:
+ * the bad-input checks would crash it */
+static bool validating_host = true;
+
+/* ---- call helpers ------------------------------------------------------- */
+
+static bool call_no_args(uint32_t call, struct apir_decoder *dec)
+{
+    vgpu_call_begin(R, call);
+    return vgpu_call_end(R, dec); /* caller releases */
+}
+
+static uint64_t call_u64_arg_u64(uint32_t call, uint64_t arg, bool *ok)
+{
+    struct apir_decoder dec;
+    apir_encode_u64(vgpu_call_begin(R, call), arg);
+    *ok = vgpu_call_end(R, &dec);
+    const uint64_t v = *ok ? apir_decode_u64(&dec) : 0;
+    vgpu_call_release(R);
+    return v;
+}
+
+static struct apir_wire_tensor f32_vector(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op)
+{
+    struct apir_wire_tensor w;
+    memset(&w, 0, sizeof w);
+    w.id = id;
+    w.type = GGML_TYPE_F32;
+    w.buffer = buffer;
+    w.ne[0] = N;
+    w.ne[1] = w.ne[2] = w.ne[3] = 1;
+    w.nb[0] = 4;
+    w.nb[1] = w.nb[2] = w.nb[3] = 4 * N;
+    w.op = op;
+    w.data = offset;
+    snprintf(w.name, sizeof w.name, "t%llu", (unsigned long long)id);
+    return w;
+}
+
+/* set (to_host) or get the tensor's bytes through the data blob */
+static bool tensor_io(uint32_t call, uint64_t buffer, const struct apir_wire_tensor *t, uint64_t offset, uint64_t size)
+{
+    struct apir_encoder *enc = vgpu_call_begin(R, call);
+    apir_encode_u64(enc, buffer);
+    apir_encode_bytes(enc, t, sizeof *t);
+    apir_encode_u32(enc, R->data.res_id);
+    apir_encode_u64(enc, offset);
+    apir_encode_u64(enc, size);
+    struct apir_decoder dec;
+    const bool ok = vgpu_call_end(R, &dec);
+    vgpu_call_release(R);
+    return ok;
+}
+
+static bool set_floats(uint64_t buffer, const struct apir_wire_tensor *t, const float *v)
+{
+    memcpy(R->data.ptr, v, sizeof(float) * N);
+    return tensor_io(APIR_CALL_BUFFER_SET_TENSOR, buffer, t, 0, sizeof(float) * N);
+}
+
+static bool get_floats(uint64_t buffer, const struct apir_wire_tensor *t, float *v)
+{
+    const bool ok = tensor_io(APIR_CALL_BUFFER_GET_TENSOR, buffer, t, 0, sizeof(float) * N);
+    memcpy(v, R->data.ptr, sizeof(float) * N);
+    return ok;
+}
+
+/* a graph of the given tensors (in order) whose nodes are the last n_nodes */
+static bool compute(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
+{
+    struct apir_encoder g;
+    apir_encoder_init(&g, R->data.ptr, R->data.size);
+    apir_encode_u32(&g, n_nodes);
+    for (uint32_t i = n - n_nodes; i < n; i++) {
+        apir_encode_u64(&g, tensors[i].id);
+    }
+    apir_encode_u32(&g, n);
+    apir_encode_bytes(&g, tensors, sizeof *tensors * n);
+    struct apir_encoder *enc = vgpu_call_begin(R, APIR_CALL_BACKEND_GRAPH_COMPUTE);
+    apir_encode_u32(enc, R->data.res_id);
+    apir_encode_u64(enc, apir_encoder_used(&g));
+    struct apir_decoder dec;
+    const bool ok = vgpu_call_end(R, &dec);
+    *status = ok ? apir_decode_i32(&dec) : -100;
+    vgpu_call_release(R);
+    return ok;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_device(void)
+{
+    struct apir_decoder dec;
+    char name[128];
+    CHECK(call_no_args(APIR_CALL_DEVICE_GET_COUNT, &dec) && apir_decode_i32(&dec) == 1, "one device");
+    vgpu_call_release(R);
+    CHECK(call_no_args(APIR_CALL_DEVICE_GET_NAME, &dec) && apir_decode_string(&dec, name, sizeof name) &&
+              strlen(name) > 0, "device name");
+    vgpu_call_release(R);
+    printf("device: %s\n", name);
+    CHECK(call_no_args(APIR_CALL_DEVICE_GET_DESCRIPTION, &dec) && apir_decode_string(&dec, name, sizeof name),
+          "device description");
+    vgpu_call_release(R);
+    CHECK(call_no_args(APIR_CALL_DEVICE_GET_MEMORY, &dec), "device memory call");
+    const uint64_t free_mem = apir_decode_u64(&dec), total = apir_decode_u64(&dec);
+    vgpu_call_release(R);
+    CHECK(total > 0 && free_mem <= total, "memory %llu of %llu", (unsigned long long)free_mem, (unsigned long long)total);
+    CHECK(call_no_args(APIR_CALL_DEVICE_GET_PROPS, &dec), "props call");
+    for (int i = 0; i < 5; i++) {
+        apir_decode_bool(&dec);
+    }
+    CHECK(!dec.fatal, "props has five booleans");
+    vgpu_call_release(R);
+}
+
+static uint64_t test_buffer_type(void)
+{
+    struct apir_decoder dec;
+    CHECK(call_no_args(APIR_CALL_DEVICE_GET_BUFFER_TYPE, &dec), "buffer type call");
+    const uint64_t buft = apir_decode_u64(&dec);
+    vgpu_call_release(R);
+    bool ok;
+    const uint64_t align = call_u64_arg_u64(APIR_CALL_BUFFER_TYPE_GET_ALIGNMENT, buft, &ok);
+    CHECK(ok && align > 0 && (align & (align - 1)) == 0, "alignment %llu", (unsigned long long)align);
+    CHECK(call_u64_arg_u64(APIR_CALL_BUFFER_TYPE_GET_MAX_SIZE, buft, &ok) > 0 && ok, "max size");
+    if (validating_host) {
+        call_u64_arg_u64(APIR_CALL_BUFFER_TYPE_GET_ALIGNMENT, buft + 7, &ok);
+        CHECK(!ok, "an unknown buffer type handle is refused");
+    }
+    return buft;
+}
+
+static uint64_t alloc_buffer(uint64_t buft, uint64_t size)
+{
+    struct apir_encoder *enc = vgpu_call_begin(R, APIR_CALL_BUFFER_TYPE_ALLOC_BUFFER);
+    apir_encode_u64(enc, buft);
+    apir_encode_u64(enc, size);
+    struct apir_decoder dec;
+    const uint64_t handle = vgpu_call_end(R, &dec) ? apir_decode_u64(&dec) : 0;
+    vgpu_call_release(R);
+    return handle;
+}
+
+/* bad input: refused, and the context carries on */
+static void test_bad_input(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
+                           const struct apir_wire_tensor *tc, const float *a)
+{
+    float c[N];
+    int32_t status;
+    struct apir_wire_tensor bad = *ta;
+    bad.data = (1 << 20) - 16;
+    CHECK(!set_floats(buf, &bad, a), "a tensor reaching past its buffer is refused");
+    CHECK(!set_floats(buf + 1, ta, a), "an unknown buffer handle is refused");
+    bad = *ta;
+    bad.type = 1000;
+    CHECK(!set_floats(buf, &bad, a), "an invalid type is refused");
+    CHECK(!tensor_io(APIR_CALL_BUFFER_SET_TENSOR, buf, ta, 8, sizeof(float) * N), "bytes past the tensor are refused");
+    struct apir_wire_tensor orphan = *tc;
+    orphan.src[1] = 999;
+    const struct apir_wire_tensor bad_graph[3] = { *ta, *tb, orphan };
+    CHECK(!compute(bad_graph, 3, 1, &status), "a graph with an unknown source id is refused");
+    struct apir_wire_tensor bad_op = *tc;
+    bad_op.op = GGML_OP_COUNT + 5;
+    const struct apir_wire_tensor bad_op_graph[3] = { *ta, *tb, bad_op };
+    CHECK(!compute(bad_op_graph, 3, 1, &status), "a graph with an invalid op is refused");
+    struct apir_decoder dec;
+    CHECK(!call_no_args(APIR_CALL_COUNT + 3, &dec), "an unknown call index is refused");
+    vgpu_call_release(R);
+    CHECK(get_floats(buf, tc, c) && c[N - 1] == a[N - 1] + 0.5f * (float)(N - 1),
+          "the context still works after bad input");
+}
+
+static void test_tensors_and_graph(uint64_t buft)
+{
+    const uint64_t buf = alloc_buffer(buft, 1 << 20);
+    CHECK(buf != 0, "buffer allocated");
+    bool ok;
+    CHECK(call_u64_arg_u64(APIR_CALL_BUFFER_GET_BASE, buf, &ok) != 0 && ok, "buffer base");
+
+    float a[N], b[N], c[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (float)i;
+        b[i] = 0.5f * (float)i;
+    }
+    const struct apir_wire_tensor ta = f32_vector(11, buf, 0, GGML_OP_NONE);
+    const struct apir_wire_tensor tb = f32_vector(12, buf, 4096, GGML_OP_NONE);
+    struct apir_wire_tensor tc = f32_vector(13, buf, 8192, GGML_OP_ADD);
+    tc.src[0] = ta.id;
+    tc.src[1] = tb.id;
+    tc.flags = GGML_TENSOR_FLAG_COMPUTE; /* as ggml_build_forward_expand marks nodes */
+    CHECK(set_floats(buf, &ta, a) && set_floats(buf, &tb, b), "set_tensor");
+    CHECK(get_floats(buf, &ta, c) && memcmp(a, c, sizeof a) == 0, "get_tensor returns what was set");
+
+    const struct apir_wire_tensor graph[3] = { ta, tb, tc };
+    int32_t status;
+    CHECK(compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS, "graph_compute a + b");
+    get_floats(buf, &tc, c);
+    bool sums = true;
+    for (int i = 0; i < N; i++) {
+        sums = sums && c[i] == a[i] + b[i];
+    }
+    CHECK(sums, "the host computed a + b: c[1] = %g, c[255] = %g", c[1], c[N - 1]);
+
+    if (validating_host) {
+        test_bad_input(buf, &ta, &tb, &tc, a);
+    }
+    struct apir_decoder dec;
+    struct apir_encoder *enc = vgpu_call_begin(R, APIR_CALL_BUFFER_FREE_BUFFER);
+    apir_encode_u64(enc, buf);
+    CHECK(vgpu_call_end(R, &dec), "free_buffer");
+    vgpu_call_release(R);
+    if (validating_host) {
+        call_u64_arg_u64(APIR_CALL_BUFFER_GET_BASE, buf, &ok);
+        CHECK(!ok, "a freed buffer's handle is refused");
+    }
+}
+
+int main(void)
+{
+    validating_host = getenv("HOST_IS_REFERENCE") == NULL;
+    char err[256];
+    struct apir_context *ctx = apir_context_create(1, APIR_CAPSET_ID_APIR, "test", err, sizeof err);
+    CHECK(ctx != NULL, "context created: %s", ctx ? "" : err);
+    if (ctx == NULL) {
+        return FINISH();
+    }
+    R = vgpu_remote_open(loopback_create(ctx));
+    CHECK(R != NULL, "handshake and library loading");
+    if (R != NULL) {
+        CHECK(R->host_major == APIR_PROTOCOL_MAJOR && R->host_minor == APIR_PROTOCOL_MINOR, "host protocol 0.2");
+        test_device();
+        test_tensors_and_graph(test_buffer_type());
+        vgpu_remote_close(R);
+    }
+    apir_context_destroy(ctx);
+    return FINISH();
+}
