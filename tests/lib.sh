@@ -26,3 +26,25 @@ finish() {
     printf '%d passed, %d failed\n' "$CHECKS_PASSED" "$CHECKS_FAILED"
     [[ $CHECKS_FAILED -eq 0 && $CHECKS_PASSED -gt 0 ]]
 }
+
+# start_server NAME ARGS...: starts apir-server (path in $APIR_SERVER) on
+# $TEST_TMP/NAME.sock with its stderr in $TEST_TMP/NAME.err; waits until it
+# listens. The pid goes in SERVER_PID.
+start_server() {
+    local name=$1; shift
+    rm -f "$TEST_TMP/$name.sock"
+    "$APIR_SERVER" --socket "$TEST_TMP/$name.sock" "$@" 2>"$TEST_TMP/$name.err" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        [[ -S "$TEST_TMP/$name.sock" ]] && return 0
+        sleep 0.05
+    done
+    echo "apir-server did not start:"; cat "$TEST_TMP/$name.err"
+    return 1
+}
+
+# stop_server PID: SIGTERM, then waits; returns the server's exit status
+stop_server() {
+    kill -TERM "$1" 2>/dev/null
+    wait "$1"
+}

@@ -3,7 +3,8 @@
  * transport: handshake, library loading, the forwarded calls, and the
  * host's answers to bad input (refused, and the context keeps working).
  * Environment: VIRGL_APIR_BACKEND_LIBRARY, APIR_LLAMA_CPP_GGML_LIBRARY_PATH,
- * HOST_IS_REFERENCE (set: the host library is llama.cpp's own). */
+ * HOST_IS_REFERENCE (set: the host library is llama.cpp's own),
+ * VTEST_SOCKET_NAME (set: talk to apir-server there instead). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "ggml.h"
 #include "loopback.h"
 #include "remote.h"
+#include "transport-vtest.h"
 
 #define N 256
 
@@ -232,16 +234,24 @@ static void test_tensors_and_graph(uint64_t buft)
     }
 }
 
+/* Over vtest when VTEST_SOCKET_NAME names an apir-server socket, else over
+ * the loopback transport into libapir in this process. */
 int main(void)
 {
     validating_host = getenv("HOST_IS_REFERENCE") == NULL;
-    char err[256];
-    struct apir_context *ctx = apir_context_create(1, APIR_CAPSET_ID_APIR, "test", err, sizeof err);
-    CHECK(ctx != NULL, "context created: %s", ctx ? "" : err);
-    if (ctx == NULL) {
-        return FINISH();
+    const char *socket_path = getenv("VTEST_SOCKET_NAME");
+    struct apir_context *ctx = NULL;
+    struct vgpu_transport *transport;
+    if (socket_path != NULL) {
+        transport = vgpu_transport_vtest_open(socket_path, false);
+    } else {
+        char err[256];
+        ctx = apir_context_create(1, APIR_CAPSET_ID_APIR, "test", err, sizeof err);
+        CHECK(ctx != NULL, "context created: %s", ctx ? "" : err);
+        transport = ctx ? loopback_create(ctx) : NULL;
     }
-    R = vgpu_remote_open(loopback_create(ctx));
+    CHECK(transport != NULL, "transport open");
+    R = transport ? vgpu_remote_open(transport) : NULL;
     CHECK(R != NULL, "handshake and library loading");
     if (R != NULL) {
         CHECK(R->host_major == APIR_PROTOCOL_MAJOR && R->host_minor == APIR_PROTOCOL_MINOR, "host protocol 0.2");

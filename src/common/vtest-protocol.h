@@ -1,0 +1,59 @@
+/* The part of virglrenderer's vtest protocol that APIR uses (protocol
+ * version 3): a Unix stream socket; every message starts with two u32, the
+ * payload length in dwords (in bytes for CREATE_RENDERER) and the command
+ * id; file descriptors travel with SCM_RIGHTS on a 1-byte message. */
+#ifndef VTEST_PROTOCOL_H
+#define VTEST_PROTOCOL_H
+
+#define VTEST_DEFAULT_SOCKET_NAME "/tmp/.virgl_test"
+#define VTEST_PROTOCOL_VERSION 3u
+
+#define VTEST_HDR_LEN 0
+#define VTEST_HDR_CMD 1
+#define VTEST_HDR_DWORDS 2
+
+enum vtest_command {
+    VCMD_GET_CAPS = 1,
+    VCMD_RESOURCE_CREATE = 2,
+    VCMD_RESOURCE_UNREF = 3,
+    VCMD_TRANSFER_GET = 4,
+    VCMD_TRANSFER_PUT = 5,
+    VCMD_SUBMIT_CMD = 6,
+    VCMD_RESOURCE_BUSY_WAIT = 7,
+    VCMD_CREATE_RENDERER = 8,
+    VCMD_GET_CAPS2 = 9,
+    VCMD_PING_PROTOCOL_VERSION = 10,
+    VCMD_PROTOCOL_VERSION = 11,
+    VCMD_RESOURCE_CREATE2 = 12,
+    VCMD_TRANSFER_GET2 = 13,
+    VCMD_TRANSFER_PUT2 = 14,
+    VCMD_GET_PARAM = 15,
+    VCMD_GET_CAPSET = 16,
+    VCMD_CONTEXT_INIT = 17,
+    VCMD_RESOURCE_CREATE_BLOB = 18,
+    VCMD_SYNC_CREATE = 19,
+    VCMD_SYNC_UNREF = 20,
+    VCMD_SYNC_READ = 21,
+    VCMD_SYNC_WRITE = 22,
+    VCMD_SYNC_WAIT = 23,
+    VCMD_SUBMIT_CMD2 = 24,
+};
+
+#define VCMD_PARAM_MAX_TIMELINE_COUNT 1u
+
+#define VCMD_BLOB_TYPE_GUEST 1u
+#define VCMD_BLOB_TYPE_HOST3D 2u
+#define VCMD_BLOB_TYPE_HOST3D_GUEST 3u
+#define VCMD_BLOB_FLAG_MAPPABLE 1u
+
+/* RESOURCE_CREATE_BLOB request: type, flags, size lo/hi, blob id lo/hi */
+#define VCMD_RES_CREATE_BLOB_DWORDS 6
+/* SUBMIT_CMD2: batch count, then batches of 8 dwords (the servers' stride):
+ * flags, cmd offset, cmd size (both in dwords from the payload start), sync
+ * offset, sync count, ring index, in/out syncobj counts */
+#define VCMD_SUBMIT_CMD2_BATCH_DWORDS 8
+#define VCMD_SUBMIT_CMD2_BATCH_CMD_OFFSET 1
+#define VCMD_SUBMIT_CMD2_BATCH_CMD_SIZE 2
+#define VCMD_SUBMIT_CMD2_BATCH_SYNC_COUNT 4
+
+#endif

@@ -1,0 +1,202 @@
+/* apir-server: listens on a Unix socket and serves each guest connection in
+ * a process of its own, hosting one APIR context per connection. SIGINT or
+ * SIGTERM stops it: every connection's context is released, the socket
+ * file removed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "vtest-protocol.h"
+
+#define EXIT_USAGE 2
+#define MAX_CHILDREN 1024
+
+static struct log_sink server_sink = LOG_SINK_INIT("apir-server: ", "VIRGL_APIR_LOG_TO_FILE");
+static volatile sig_atomic_t stopping;
+static pid_t children[MAX_CHILDREN];
+static size_t n_children;
+
+void server_log(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(&server_sink, level, fmt, ap);
+    va_end(ap);
+}
+
+void server_apply_config(const struct server_options *opts, struct apir_context *ctx)
+{
+    if (opts->backend_library != NULL) {
+        apir_context_set_config(ctx, "apir.load_library.path", opts->backend_library);
+    }
+    if (opts->ggml_library != NULL) {
+        apir_context_set_config(ctx, "ggml.library.path", opts->ggml_library);
+    }
+    if (opts->ggml_reg != NULL) {
+        apir_context_set_config(ctx, "ggml.library.reg", opts->ggml_reg);
+    }
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: apir-server [options]\n"
+            "Serves APIR contexts (GGML API remoting) to guests over virglrenderer's vtest protocol.\n\n"
+            "  --socket PATH            Unix socket to listen on (default %s)\n"
+            "  --backend-library PATH   APIR backend library, libggml-virtgpu-backend.so\n"
+            "                           (key apir.load_library.path; env VIRGL_APIR_BACKEND_LIBRARY)\n"
+            "  --ggml-library PATH      GGML backend library to run on, e.g. libggml-cuda.so\n"
+            "                           (key ggml.library.path; env APIR_LLAMA_CPP_GGML_LIBRARY_PATH)\n"
+            "  --ggml-reg SYMBOL        its registration function (default ggml_backend_init)\n"
+            "                           (key ggml.library.reg; env APIR_LLAMA_CPP_GGML_LIBRARY_REG)\n"
+            "  --log-file PATH          log of the APIR component (env VIRGL_APIR_LOG_TO_FILE;\n"
+            "                           default stderr)\n"
+            "  -h, --help               this text\n"
+            "Options take precedence over the environment. GGML_VIRTGPU_DEBUG=1 logs every call.\n",
+            VTEST_DEFAULT_SOCKET_NAME);
+}
+
+static bool parse_args(int argc, char **argv, struct server_options *o)
+{
+    static const char *const flags[] = { "--socket", "--backend-library", "--ggml-library", "--ggml-reg",
+                                         "--log-file" };
+    const char **fields[] = { &o->socket_path, &o->backend_library, &o->ggml_library, &o->ggml_reg,
+                              &o->log_file };
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        size_t f = 0;
+        while (f < sizeof flags / sizeof flags[0] && strcmp(argv[i], flags[f]) != 0) {
+            f++;
+        }
+        if (f == sizeof flags / sizeof flags[0]) {
+            fprintf(stderr, "apir-server: unknown option '%s' (see --help)\n", argv[i]);
+            return false;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "apir-server: option '%s' needs a value (see --help)\n", argv[i]);
+            return false;
+        }
+        *fields[f] = argv[++i];
+    }
+    return true;
+}
+
+static int listen_on(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof addr.sun_path) {
+        fprintf(stderr, "apir-server: socket path '%s' is too long\n", path);
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(path);
+    if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 64) < 0) {
+        fprintf(stderr, "apir-server: cannot listen on %s: %s\n", path, strerror(errno));
+        if (sock >= 0) {
+            close(sock);
+        }
+        return -1;
+    }
+    return sock;
+}
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static void reap_children(bool block)
+{
+    pid_t pid;
+    while (n_children > 0 && (pid = waitpid(-1, NULL, block ? 0 : WNOHANG)) > 0) {
+        for (size_t i = 0; i < n_children; i++) {
+            if (children[i] == pid) {
+                children[i] = children[--n_children];
+                break;
+            }
+        }
+    }
+}
+
+static void spawn_connection(int listener, int sock, uint32_t ctx_id, const struct server_options *opts)
+{
+    if (n_children == MAX_CHILDREN) {
+        server_log(LOG_ERROR, "%d connections are open; refusing another", MAX_CHILDREN);
+        close(sock);
+        return;
+    }
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(listener);
+        exit(serve_connection(sock, ctx_id, opts));
+    }
+    if (pid < 0) {
+        server_log(LOG_ERROR, "cannot fork for a new connection: %s", strerror(errno));
+    } else {
+        children[n_children++] = pid;
+    }
+    close(sock);
+}
+
+static void warn_unconfigured(const struct server_options *opts)
+{
+    if (opts->backend_library == NULL && getenv("VIRGL_APIR_BACKEND_LIBRARY") == NULL) {
+        server_log(LOG_WARN, "no APIR backend library: guests will be refused until --backend-library or "
+                             "VIRGL_APIR_BACKEND_LIBRARY names libggml-virtgpu-backend.so");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct server_options opts = { VTEST_DEFAULT_SOCKET_NAME, NULL, NULL, NULL, NULL };
+    if (!parse_args(argc, argv, &opts)) {
+        return EXIT_USAGE;
+    }
+    if (opts.log_file != NULL) {
+        setenv("VIRGL_APIR_LOG_TO_FILE", opts.log_file, 1); /* for libapir's log too */
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop; /* no SA_RESTART: accept() returns */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const int listener = listen_on(opts.socket_path);
+    if (listener < 0) {
+        return 1;
+    }
+    warn_unconfigured(&opts);
+    server_log(LOG_INFO, "listening on %s", opts.socket_path);
+    uint32_t next_ctx_id = 1;
+    while (!stopping) {
+        const int sock = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        reap_children(false);
+        if (sock >= 0) {
+            spawn_connection(listener, sock, next_ctx_id++, &opts);
+        } else if (errno != EINTR) {
+            server_log(LOG_ERROR, "accept failed: %s", strerror(errno));
+        }
+    }
+    close(listener);
+    unlink(opts.socket_path);
+    for (size_t i = 0; i < n_children; i++) {
+        kill(children[i], SIGTERM);
+    }
+    reap_children(true);
+    server_log(LOG_INFO, "stopped");
+    return 0;
+}
