@@ -1,0 +1,72 @@
+/* The VirtGPU backend (stream): graph compute on the host device. The graph
+ * is serialized straight into the shared data blob. */
+#include <stdlib.h>
+
+#include "frontend.h"
+
+struct vgpu_backend {
+    struct vgpu_device *device;
+    struct vgpu_tensor_set tensors; /* reused by every graph */
+};
+
+static const char *backend_get_name(ggml_backend_t backend)
+{
+    return ((struct vgpu_backend *)backend->context)->device->name;
+}
+
+static void backend_free(ggml_backend_t backend)
+{
+    struct vgpu_backend *b = backend->context;
+    free(b->tensors.slots);
+    free(b);
+    free(backend);
+}
+
+static enum ggml_status backend_graph_compute(ggml_backend_t backend, struct ggml_cgraph *graph)
+{
+    struct vgpu_backend *b = backend->context;
+    struct vgpu_remote *r = b->device->remote;
+    struct apir_encoder *enc = vgpu_call_begin(r, APIR_CALL_BACKEND_GRAPH_COMPUTE);
+    const size_t size = vgpu_serialize_graph(&b->tensors, graph, r->data.ptr, r->data.size);
+    apir_encode_u32(enc, r->data.res_id);
+    apir_encode_u64(enc, size);
+    struct apir_decoder dec;
+    enum ggml_status status = GGML_STATUS_FAILED;
+    if (size > 0 && vgpu_call_end(r, &dec)) {
+        const int32_t host_status = apir_decode_i32(&dec);
+        status = dec.fatal ? GGML_STATUS_FAILED : (enum ggml_status)host_status;
+    }
+    vgpu_call_release(r);
+    if (status != GGML_STATUS_SUCCESS) {
+        vgpu_log_error("%s: graph compute of %d nodes failed (status %d)", b->device->name,
+                       ggml_graph_n_nodes(graph), (int)status);
+    }
+    return status;
+}
+
+static const struct ggml_backend_i backend_iface = {
+    .get_name = backend_get_name,
+    .free = backend_free,
+    .graph_compute = backend_graph_compute,
+};
+
+static ggml_guid_t backend_guid(void)
+{
+    static ggml_guid guid = { 0x56, 0x69, 0x72, 0x74, 0x47, 0x50, 0x55, 0x2d,
+                              0x41, 0x50, 0x49, 0x52, 0x2d, 0x43, 0x31, 0x31 };
+    return &guid;
+}
+
+ggml_backend_t vgpu_backend_init(struct vgpu_device *d)
+{
+    struct vgpu_backend *b = calloc(1, sizeof *b);
+    ggml_backend_t backend = calloc(1, sizeof *backend);
+    if (b == NULL || backend == NULL) {
+        free(b);
+        free(backend);
+        return NULL;
+    }
+    b->device = d;
+    *backend = (struct ggml_backend){ backend_guid(), backend_iface, &d->dev, b };
+    return backend;
+}

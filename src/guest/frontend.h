@@ -1,0 +1,80 @@
+/* libggml-virtgpu internals: the ggml objects of the frontend. */
+#ifndef VGPU_FRONTEND_H
+#define VGPU_FRONTEND_H
+
+#include "ggml-backend-impl.h"
+#include "remote.h"
+
+#define VGPU_NAME_SIZE 128
+#define VGPU_OP_CACHE_SIZE 4096
+
+/* answers of the host that depend only on a tensor's shape and op */
+struct vgpu_cache_entry {
+    uint64_t key; /* 0: empty */
+    uint64_t value;
+};
+
+struct vgpu_cache {
+    pthread_mutex_t lock;
+    struct vgpu_cache_entry entries[VGPU_OP_CACHE_SIZE];
+};
+
+bool vgpu_cache_get(struct vgpu_cache *c, uint64_t key, uint64_t *value);
+void vgpu_cache_put(struct vgpu_cache *c, uint64_t key, uint64_t value);
+/* a key over what such answers depend on: op, parameters, types, layouts */
+uint64_t vgpu_op_key(const struct ggml_tensor *t, uint64_t salt);
+
+/* One VirtGPU device: one host device behind one connection. */
+struct vgpu_device {
+    struct vgpu_remote *remote;
+    int index;
+    char name[VGPU_NAME_SIZE];        /* VirtGPU<index>-<host device name> */
+    char description[VGPU_NAME_SIZE]; /* the host device's description */
+    enum ggml_backend_dev_type type;
+    size_t memory_free, memory_total;
+    uint64_t buft_handle;
+    size_t alignment, max_size;
+    struct ggml_backend_buffer_type buft;
+    struct ggml_backend_device dev;
+    struct vgpu_cache supports_op;
+    struct vgpu_cache alloc_size;
+};
+
+struct vgpu_buffer {
+    struct vgpu_device *device;
+    uint64_t handle;
+    uint64_t base;   /* the host's base for tensor offsets */
+};
+
+/* device.c */
+bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int index, ggml_backend_reg_t reg);
+extern const struct ggml_backend_device_i vgpu_device_iface;
+
+/* buffer.c */
+extern const struct ggml_backend_buffer_type_i vgpu_buffer_type_iface;
+bool vgpu_is_buffer(ggml_backend_buffer_t buffer);
+
+/* backend.c */
+ggml_backend_t vgpu_backend_init(struct vgpu_device *d);
+
+/* wire.c: ggml tensors on the wire */
+struct vgpu_tensor_set_slot {
+    const struct ggml_tensor *tensor;
+    uint32_t generation;
+};
+
+/* the tensors already written, reused across graphs (no clearing: a slot
+ * counts only when it has the current generation) */
+struct vgpu_tensor_set {
+    struct vgpu_tensor_set_slot *slots;
+    size_t cap;
+    size_t count;
+    uint32_t generation;
+};
+
+bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out);
+void vgpu_encode_inline_tensor(struct apir_encoder *enc, const struct ggml_tensor *t);
+/* serializes the graph into [out, out + cap); the size written, 0 on failure */
+size_t vgpu_serialize_graph(struct vgpu_tensor_set *set, const struct ggml_cgraph *graph, void *out, size_t cap);
+
+#endif

@@ -1,0 +1,188 @@
+/* The drm transport: the virtio-gpu device of a VM. Blobs are host3d blob
+ * resources mapped through the render node; commands go through
+ * EXECBUFFER on ring 0. */
+#define _GNU_SOURCE
+#include "transport-drm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "apir/protocol.h"
+#include "remote.h"
+#include "virtgpu-uapi.h"
+
+#define RENDER_NODE_FIRST 128
+#define RENDER_NODE_COUNT 64
+#define BLOB_ALIGNMENT 16384
+
+struct drm_transport {
+    struct vgpu_transport base;
+    int fd;
+};
+
+static int drm_ioctl(int fd, unsigned long request, void *arg)
+{
+    int rc;
+    do {
+        rc = ioctl(fd, request, arg);
+    } while (rc < 0 && (errno == EINTR || errno == EAGAIN));
+    return rc;
+}
+
+static bool is_virtio_gpu(int fd)
+{
+    char name[32] = { 0 };
+    struct drm_version v;
+    memset(&v, 0, sizeof v);
+    v.name = name;
+    v.name_len = sizeof name - 1;
+    return drm_ioctl(fd, DRM_IOCTL_VERSION, &v) == 0 && strcmp(name, "virtio_gpu") == 0;
+}
+
+static int open_render_node(void)
+{
+    for (int i = 0; i < RENDER_NODE_COUNT; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/dev/dri/renderD%d", RENDER_NODE_FIRST + i);
+        const int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd >= 0 && is_virtio_gpu(fd)) {
+            vgpu_log_debug("using the virtio-gpu render node %s", path);
+            return fd;
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    vgpu_log_error("no virtio-gpu render node in /dev/dri (not in a VM with virtio-gpu? for a local "
+                   "apir-server set GGML_VIRTGPU_TRANSPORT=vtest or VTEST_SOCKET_NAME)");
+    return -1;
+}
+
+static bool has_param(int fd, uint64_t param)
+{
+    int value = 0;
+    struct vgpu_drm_getparam p = { param, (uint64_t)(uintptr_t)&value };
+    return drm_ioctl(fd, VGPU_DRM_IOCTL_GETPARAM, &p) == 0 && value != 0;
+}
+
+static bool init_context(int fd, uint32_t capset_id)
+{
+    struct apir_capset caps;
+    memset(&caps, 0, sizeof caps);
+    struct vgpu_drm_get_caps gc = { capset_id, 0, (uint64_t)(uintptr_t)&caps, sizeof caps, 0 };
+    if (drm_ioctl(fd, VGPU_DRM_IOCTL_GET_CAPS, &gc) != 0) {
+        vgpu_log_error("the hypervisor does not offer capset %u (%s): %s", capset_id,
+                       capset_id == APIR_CAPSET_ID_APIR ? "APIR" : "Venus", strerror(errno));
+        return false;
+    }
+    struct vgpu_drm_context_set_param params[3] = {
+        { VGPU_DRM_CONTEXT_PARAM_CAPSET_ID, capset_id },
+        { VGPU_DRM_CONTEXT_PARAM_NUM_RINGS, 1 },
+        { VGPU_DRM_CONTEXT_PARAM_POLL_RINGS_MASK, 0 },
+    };
+    struct vgpu_drm_context_init init = { 3, 0, (uint64_t)(uintptr_t)params };
+    if (drm_ioctl(fd, VGPU_DRM_IOCTL_CONTEXT_INIT, &init) != 0) {
+        vgpu_log_error("cannot create a virtio-gpu context on capset %u: %s", capset_id, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static bool drm_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_blob *out)
+{
+    struct drm_transport *d = (struct drm_transport *)t;
+    size = (size + BLOB_ALIGNMENT - 1) & ~(size_t)(BLOB_ALIGNMENT - 1);
+    struct vgpu_drm_resource_create_blob cb;
+    memset(&cb, 0, sizeof cb);
+    cb.blob_mem = VGPU_DRM_BLOB_MEM_HOST3D;
+    cb.blob_flags = VGPU_DRM_BLOB_FLAG_USE_MAPPABLE;
+    cb.size = size;
+    if (drm_ioctl(d->fd, VGPU_DRM_IOCTL_RESOURCE_CREATE_BLOB, &cb) != 0) {
+        vgpu_log_error("cannot create a %zu-byte blob resource: %s", size, strerror(errno));
+        return false;
+    }
+    struct vgpu_drm_map map = { 0, cb.bo_handle, 0 };
+    void *ptr = MAP_FAILED;
+    if (drm_ioctl(d->fd, VGPU_DRM_IOCTL_MAP, &map) == 0) {
+        ptr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, (off_t)map.offset);
+    }
+    if (ptr == MAP_FAILED) {
+        struct drm_gem_close close_args = { cb.bo_handle, 0 };
+        drm_ioctl(d->fd, DRM_IOCTL_GEM_CLOSE, &close_args);
+        vgpu_log_error("cannot map a blob resource: %s", strerror(errno));
+        return false;
+    }
+    *out = (struct vgpu_blob){ cb.res_handle, ptr, size, cb.bo_handle };
+    return true;
+}
+
+static void drm_destroy_blob(struct vgpu_transport *t, struct vgpu_blob *blob)
+{
+    struct drm_transport *d = (struct drm_transport *)t;
+    munmap(blob->ptr, blob->size);
+    struct drm_gem_close close_args = { blob->handle, 0 };
+    drm_ioctl(d->fd, DRM_IOCTL_GEM_CLOSE, &close_args);
+    blob->ptr = NULL;
+}
+
+static bool drm_submit(struct vgpu_transport *t, const void *cmd, size_t size)
+{
+    struct drm_transport *d = (struct drm_transport *)t;
+    struct vgpu_drm_execbuffer eb;
+    memset(&eb, 0, sizeof eb);
+    eb.flags = VGPU_DRM_EXECBUF_RING_IDX;
+    eb.size = (uint32_t)size;
+    eb.command = (uint64_t)(uintptr_t)cmd;
+    return drm_ioctl(d->fd, VGPU_DRM_IOCTL_EXECBUFFER, &eb) == 0;
+}
+
+static bool drm_alive(struct vgpu_transport *t)
+{
+    (void)t;
+    return true; /* the device does not go away under a running VM */
+}
+
+static void drm_destroy(struct vgpu_transport *t)
+{
+    struct drm_transport *d = (struct drm_transport *)t;
+    close(d->fd);
+    free(d);
+}
+
+static const struct vgpu_transport_ops drm_ops = {
+    drm_create_blob, drm_destroy_blob, drm_submit, drm_alive, drm_destroy,
+};
+
+struct vgpu_transport *vgpu_transport_drm_open(bool venus_capset)
+{
+    const int fd = open_render_node();
+    if (fd < 0) {
+        return NULL;
+    }
+    if (!has_param(fd, VGPU_DRM_PARAM_RESOURCE_BLOB) || !has_param(fd, VGPU_DRM_PARAM_CONTEXT_INIT)) {
+        vgpu_log_error("the virtio-gpu device lacks blob resources or context init; start the VM with "
+                       "blob=true and a hypervisor with virglrenderer's APIR (or Venus) support");
+        close(fd);
+        return NULL;
+    }
+    if (!init_context(fd, venus_capset ? APIR_CAPSET_ID_VENUS : APIR_CAPSET_ID_APIR)) {
+        close(fd);
+        return NULL;
+    }
+    struct drm_transport *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        close(fd);
+        return NULL;
+    }
+    d->fd = fd;
+    d->base.ops = &drm_ops;
+    d->base.name = "drm";
+    d->base.venus_capset = venus_capset;
+    return &d->base;
+}
