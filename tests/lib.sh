@@ -48,3 +48,14 @@ stop_server() {
     kill -TERM "$1" 2>/dev/null
     wait "$1"
 }
+
+# with_frontend CMD...: runs an uninstrumented llama.cpp tool that will load
+# our frontend; in a sanitizer build the runtime is preloaded (llama.cpp's
+# own allocations at exit are not ours to check: no leak report there)
+with_frontend() {
+    if [[ -n "${SANITIZER_PRELOAD:-}" ]]; then
+        LD_PRELOAD=$SANITIZER_PRELOAD ASAN_OPTIONS=detect_leaks=0 "$@"
+    else
+        "$@"
+    fi
+}

@@ -20,25 +20,31 @@ DEVICE=VirtGPU0-CPU
 # generate NAME MODEL [llama-completion args...]: greedy, 16 tokens
 generate() {
     local name=$1 model=$2; shift 2
-    "$LLAMA_BIN_DIR/llama-completion" -m "$TEST_TMP/$model.gguf" -p "The capital of France is" -n 16 \
+    with_frontend "$LLAMA_BIN_DIR/llama-completion" -m "$TEST_TMP/$model.gguf" -p "The capital of France is" -n 16 \
         --temp 0 -s 42 --ignore-eos -no-cnv --no-display-prompt --no-warmup -c 256 -t 2 "$@" \
         >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.log"
 }
 
-# through VirtGPU, to the server on socket $1
-virtgpu() {
-    local socket=$1; shift
-    env GGML_BACKEND_PATH="$FRONTEND" VTEST_SOCKET_NAME="$TEST_TMP/$socket.sock" "$@"
+# through VirtGPU: with_env VAR=VALUE... -- CMD...: runs CMD (a function or a
+# program) with the frontend loaded and the variables set
+with_env() {
+    (
+        export GGML_BACKEND_PATH="$FRONTEND"
+        while [[ $1 != -- ]]; do export "${1?}"; shift; done
+        shift
+        "$@"
+    )
 }
+APIR_CAPSET=GGML_REMOTING_USE_APIR_CAPSET=1
 
 start_server main --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRARY"
 MAIN_PID=$SERVER_PID
+ON_MAIN=VTEST_SOCKET_NAME=$TEST_TMP/main.sock
 
 for model in tiny small; do
     check "$model: native CPU run" generate "native-$model" "$model" -ngl 0
-    check "$model: VirtGPU run" virtgpu main GGML_REMOTING_USE_APIR_CAPSET=1 \
-        bash -c "$(declare -f generate); TEST_TMP='$TEST_TMP' LLAMA_BIN_DIR='$LLAMA_BIN_DIR' \
-                 generate virtgpu-$model $model -ngl 99 --device $DEVICE -v"
+    check "$model: VirtGPU run" with_env "$ON_MAIN" "$APIR_CAPSET" -- \
+        generate "virtgpu-$model" "$model" -ngl 99 --device "$DEVICE" -v
     check_contains "$model: the VirtGPU device is used" "$TEST_TMP/virtgpu-$model.log" "using device $DEVICE"
     check_contains "$model: every layer is offloaded" "$TEST_TMP/virtgpu-$model.log" "offloaded"
     check "$model: VirtGPU gives the native tokens" cmp "$TEST_TMP/native-$model.out" "$TEST_TMP/virtgpu-$model.out"
@@ -46,7 +52,7 @@ done
 printf 'native:  %s\nvirtgpu: %s\n' "$(cat "$TEST_TMP/native-small.out")" "$(cat "$TEST_TMP/virtgpu-small.out")"
 
 # llama-bench
-virtgpu main GGML_REMOTING_USE_APIR_CAPSET=1 "$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/tiny.gguf" \
+with_env "$ON_MAIN" "$APIR_CAPSET" -- with_frontend "$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/tiny.gguf" \
     -p 16 -n 4 -r 1 -ngl 99 -dev "$DEVICE" -o csv >"$TEST_TMP/bench.csv" 2>"$TEST_TMP/bench.log"
 check "llama-bench runs through VirtGPU" test $? -eq 0
 check_contains "llama-bench reports the VirtGPU device" "$TEST_TMP/bench.csv" "$DEVICE"
@@ -54,7 +60,7 @@ check "llama-bench measures pp and tg" test "$(grep -c "$DEVICE" "$TEST_TMP/benc
 
 # llama-server: one completion over loopback
 port=$((20000 + RANDOM % 20000))
-virtgpu main GGML_REMOTING_USE_APIR_CAPSET=1 "$LLAMA_BIN_DIR/llama-server" -m "$TEST_TMP/tiny.gguf" \
+with_env "$ON_MAIN" "$APIR_CAPSET" -- with_frontend "$LLAMA_BIN_DIR/llama-server" -m "$TEST_TMP/tiny.gguf" \
     --host 127.0.0.1 --port "$port" -ngl 99 -dev "$DEVICE" -c 256 -t 2 -v >"$TEST_TMP/server.log" 2>&1 &
 llama_server=$!
 for _ in $(seq 300); do
@@ -69,14 +75,12 @@ check_contains "llama-server used the VirtGPU device" "$TEST_TMP/server.log" "$D
 kill "$llama_server"
 wait "$llama_server" 2>/dev/null
 
-# expect_fallback NAME DESCRIPTION MESSAGE ENV...: llama-completion through
-# VirtGPU still answers (on its own CPU) with the native tokens, and says why
-# there is no VirtGPU device
+# expect_fallback NAME DESCRIPTION MESSAGE VAR=VALUE...: llama-completion
+# through VirtGPU still answers (on its own CPU) with the native tokens, and
+# says why there is no VirtGPU device
 expect_fallback() {
     local name=$1 what=$2 message=$3; shift 3
-    env GGML_BACKEND_PATH="$FRONTEND" "$@" \
-        bash -c "$(declare -f generate); TEST_TMP='$TEST_TMP' LLAMA_BIN_DIR='$LLAMA_BIN_DIR' \
-                 generate fallback-$name tiny -ngl 99"
+    with_env "$@" -- generate "fallback-$name" tiny -ngl 99
     check "$what: llama-completion carries on" test $? -eq 0
     check "$what: with the native tokens" cmp "$TEST_TMP/native-tiny.out" "$TEST_TMP/fallback-$name.out"
     check_contains "$what: the reason is logged" "$TEST_TMP/fallback-$name.log" "$message"
@@ -85,20 +89,18 @@ expect_fallback() {
 
 expect_fallback nosocket "no server listening" "cannot connect to the vtest socket" \
     VTEST_SOCKET_NAME="$TEST_TMP/nobody.sock"
-expect_fallback venus "Venus capset without routing" "set VIRGL_ROUTE_VENUS_TO_APIR on the host" \
-    VTEST_SOCKET_NAME="$TEST_TMP/main.sock"
+expect_fallback venus "Venus capset without routing" "set VIRGL_ROUTE_VENUS_TO_APIR on the host" "$ON_MAIN"
 stop_server "$MAIN_PID"
 
 VIRGL_ROUTE_VENUS_TO_APIR=1 start_server routed --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRARY"
-check "Venus capset with VIRGL_ROUTE_VENUS_TO_APIR: VirtGPU run" virtgpu routed \
-    bash -c "$(declare -f generate); TEST_TMP='$TEST_TMP' LLAMA_BIN_DIR='$LLAMA_BIN_DIR' \
-             generate routed tiny -ngl 99 --device $DEVICE"
+check "Venus capset with VIRGL_ROUTE_VENUS_TO_APIR: VirtGPU run" \
+    with_env VTEST_SOCKET_NAME="$TEST_TMP/routed.sock" -- generate routed tiny -ngl 99 --device "$DEVICE"
 check "Venus capset with routing gives the native tokens" cmp "$TEST_TMP/native-tiny.out" "$TEST_TMP/routed.out"
 stop_server "$SERVER_PID"
 
 start_server nolib --backend-library "$HOST_LIBRARY"
 expect_fallback nolib "APIR_LLAMA_CPP_GGML_LIBRARY_PATH unset on the host" \
-    "set APIR_LLAMA_CPP_GGML_LIBRARY_PATH" VTEST_SOCKET_NAME="$TEST_TMP/nolib.sock" GGML_REMOTING_USE_APIR_CAPSET=1
+    "set APIR_LLAMA_CPP_GGML_LIBRARY_PATH" VTEST_SOCKET_NAME="$TEST_TMP/nolib.sock" "$APIR_CAPSET"
 stop_server "$SERVER_PID"
 check_contains "the host logs the seed's message" "$TEST_TMP/nolib.err" \
     "cannot open the GGML library: env var 'APIR_LLAMA_CPP_GGML_LIBRARY_PATH' not defined"
@@ -107,7 +109,7 @@ python3 "$(dirname "$0")/fake_vtest_server.py" "$TEST_TMP/major.sock" 1 &
 fake=$!
 for _ in $(seq 100); do [[ -S "$TEST_TMP/major.sock" ]] && break; sleep 0.05; done
 expect_fallback major "a host with another protocol major version" "major versions differ" \
-    VTEST_SOCKET_NAME="$TEST_TMP/major.sock" GGML_REMOTING_USE_APIR_CAPSET=1
+    VTEST_SOCKET_NAME="$TEST_TMP/major.sock" "$APIR_CAPSET"
 kill "$fake"
 
 # a real vtest server without APIR (virglrenderer's own, Venus only)
@@ -118,7 +120,7 @@ if command -v virgl_test_server >/dev/null; then
     expect_fallback virgl "virgl_test_server (no APIR), Venus capset" "does not serve APIR contexts" \
         VTEST_SOCKET_NAME="$TEST_TMP/virgl.sock"
     expect_fallback virgl-apir "virgl_test_server (no APIR), APIR capset" "does not offer the APIR capset" \
-        VTEST_SOCKET_NAME="$TEST_TMP/virgl.sock" GGML_REMOTING_USE_APIR_CAPSET=1
+        VTEST_SOCKET_NAME="$TEST_TMP/virgl.sock" "$APIR_CAPSET"
     kill "$virgl"
 else
     fail "virgl_test_server is not installed (Debian package virgl-server)"
