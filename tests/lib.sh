@@ -6,7 +6,8 @@ set -uo pipefail
 CHECKS_PASSED=0
 CHECKS_FAILED=0
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/virtgpu-test.XXXXXX")
-trap 'rm -rf "$TEST_TMP"' EXIT
+# whatever a test leaves running is stopped when it ends
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TEST_TMP"' EXIT
 
 pass() { CHECKS_PASSED=$((CHECKS_PASSED + 1)); printf 'ok: %s\n' "$1"; }
 fail() { CHECKS_FAILED=$((CHECKS_FAILED + 1)); printf 'FAIL: %s\n' "$1"; }
@@ -49,13 +50,12 @@ stop_server() {
     wait "$1"
 }
 
-# with_frontend CMD...: runs an uninstrumented llama.cpp tool that will load
-# our frontend; in a sanitizer build the runtime is preloaded (llama.cpp's
-# own allocations at exit are not ours to check: no leak report there)
-with_frontend() {
+# use_frontend_runtime: for an uninstrumented llama.cpp tool that will load
+# our frontend, in this (sub)shell; in a sanitizer build the runtime is
+# preloaded (llama.cpp's own allocations at exit are not ours to check: no
+# leak report there)
+use_frontend_runtime() {
     if [[ -n "${SANITIZER_PRELOAD:-}" ]]; then
-        LD_PRELOAD=$SANITIZER_PRELOAD ASAN_OPTIONS=detect_leaks=0 "$@"
-    else
-        "$@"
+        export LD_PRELOAD=$SANITIZER_PRELOAD ASAN_OPTIONS=detect_leaks=0
     fi
 }

@@ -20,19 +20,21 @@ DEVICE=VirtGPU0-CPU
 # generate NAME MODEL [llama-completion args...]: greedy, 16 tokens
 generate() {
     local name=$1 model=$2; shift 2
-    with_frontend "$LLAMA_BIN_DIR/llama-completion" -m "$TEST_TMP/$model.gguf" -p "The capital of France is" -n 16 \
+    "$LLAMA_BIN_DIR/llama-completion" -m "$TEST_TMP/$model.gguf" -p "The capital of France is" -n 16 \
         --temp 0 -s 42 --ignore-eos -no-cnv --no-display-prompt --no-warmup -c 256 -t 2 "$@" \
         >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.log"
 }
 
-# through VirtGPU: with_env VAR=VALUE... -- CMD...: runs CMD (a function or a
-# program) with the frontend loaded and the variables set
+# through VirtGPU: with_env VAR=VALUE... -- CMD...: runs CMD (a function, or
+# a program that replaces the subshell) with the frontend loaded and the
+# variables set
 with_env() {
     (
         export GGML_BACKEND_PATH="$FRONTEND"
+        use_frontend_runtime
         while [[ $1 != -- ]]; do export "${1?}"; shift; done
         shift
-        "$@"
+        if declare -F "$1" >/dev/null; then "$@"; else exec "$@"; fi
     )
 }
 APIR_CAPSET=GGML_REMOTING_USE_APIR_CAPSET=1
@@ -52,7 +54,7 @@ done
 printf 'native:  %s\nvirtgpu: %s\n' "$(cat "$TEST_TMP/native-small.out")" "$(cat "$TEST_TMP/virtgpu-small.out")"
 
 # llama-bench
-with_env "$ON_MAIN" "$APIR_CAPSET" -- with_frontend "$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/tiny.gguf" \
+with_env "$ON_MAIN" "$APIR_CAPSET" -- "$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/tiny.gguf" \
     -p 16 -n 4 -r 1 -ngl 99 -dev "$DEVICE" -o csv >"$TEST_TMP/bench.csv" 2>"$TEST_TMP/bench.log"
 check "llama-bench runs through VirtGPU" test $? -eq 0
 check_contains "llama-bench reports the VirtGPU device" "$TEST_TMP/bench.csv" "$DEVICE"
@@ -60,8 +62,12 @@ check "llama-bench measures pp and tg" test "$(grep -c "$DEVICE" "$TEST_TMP/benc
 
 # llama-server: one completion over loopback
 port=$((20000 + RANDOM % 20000))
-with_env "$ON_MAIN" "$APIR_CAPSET" -- with_frontend "$LLAMA_BIN_DIR/llama-server" -m "$TEST_TMP/tiny.gguf" \
-    --host 127.0.0.1 --port "$port" -ngl 99 -dev "$DEVICE" -c 256 -t 2 -v >"$TEST_TMP/server.log" 2>&1 &
+(   # a subshell that becomes llama-server, so that $! is its pid
+    export GGML_BACKEND_PATH="$FRONTEND" "$ON_MAIN" "$APIR_CAPSET"
+    use_frontend_runtime
+    exec "$LLAMA_BIN_DIR/llama-server" -m "$TEST_TMP/tiny.gguf" --host 127.0.0.1 --port "$port" -ngl 99 \
+        -dev "$DEVICE" -c 256 -t 2 -v
+) >"$TEST_TMP/server.log" 2>&1 &
 llama_server=$!
 for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
