@@ -4,6 +4,7 @@
 #                     outside the checkout) and this project
 #   make demo         the main job: a prompt answered by a llama.cpp tool
 #   make test         the test suite (normal build and ASan+UBSan build) via ctest
+#   make test-backend-ops  the full test-backend-ops suite on the VirtGPU device
 #   make bench        the benchmarks
 #   make print-deps   print where the built dependencies live
 #
@@ -21,7 +22,7 @@ CTEST_ARGS ?=
 
 CMAKE_DEFS = -DLLAMA_SRC_DIR=$(LLAMA_SRC_DIR) -DLLAMA_BUILD_DIR=$(LLAMA_BUILD_DIR)
 
-.PHONY: all packages deps build build-asan demo test bench print-deps clean
+.PHONY: all packages deps build build-asan demo test test-backend-ops bench print-deps clean
 
 all: build
 
@@ -47,6 +48,11 @@ test: build build-asan
 	@cd build && ctest --output-on-failure $(CTEST_ARGS)
 	@echo "== tests: AddressSanitizer + UBSan build =="
 	@cd build-asan && ctest --output-on-failure $(CTEST_ARGS)
+
+# the whole test-backend-ops suite against the VirtGPU device (long)
+test-backend-ops: build
+	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin bash tests/backend_ops.sh build/bin/apir-server \
+	    build/lib/libggml-virtgpu-backend.so build/lib/libggml-virtgpu.so
 
 bench: build
 	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin bench/run.sh

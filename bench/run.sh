@@ -1,16 +1,74 @@
 #!/usr/bin/env bash
-# Benchmarks: llama-bench prompt processing and generation on a random-weight
-# model. Environment: LLAMA_BIN_DIR (set by make), PRESET (default small),
-# TYPE (default q4_0), REPS (default 3).
+# Benchmarks, side by side from one run on one machine:
+#  1. the round trip of the cheapest forwarded call (call_latency);
+#  2. llama-bench prompt processing (pp) and generation (tg) of the same
+#     model natively, through VirtGPU (apir-server on a temporary socket),
+#     and through ggml-rpc (ggml-rpc-server on loopback).
+# Environment: LLAMA_BIN_DIR (set by make), PRESET (default small), TYPE
+# (default q4_0), MODEL (a .gguf instead of a made one), PP (default 128),
+# TG (default 32), REPS (default 3), BACKEND (host GGML library, default the
+# CPU one), THREADS (default: all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${LLAMA_BIN_DIR:?run through make bench}"
 PRESET=${PRESET:-small}
 TYPE=${TYPE:-q4_0}
-MODEL=build/models/$PRESET-$TYPE.gguf
-if [[ ! -f "$MODEL" ]]; then
-    mkdir -p build/models
-    build/bin/gguf-model-maker --preset "$PRESET" --type "$TYPE" -o "$MODEL"
+PP=${PP:-128}
+TG=${TG:-32}
+REPS=${REPS:-3}
+BACKEND=${BACKEND:-$LLAMA_BIN_DIR/libggml-cpu.so}
+THREADS=${THREADS:-$(nproc)}
+if [[ -z "${MODEL:-}" ]]; then
+    MODEL=build/models/$PRESET-$TYPE.gguf
+    if [[ ! -f "$MODEL" ]]; then
+        mkdir -p build/models
+        build/bin/gguf-model-maker --preset "$PRESET" --type "$TYPE" -o "$MODEL"
+    fi
 fi
-echo "[bench] native CPU, $MODEL"
-"$LLAMA_BIN_DIR/llama-bench" -m "$MODEL" -p 128 -n 32 -r "${REPS:-3}" -o md
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+socket=$work/apir.sock
+build/bin/apir-server --socket "$socket" --backend-library "$PWD/build/lib/libggml-virtgpu-backend.so" \
+    --ggml-library "$BACKEND" 2>"$work/apir.log" &
+pids+=($!)
+rpc_port=$((30000 + RANDOM % 20000))
+"$LLAMA_BIN_DIR/ggml-rpc-server" -H 127.0.0.1 -p "$rpc_port" -t "$THREADS" >"$work/rpc.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [[ -S "$socket" ]] && break; sleep 0.05; done
+sleep 0.5
+
+echo "== round trip of the cheapest forwarded call (apir-server, vtest) =="
+VTEST_SOCKET_NAME=$socket build/bin/call_latency 20000
+
+# bench NAME [llama-bench args]: prints "pp tg" tokens/s (mean)
+bench() {
+    local name=$1; shift
+    echo "[bench] $name ..." >&2
+    "$LLAMA_BIN_DIR/llama-bench" -m "$MODEL" -p "$PP" -n "$TG" -r "$REPS" -t "$THREADS" -o csv "$@" \
+        >"$work/$name.csv" 2>"$work/$name.log" || { tail "$work/$name.log" >&2; echo "0 0"; return; }
+    # the csv's avg_ts column, for the pp row then the tg row
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "\"avg_ts\"") c = i; next }
+             { gsub(/"/, "", $c); printf "%s ", $c } END { print "" }' "$work/$name.csv"
+}
+
+read -r native_pp native_tg <<<"$(bench native -ngl 0)"
+read -r vgpu_pp vgpu_tg <<<"$(GGML_BACKEND_PATH=$PWD/build/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=$socket \
+    GGML_REMOTING_USE_APIR_CAPSET=1 bench virtgpu -ngl 99 -dev VirtGPU0-CPU)"
+read -r rpc_pp rpc_tg <<<"$(bench rpc -ngl 99 -rpc "127.0.0.1:$rpc_port" -dev "RPC0")"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+echo
+echo "== llama-bench: $MODEL, pp$PP / tg$TG, $REPS reps, $THREADS threads, host backend $(basename "$BACKEND") =="
+printf '%-6s %12s %12s %8s %12s %8s\n' test native virtgpu ratio ggml-rpc ratio
+printf '%-6s %12.2f %12.2f %8s %12.2f %8s\n' "pp$PP" "$native_pp" "$vgpu_pp" "$(ratio "$vgpu_pp" "$native_pp")" \
+    "$rpc_pp" "$(ratio "$rpc_pp" "$native_pp")"
+printf '%-6s %12.2f %12.2f %8s %12.2f %8s\n' "tg$TG" "$native_tg" "$vgpu_tg" "$(ratio "$vgpu_tg" "$native_tg")" \
+    "$rpc_tg" "$(ratio "$rpc_tg" "$native_tg")"
