@@ -71,12 +71,12 @@ bool write_all(int fd, const void *buf, size_t n)
     return true;
 }
 
-bool read_all(int fd, void *buf, size_t n)
+bool read_all_unless(int fd, void *buf, size_t n, const volatile int *stop)
 {
     char *p = buf;
     while (n > 0) {
         const ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR) {
+        if (r < 0 && errno == EINTR && (stop == NULL || !*stop)) {
             continue;
         }
         if (r <= 0) {
@@ -86,6 +86,11 @@ bool read_all(int fd, void *buf, size_t n)
         n -= (size_t)r;
     }
     return true;
+}
+
+bool read_all(int fd, void *buf, size_t n)
+{
+    return read_all_unless(fd, buf, n, NULL);
 }
 
 bool send_iov_all(int sock, struct iovec *iov, int n)

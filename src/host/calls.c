@@ -149,22 +149,25 @@ static uint32_t buffer_type_get_name(struct host_ctx *ctx, struct apir_decoder *
     return APIR_CALL_OK;
 }
 
-static uint32_t buffer_type_get_alignment(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc)
+/* a size property of the buffer type named by the call's argument */
+static uint32_t reply_buft_size(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc,
+                                size_t (*property)(ggml_backend_buffer_type_t))
 {
     if (!check_buft(apir_decode_u64(dec))) {
         return APIR_CALL_FAILED;
     }
-    apir_encode_u64(enc, ggml_backend_buft_get_alignment(ctx->buft));
+    apir_encode_u64(enc, property(ctx->buft));
     return APIR_CALL_OK;
+}
+
+static uint32_t buffer_type_get_alignment(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc)
+{
+    return reply_buft_size(ctx, dec, enc, ggml_backend_buft_get_alignment);
 }
 
 static uint32_t buffer_type_get_max_size(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc)
 {
-    if (!check_buft(apir_decode_u64(dec))) {
-        return APIR_CALL_FAILED;
-    }
-    apir_encode_u64(enc, ggml_backend_buft_get_max_size(ctx->buft));
-    return APIR_CALL_OK;
+    return reply_buft_size(ctx, dec, enc, ggml_backend_buft_get_max_size);
 }
 
 static uint32_t buffer_type_is_host(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc)

@@ -41,7 +41,7 @@ struct connection {
     size_t payload_cap;
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile int stop_requested; /* set by SIGTERM/SIGINT */
 
 static void on_stop_signal(int sig)
 {
@@ -52,19 +52,7 @@ static void on_stop_signal(int sig)
 /* Reads exactly n bytes; false at end of stream, on error or when asked to stop. */
 static bool conn_read(struct connection *c, void *buf, size_t n)
 {
-    char *p = buf;
-    while (n > 0 && !stop_requested) {
-        const ssize_t r = recv(c->sock, p, n, 0);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            return false;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return n == 0;
+    return !stop_requested && read_all_unless(c->sock, buf, n, &stop_requested);
 }
 
 static bool reply(struct connection *c, uint32_t cmd, const uint32_t *words, uint32_t n_words)
