@@ -121,21 +121,44 @@ static uint32_t device_get_props(struct host_ctx *ctx, struct apir_decoder *dec,
     ggml_backend_dev_get_props(ctx->dev, &props);
     apir_encode_bool(enc, props.caps.async);
     apir_encode_bool(enc, props.caps.host_buffer);
-    /* buffers from pointers would live in guest-shared memory whose lifetime
-     * the host does not control: not offered */
+    /* device_buffer_from_ptr works (see below) but is not advertised: a
+     * guest that took it as a hint (llama.cpp's own frontend does) would
+     * put every buffer in shared memory it may unmap under the host */
     apir_encode_bool(enc, false);
     apir_encode_bool(enc, props.caps.events);
     apir_encode_bool(enc, props.caps.mmap_support);
     return APIR_CALL_OK;
 }
 
+/* A buffer over a guest-shared blob (zero copy). The blob must stay mapped
+ * while the buffer lives; its size must be known to check the request. */
 static uint32_t device_buffer_from_ptr(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc)
 {
-    (void)ctx;
-    (void)dec;
-    (void)enc;
-    HOST_ERROR("device_buffer_from_ptr is not offered by this host (get_props says so)");
-    return APIR_CALL_FAILED;
+    const uint32_t res_id = apir_decode_u32(dec);
+    const uint64_t size = apir_decode_u64(dec);
+    const uint64_t max_tensor_size = apir_decode_u64(dec);
+    struct ggml_backend_dev_props props;
+    ggml_backend_dev_get_props(ctx->dev, &props);
+    if (dec->fatal || !props.caps.buffer_from_host_ptr || !ctx->shmem_size_known) {
+        HOST_ERROR("device_buffer_from_ptr: not possible here (the device cannot wrap memory, or the "
+                   "hypervisor does not give blob sizes)");
+        return APIR_CALL_FAILED;
+    }
+    void *ptr = host_shmem(ctx, res_id, size);
+    ggml_backend_buffer_t buffer =
+        ptr && size > 0 ? ggml_backend_dev_buffer_from_host_ptr(ctx->dev, ptr, (size_t)size, (size_t)max_tensor_size)
+                        : NULL;
+    const uint64_t handle = buffer ? host_buffer_add(ctx, buffer) : 0;
+    if (handle == 0) {
+        if (buffer != NULL) {
+            ggml_backend_buffer_free(buffer);
+        }
+        HOST_ERROR("device_buffer_from_ptr: cannot wrap %llu bytes of resource %u", (unsigned long long)size, res_id);
+        return APIR_CALL_FAILED;
+    }
+    apir_encode_u64(enc, handle);
+    apir_encode_u64(enc, HOST_BUFT_HANDLE);
+    return APIR_CALL_OK;
 }
 
 /* ---- buffer type -------------------------------------------------------- */
