@@ -1,0 +1,129 @@
+/* Unit tests of the guest's wire format: a ggml graph serialized for the
+ * host lists its nodes, then every tensor once, after its sources, with the
+ * fields ggml gave it; limits of the format are refused, not truncated. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "frontend.h"
+
+#define MAX_TENSORS 64
+
+struct parsed_graph {
+    uint32_t n_nodes;
+    uint64_t nodes[MAX_TENSORS];
+    uint32_t n_tensors;
+    struct apir_wire_tensor tensors[MAX_TENSORS];
+};
+
+static bool parse(const void *buf, size_t size, struct parsed_graph *g)
+{
+    struct apir_decoder dec;
+    apir_decoder_init(&dec, buf, size);
+    g->n_nodes = apir_decode_u32(&dec);
+    for (uint32_t i = 0; i < g->n_nodes && i < MAX_TENSORS; i++) {
+        g->nodes[i] = apir_decode_u64(&dec);
+    }
+    g->n_tensors = apir_decode_u32(&dec);
+    for (uint32_t i = 0; i < g->n_tensors && i < MAX_TENSORS; i++) {
+        apir_decode_bytes(&dec, &g->tensors[i], sizeof g->tensors[i]);
+    }
+    return !dec.fatal && apir_decoder_remaining(&dec) == 0 && g->n_tensors <= MAX_TENSORS;
+}
+
+static int index_of(const struct parsed_graph *g, uint64_t id)
+{
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        if (g->tensors[i].id == id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void test_graph(struct ggml_context *ctx)
+{
+    struct ggml_tensor *w = ggml_new_tensor_2d(ctx, GGML_TYPE_Q8_0, 64, 16);
+    struct ggml_tensor *x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 64, 4);
+    ggml_set_name(w, "weight");
+    ggml_set_input(x);
+    struct ggml_tensor *y = ggml_mul_mat(ctx, w, x);
+    struct ggml_tensor *z = ggml_add(ctx, y, ggml_view_2d(ctx, y, 16, 4, y->nb[1], 0));
+    struct ggml_tensor *out = ggml_soft_max(ctx, ggml_scale(ctx, z, 0.5f));
+    ggml_set_output(out);
+    struct ggml_cgraph *graph = ggml_new_graph(ctx);
+    ggml_build_forward_expand(graph, out);
+
+    static uint8_t buf[1 << 16];
+    struct vgpu_tensor_set set = { 0 };
+    for (int round = 0; round < 2; round++) { /* the set is reused */
+        const size_t size = vgpu_serialize_graph(&set, graph, buf, sizeof buf);
+        struct parsed_graph g;
+        CHECK(size > 0 && parse(buf, size, &g), "round %d: the graph serializes and parses", round);
+        CHECK(g.n_nodes == (uint32_t)ggml_graph_n_nodes(graph), "all %u nodes listed", g.n_nodes);
+        bool nodes_in_order = true, sources_first = true;
+        for (uint32_t i = 0; i < g.n_nodes; i++) {
+            nodes_in_order = nodes_in_order && g.nodes[i] == (uint64_t)(uintptr_t)ggml_graph_node(graph, (int)i);
+        }
+        for (uint32_t i = 0; i < g.n_tensors; i++) {
+            for (int s = 0; s < APIR_MAX_SRC; s++) {
+                const uint64_t src = g.tensors[i].src[s];
+                sources_first = sources_first && (src == 0 || (index_of(&g, src) >= 0 && index_of(&g, src) < (int)i));
+            }
+            const uint64_t view = g.tensors[i].view_src;
+            sources_first = sources_first && (view == 0 || (index_of(&g, view) >= 0 && index_of(&g, view) < (int)i));
+            sources_first = sources_first && index_of(&g, g.tensors[i].id) == (int)i; /* listed once */
+        }
+        CHECK(nodes_in_order, "node ids in graph order");
+        CHECK(sources_first, "every tensor once, after its sources");
+        CHECK(g.n_tensors == 7, "7 tensors (w, x, y, its view, z, scale, soft_max): %u", g.n_tensors);
+        const int wi = index_of(&g, (uint64_t)(uintptr_t)w);
+        CHECK(wi >= 0 && g.tensors[wi].type == GGML_TYPE_Q8_0 && g.tensors[wi].ne[0] == 64 && g.tensors[wi].ne[1] == 16 &&
+                  g.tensors[wi].nb[1] == w->nb[1] && strcmp(g.tensors[wi].name, "weight") == 0,
+              "the weight's type, shape, strides and name");
+        const int xi = index_of(&g, (uint64_t)(uintptr_t)x);
+        CHECK(xi >= 0 && (g.tensors[xi].flags & GGML_TENSOR_FLAG_INPUT), "flags travel");
+        const int yi = index_of(&g, (uint64_t)(uintptr_t)y);
+        CHECK(yi >= 0 && g.tensors[yi].op == GGML_OP_MUL_MAT && g.tensors[yi].src[0] == (uint64_t)(uintptr_t)w,
+              "op and sources travel");
+    }
+    CHECK(vgpu_serialize_graph(&set, graph, buf, 100) == 0, "a graph that does not fit is refused");
+    free(set.slots);
+}
+
+static void test_limits(struct ggml_context *ctx)
+{
+    struct apir_wire_tensor w;
+    struct ggml_tensor *huge = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, (int64_t)1 << 33);
+    CHECK(!vgpu_wire_tensor(huge, &w), "a tensor with more than 2^32 elements in a row is refused");
+    struct ggml_tensor *t = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 8);
+    CHECK(vgpu_wire_tensor(t, &w) && w.buffer == 0 && w.data == 0, "a tensor without buffer has neither");
+}
+
+static void test_inline(struct ggml_context *ctx)
+{
+    struct ggml_tensor *a = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 8);
+    struct ggml_tensor *b = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 8);
+    struct ggml_tensor *c = ggml_add(ctx, a, b);
+    static uint8_t buf[4096];
+    struct apir_encoder enc;
+    apir_encoder_init(&enc, buf, sizeof buf);
+    vgpu_encode_inline_tensor(&enc, c);
+    CHECK(apir_encoder_used(&enc) == 3 * sizeof(struct apir_inline_tensor), "the tensor and its two sources");
+    struct apir_inline_tensor top;
+    memcpy(&top, buf, sizeof top);
+    CHECK(top.op == GGML_OP_ADD && top.src[0] == 1 && top.src[1] == 1 && top.src[2] == 0 && top.buffer == 0 &&
+              top.data == 0 && top.ne[0] == 8,
+          "references are presence marks; no guest pointers travel");
+}
+
+int main(void)
+{
+    struct ggml_init_params p = { 1 << 20, NULL, true };
+    struct ggml_context *ctx = ggml_init(p);
+    test_graph(ctx);
+    test_limits(ctx);
+    test_inline(ctx);
+    ggml_free(ctx);
+    return FINISH();
+}
