@@ -55,7 +55,7 @@ bench() {
     "$LLAMA_BIN_DIR/llama-bench" -m "$MODEL" -p "$PP" -n "$TG" -r "$REPS" -t "$THREADS" -o csv "$@" \
         >"$work/$name.csv" 2>"$work/$name.log" || { tail "$work/$name.log" >&2; echo "0 0"; return; }
     # the csv's avg_ts column, for the pp row then the tg row
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "\"avg_ts\"") c = i; next }
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); if ($i == "avg_ts") c = i }; next }
              { gsub(/"/, "", $c); printf "%s ", $c } END { print "" }' "$work/$name.csv"
 }
 

@@ -21,9 +21,10 @@ void ggml_log_internal(enum ggml_log_level level, const char *format, ...);
 #define HANDSHAKE_TIMEOUT_MS 2000
 #define LOAD_LIBRARY_TIMEOUT_MS 60000
 #define NO_TIMEOUT 0
-/* polls of the notification word before sleeping: a cheap call is answered
- * within them; a long one must not keep a core from the host's work */
-#define SPIN_POLLS 4000
+/* how long to poll the notification word before sleeping: a cheap call is
+ * answered within it; a long one must not keep a core from the host's work */
+#define SPIN_NS 50000
+#define POLLS_PER_CLOCK_READ 64
 #define SLEEP_MIN_NS 20000L
 #define SLEEP_MAX_NS 1000000L
 
@@ -68,27 +69,41 @@ void vgpu_log_debug(const char *fmt, ...)
 
 /* ---- the reply wait ----------------------------------------------------- */
 
-static int64_t now_ms(void)
+static int64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Polls the word for up to SPIN_NS; its value, or 0. */
+static uint32_t spin_on(_Atomic uint32_t *word)
+{
+    const int64_t start = now_ns();
+    do {
+        for (int i = 0; i < POLLS_PER_CLOCK_READ; i++) {
+            const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
+            if (v != 0) {
+                return v;
+            }
+        }
+    } while (now_ns() - start < SPIN_NS);
+    return 0;
 }
 
 /* Waits until the host sets the notification word and returns it, or 0 on
- * timeout (timeout_ms 0: none) or when the host is gone. A host in the same
- * machine (vtest) wakes the futex at once; a VM's host cannot, so the sleep
- * between checks grows from 20 us to 1 ms. */
+ * timeout (timeout_ms 0: none) or when the host is gone. It polls first,
+ * then sleeps on the word: a host on the same machine (vtest) wakes the
+ * futex at once; a VM's host cannot, so the sleep between checks grows from
+ * 20 us to 1 ms. */
 static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
 {
     _Atomic uint32_t *word = (_Atomic uint32_t *)r->reply.ptr;
-    for (int i = 0; i < SPIN_POLLS; i++) {
-        const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
-        if (v != 0) {
-            return v;
-        }
+    const uint32_t spun = spin_on(word);
+    if (spun != 0) {
+        return spun;
     }
-    const int64_t start = now_ms();
+    const int64_t start = now_ns();
     long sleep_ns = SLEEP_MIN_NS;
     for (;;) {
         struct timespec slice = { 0, sleep_ns };
@@ -101,7 +116,7 @@ static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
             vgpu_log_error("the host (%s transport) went away", r->transport->name);
             return 0;
         }
-        if (timeout_ms > 0 && now_ms() - start > timeout_ms) {
+        if (timeout_ms > 0 && now_ns() - start > timeout_ms * 1000000) {
             vgpu_log_error("no answer from the host within %lld ms", (long long)timeout_ms);
             return 0;
         }
