@@ -115,6 +115,17 @@ enum apir_call {
     APIR_CALL_COUNT = 23,
 };
 
+/* Extensions: calls a host of this project answers and llama.cpp's own host
+ * refuses (APIR_CALL_INVALID_INDEX), so a guest learns whether its peer has
+ * them by trying. */
+enum apir_ext_call {
+    /* reply: i32 number of devices of the host's GGML library */
+    APIR_CALL_EXT_DEVICE_COUNT = 0x56470001,
+    /* arg: u32 device index; binds this context to that device (before any
+     * buffer is allocated); a new context starts on device 0 */
+    APIR_CALL_EXT_BIND_DEVICE = 0x56470002,
+};
+
 const char *apir_call_name(uint32_t call);
 
 /* ---- tensors on the wire ----------------------------------------------- */

@@ -12,5 +12,11 @@ const char *apir_call_name(uint32_t call)
         "buffer_get_tensor", "buffer_cpy_tensor", "buffer_clear", "buffer_free_buffer",
         "backend_graph_compute",
     };
+    if (call == APIR_CALL_EXT_DEVICE_COUNT) {
+        return "ext_device_count";
+    }
+    if (call == APIR_CALL_EXT_BIND_DEVICE) {
+        return "ext_bind_device";
+    }
     return call < APIR_CALL_COUNT ? names[call] : "unknown";
 }

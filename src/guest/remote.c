@@ -309,7 +309,9 @@ struct apir_encoder *vgpu_call_begin(struct vgpu_remote *r, uint32_t call)
     return &r->enc;
 }
 
-bool vgpu_call_end(struct vgpu_remote *r, struct apir_decoder *reply)
+/* Submits the call and waits; true when the host ran it (its return code in
+ * *call_rc). */
+static bool finish_call(struct vgpu_remote *r, struct apir_decoder *reply, uint32_t *call_rc)
 {
     const char *name = apir_call_name(r->call);
     if (r->enc.fatal) {
@@ -325,12 +327,26 @@ bool vgpu_call_end(struct vgpu_remote *r, struct apir_decoder *reply)
         vgpu_log_error("%s: the hypervisor could not forward the call (code %u)", name, ret);
         return false;
     }
-    if (ret != APIR_FORWARD_BASE_INDEX + APIR_CALL_OK) {
-        vgpu_log_error("%s: the host refused the call (code %u; see the host's log)", name,
-                       ret - APIR_FORWARD_BASE_INDEX);
+    *call_rc = ret - APIR_FORWARD_BASE_INDEX;
+    reply_decoder(r, reply);
+    return true;
+}
+
+bool vgpu_call_try(struct vgpu_remote *r, struct apir_decoder *reply, uint32_t *call_rc)
+{
+    return finish_call(r, reply, call_rc);
+}
+
+bool vgpu_call_end(struct vgpu_remote *r, struct apir_decoder *reply)
+{
+    uint32_t rc;
+    if (!finish_call(r, reply, &rc)) {
         return false;
     }
-    reply_decoder(r, reply);
+    if (rc != APIR_CALL_OK) {
+        vgpu_log_error("%s: the host refused the call (code %u; see the host's log)", apir_call_name(r->call), rc);
+        return false;
+    }
     return true;
 }
 

@@ -40,6 +40,9 @@ void vgpu_remote_close(struct vgpu_remote *r);
  * transport failure or a non-zero return code. */
 struct apir_encoder *vgpu_call_begin(struct vgpu_remote *r, uint32_t call);
 bool vgpu_call_end(struct vgpu_remote *r, struct apir_decoder *reply);
+/* vgpu_call_end for a call the host may not know (an extension): a refusal
+ * is not logged; *call_rc gets the call's return code (APIR_CALL_OK...). */
+bool vgpu_call_try(struct vgpu_remote *r, struct apir_decoder *reply, uint32_t *call_rc);
 void vgpu_call_release(struct vgpu_remote *r);
 
 #endif

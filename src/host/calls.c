@@ -394,8 +394,47 @@ static const host_call_fn calls[APIR_CALL_COUNT] = {
     [APIR_CALL_BACKEND_GRAPH_COMPUTE] = backend_graph_compute,
 };
 
+/* ---- extensions ----------------------------------------------------------- */
+
+static uint32_t ext_device_count(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc)
+{
+    (void)dec;
+    apir_encode_i32(enc, (int32_t)ggml_backend_reg_dev_count(ctx->reg));
+    return APIR_CALL_OK;
+}
+
+static uint32_t ext_bind_device(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc)
+{
+    (void)enc;
+    const uint32_t index = apir_decode_u32(dec);
+    for (uint32_t i = 0; i < ctx->n_slots; i++) {
+        if (ctx->slots[i].buffer != NULL) {
+            HOST_ERROR("ext_bind_device: the context already has buffers on %s", ggml_backend_dev_name(ctx->dev));
+            return APIR_CALL_FAILED;
+        }
+    }
+    return !dec->fatal && host_bind_device(ctx, index) ? APIR_CALL_OK : APIR_CALL_FAILED;
+}
+
+static host_call_fn find_call(uint32_t call)
+{
+    if (call < APIR_CALL_COUNT) {
+        return calls[call];
+    }
+    switch (call) {
+    case APIR_CALL_EXT_DEVICE_COUNT: return ext_device_count;
+    case APIR_CALL_EXT_BIND_DEVICE: return ext_bind_device;
+    default: return NULL;
+    }
+}
+
 uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder *dec, struct apir_encoder *enc)
 {
+    const host_call_fn fn = find_call(call);
+    if (fn == NULL) {
+        HOST_ERROR("invalid call index %u", call);
+        return APIR_CALL_INVALID_INDEX;
+    }
     HOST_DEBUG("context %u: %s", ctx->ctx_id, apir_call_name(call));
-    return calls[call](ctx, dec, enc);
+    return fn(ctx, dec, enc);
 }

@@ -165,6 +165,26 @@ static void set_backend_threads(struct host_ctx *ctx)
     }
 }
 
+bool host_bind_device(struct host_ctx *ctx, size_t index)
+{
+    ggml_backend_dev_t dev = index < ggml_backend_reg_dev_count(ctx->reg) ? ggml_backend_reg_dev_get(ctx->reg, index) : NULL;
+    ggml_backend_t backend = dev ? ggml_backend_dev_init(dev, NULL) : NULL;
+    if (backend == NULL) {
+        HOST_ERROR("cannot start a backend on device %zu (%s) of '%s'", index, dev ? ggml_backend_dev_name(dev) : "none",
+                   ggml_backend_reg_name(ctx->reg));
+        return false;
+    }
+    if (ctx->backend != NULL) {
+        ggml_backend_free(ctx->backend);
+    }
+    ctx->dev = dev;
+    ctx->backend = backend;
+    ctx->buft = ggml_backend_dev_buffer_type(dev);
+    set_backend_threads(ctx);
+    HOST_INFO("context %u runs on %s (%s)", ctx->ctx_id, ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
+    return true;
+}
+
 static uint32_t start_backend(struct host_ctx *ctx, ggml_backend_init_t init)
 {
     ctx->reg = init();
@@ -176,21 +196,12 @@ static uint32_t start_backend(struct host_ctx *ctx, ggml_backend_init_t init)
         HOST_ERROR("the GGML library '%s' has no device", ggml_backend_reg_name(ctx->reg));
         return APIR_BACKEND_INIT_NO_DEVICE;
     }
-    ctx->dev = ggml_backend_reg_dev_get(ctx->reg, 0);
-    ctx->backend = ctx->dev ? ggml_backend_dev_init(ctx->dev, NULL) : NULL;
-    if (ctx->backend == NULL) {
-        HOST_ERROR("cannot start a backend on device %s", ctx->dev ? ggml_backend_dev_name(ctx->dev) : "0");
-        return APIR_BACKEND_INIT_BACKEND_INIT_FAILED;
-    }
-    ctx->buft = ggml_backend_dev_buffer_type(ctx->dev);
     struct ggml_init_params p = { ggml_tensor_overhead() * HOST_CALL_TENSORS, NULL, true };
     if ((ctx->call_ctx = ggml_init(p)) == NULL) {
         return APIR_BACKEND_INIT_BACKEND_FAILED;
     }
-    set_backend_threads(ctx);
-    HOST_INFO("context %u runs on %s (%s)", ctx->ctx_id, ggml_backend_dev_name(ctx->dev),
-              ggml_backend_dev_description(ctx->dev));
-    return APIR_BACKEND_INIT_SUCCESS;
+    /* a new context runs on device 0; the guest may bind another one */
+    return host_bind_device(ctx, 0) ? APIR_BACKEND_INIT_SUCCESS : APIR_BACKEND_INIT_BACKEND_INIT_FAILED;
 }
 
 static void destroy_context(struct host_ctx *ctx)
@@ -260,10 +271,6 @@ EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *
     if (ctx == NULL) {
         HOST_ERROR("call for context %u, which is not initialized", ctx_id);
         return APIR_CALL_FAILED;
-    }
-    if (call >= APIR_CALL_COUNT) {
-        HOST_ERROR("invalid call index %u (>= %u)", call, (unsigned)APIR_CALL_COUNT);
-        return APIR_CALL_INVALID_INDEX;
     }
     struct apir_decoder dec;
     struct apir_encoder enc;

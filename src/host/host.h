@@ -54,6 +54,11 @@ void host_log(enum log_level level, const char *fmt, ...);
 #define HOST_INFO(...) host_log(LOG_INFO, __VA_ARGS__)
 #define HOST_DEBUG(...) host_log(LOG_DEBUG, __VA_ARGS__)
 
+/* ---- devices (host.c) ---- */
+/* Runs the context on device `index` of its GGML library; false (logged) if
+ * there is no such device or it does not start. */
+bool host_bind_device(struct host_ctx *ctx, size_t index);
+
 /* ---- shared memory (host.c) ---- */
 /* The host mapping of resource res_id holding at least `need` bytes, or NULL
  * (logged) when the resource is unknown or too small. */
