@@ -1,0 +1,100 @@
+/* A GGML backend library with two devices, for testing hosts with several
+ * devices on a machine without GPUs: devices "TestA" and "TestB" both run
+ * on ggml's CPU backend, loaded from TWO_DEVICES_CPU_LIBRARY. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ggml-backend-impl.h"
+
+struct wrapped_device {
+    struct ggml_backend_device dev;
+    const char *name;
+    const char *description;
+};
+
+static ggml_backend_dev_t cpu;
+static struct wrapped_device devices[2];
+static struct ggml_backend_reg reg;
+
+static struct wrapped_device *wrapped(ggml_backend_dev_t dev)
+{
+    return (struct wrapped_device *)dev;
+}
+
+static const char *get_name(ggml_backend_dev_t dev) { return wrapped(dev)->name; }
+static const char *get_description(ggml_backend_dev_t dev) { return wrapped(dev)->description; }
+static void get_memory(ggml_backend_dev_t dev, size_t *f, size_t *t) { (void)dev; ggml_backend_dev_memory(cpu, f, t); }
+static enum ggml_backend_dev_type get_type(ggml_backend_dev_t dev) { (void)dev; return GGML_BACKEND_DEVICE_TYPE_CPU; }
+
+static void get_props(ggml_backend_dev_t dev, struct ggml_backend_dev_props *props)
+{
+    ggml_backend_dev_get_props(cpu, props);
+    props->name = get_name(dev);
+    props->description = get_description(dev);
+}
+
+static ggml_backend_t init_backend(ggml_backend_dev_t dev, const char *params)
+{
+    (void)dev;
+    return ggml_backend_dev_init(cpu, params);
+}
+
+static ggml_backend_buffer_type_t get_buffer_type(ggml_backend_dev_t dev)
+{
+    (void)dev;
+    return ggml_backend_dev_buffer_type(cpu);
+}
+
+static bool supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
+{
+    (void)dev;
+    return ggml_backend_dev_supports_op(cpu, op);
+}
+
+static bool supports_buft(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
+{
+    (void)dev;
+    return ggml_backend_dev_supports_buft(cpu, buft);
+}
+
+static const struct ggml_backend_device_i device_iface = {
+    .get_name = get_name,
+    .get_description = get_description,
+    .get_memory = get_memory,
+    .get_type = get_type,
+    .get_props = get_props,
+    .init_backend = init_backend,
+    .get_buffer_type = get_buffer_type,
+    .supports_op = supports_op,
+    .supports_buft = supports_buft,
+};
+
+static const char *reg_name(ggml_backend_reg_t r) { (void)r; return "TwoDevices"; }
+static size_t reg_count(ggml_backend_reg_t r) { (void)r; return cpu ? 2 : 0; }
+static ggml_backend_dev_t reg_device(ggml_backend_reg_t r, size_t i) { (void)r; return i < 2 ? &devices[i].dev : NULL; }
+
+static void load_cpu(void)
+{
+    const char *path = getenv("TWO_DEVICES_CPU_LIBRARY");
+    void *lib = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) : NULL;
+    ggml_backend_init_t init = lib ? (ggml_backend_init_t)(uintptr_t)dlsym(lib, "ggml_backend_init") : NULL;
+    ggml_backend_reg_t cpu_reg = init ? init() : NULL;
+    if (cpu_reg == NULL) {
+        fprintf(stderr, "two_devices_backend: set TWO_DEVICES_CPU_LIBRARY to libggml-cpu.so\n");
+        return;
+    }
+    cpu = ggml_backend_reg_dev_get(cpu_reg, 0);
+    devices[0] = (struct wrapped_device){ { device_iface, &reg, NULL }, "TestA", "test device A on the CPU" };
+    devices[1] = (struct wrapped_device){ { device_iface, &reg, NULL }, "TestB", "test device B on the CPU" };
+}
+
+__attribute__((visibility("default"))) ggml_backend_reg_t ggml_backend_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, load_cpu);
+    reg = (struct ggml_backend_reg){ GGML_BACKEND_API_VERSION, { reg_name, reg_count, reg_device, NULL }, NULL };
+    return &reg;
+}
