@@ -6,7 +6,8 @@
  *   GGML_BACKEND_PATH=/path/to/libggml-virtgpu.so
  * Environment: GGML_VIRTGPU_TRANSPORT=drm|vtest (default: vtest when
  * VTEST_SOCKET_NAME is set, else drm), VTEST_SOCKET_NAME (default
- * /tmp/.virgl_test), GGML_REMOTING_USE_APIR_CAPSET (set: APIR capset;
+ * /tmp/.virgl_test), GGML_VIRTGPU_SOCKETS (several vtest sockets, colon-
+ * separated: every device of each), GGML_REMOTING_USE_APIR_CAPSET (set: APIR capset;
  * unset: Venus capset), GGML_VIRTGPU_DEBUG (log every call). */
 #ifndef GGML_VIRTGPU_H
 #define GGML_VIRTGPU_H
