@@ -95,6 +95,12 @@ expect_fallback() {
 
 expect_fallback nosocket "no server listening" "cannot connect to the vtest socket" \
     VTEST_SOCKET_NAME="$TEST_TMP/nobody.sock"
+if ! ls /dev/dri/renderD* >/dev/null 2>&1; then
+    expect_fallback drm "the drm transport without a virtio-gpu device" "no virtio-gpu render node" \
+        GGML_VIRTGPU_TRANSPORT=drm
+fi
+expect_fallback badtransport "an unknown transport" "GGML_VIRTGPU_TRANSPORT='carrier-pigeon' is neither" \
+    GGML_VIRTGPU_TRANSPORT=carrier-pigeon
 expect_fallback venus "Venus capset without routing" "set VIRGL_ROUTE_VENUS_TO_APIR on the host" "$ON_MAIN"
 stop_server "$MAIN_PID"
 

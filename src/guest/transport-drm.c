@@ -38,11 +38,11 @@ static int drm_ioctl(int fd, unsigned long request, void *arg)
 static bool is_virtio_gpu(int fd)
 {
     char name[32] = { 0 };
-    struct drm_version v;
+    struct vgpu_drm_version v;
     memset(&v, 0, sizeof v);
     v.name = name;
     v.name_len = sizeof name - 1;
-    return drm_ioctl(fd, DRM_IOCTL_VERSION, &v) == 0 && strcmp(name, "virtio_gpu") == 0;
+    return drm_ioctl(fd, VGPU_DRM_IOCTL_VERSION, &v) == 0 && strcmp(name, "virtio_gpu") == 0;
 }
 
 static int open_render_node(void)
@@ -113,8 +113,8 @@ static bool drm_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_b
         ptr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, (off_t)map.offset);
     }
     if (ptr == MAP_FAILED) {
-        struct drm_gem_close close_args = { cb.bo_handle, 0 };
-        drm_ioctl(d->fd, DRM_IOCTL_GEM_CLOSE, &close_args);
+        struct vgpu_drm_gem_close close_args = { cb.bo_handle, 0 };
+        drm_ioctl(d->fd, VGPU_DRM_IOCTL_GEM_CLOSE, &close_args);
         vgpu_log_error("cannot map a blob resource: %s", strerror(errno));
         return false;
     }
@@ -126,8 +126,8 @@ static void drm_destroy_blob(struct vgpu_transport *t, struct vgpu_blob *blob)
 {
     struct drm_transport *d = (struct drm_transport *)t;
     munmap(blob->ptr, blob->size);
-    struct drm_gem_close close_args = { blob->handle, 0 };
-    drm_ioctl(d->fd, DRM_IOCTL_GEM_CLOSE, &close_args);
+    struct vgpu_drm_gem_close close_args = { blob->handle, 0 };
+    drm_ioctl(d->fd, VGPU_DRM_IOCTL_GEM_CLOSE, &close_args);
     blob->ptr = NULL;
 }
 

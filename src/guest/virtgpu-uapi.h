@@ -1,13 +1,36 @@
-/* The virtio-gpu DRM interface the drm transport needs (Linux uAPI,
- * include/uapi/drm/virtgpu_drm.h). Debian 12's libdrm ships a copy from
- * before blob resources and context init, so the needed parts are declared
- * here under names of our own. */
+/* The DRM and virtio-gpu interface the drm transport needs (Linux uAPI,
+ * include/uapi/drm/drm.h and virtgpu_drm.h). Debian 12's libdrm ships a
+ * virtgpu_drm.h from before blob resources and context init, so the needed
+ * parts are declared here under names of our own (no build dependency). */
 #ifndef VIRTGPU_UAPI_H
 #define VIRTGPU_UAPI_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 
-#include "drm.h"
+#define VGPU_DRM_IOCTL_TYPE 'd'
+#define VGPU_DRM_COMMAND_BASE 0x40
+
+struct vgpu_drm_version {
+    int version_major;
+    int version_minor;
+    int version_patchlevel;
+    size_t name_len;
+    char *name;
+    size_t date_len;
+    char *date;
+    size_t desc_len;
+    char *desc;
+};
+
+struct vgpu_drm_gem_close {
+    uint32_t handle;
+    uint32_t pad;
+};
+
+#define VGPU_DRM_IOCTL_VERSION _IOWR(VGPU_DRM_IOCTL_TYPE, 0x00, struct vgpu_drm_version)
+#define VGPU_DRM_IOCTL_GEM_CLOSE _IOW(VGPU_DRM_IOCTL_TYPE, 0x09, struct vgpu_drm_gem_close)
 
 #define VGPU_DRM_PARAM_RESOURCE_BLOB 3
 #define VGPU_DRM_PARAM_CONTEXT_INIT 6
@@ -80,11 +103,11 @@ struct vgpu_drm_execbuffer {
 _Static_assert(sizeof(struct vgpu_drm_resource_create_blob) == 48, "create_blob layout");
 _Static_assert(sizeof(struct vgpu_drm_execbuffer) == 64, "execbuffer layout");
 
-#define VGPU_DRM_IOCTL_MAP DRM_IOWR(DRM_COMMAND_BASE + 0x01, struct vgpu_drm_map)
-#define VGPU_DRM_IOCTL_EXECBUFFER DRM_IOWR(DRM_COMMAND_BASE + 0x02, struct vgpu_drm_execbuffer)
-#define VGPU_DRM_IOCTL_GETPARAM DRM_IOWR(DRM_COMMAND_BASE + 0x03, struct vgpu_drm_getparam)
-#define VGPU_DRM_IOCTL_GET_CAPS DRM_IOWR(DRM_COMMAND_BASE + 0x09, struct vgpu_drm_get_caps)
-#define VGPU_DRM_IOCTL_RESOURCE_CREATE_BLOB DRM_IOWR(DRM_COMMAND_BASE + 0x0a, struct vgpu_drm_resource_create_blob)
-#define VGPU_DRM_IOCTL_CONTEXT_INIT DRM_IOWR(DRM_COMMAND_BASE + 0x0b, struct vgpu_drm_context_init)
+#define VGPU_DRM_IOCTL_MAP _IOWR(VGPU_DRM_IOCTL_TYPE, VGPU_DRM_COMMAND_BASE + 0x01, struct vgpu_drm_map)
+#define VGPU_DRM_IOCTL_EXECBUFFER _IOWR(VGPU_DRM_IOCTL_TYPE, VGPU_DRM_COMMAND_BASE + 0x02, struct vgpu_drm_execbuffer)
+#define VGPU_DRM_IOCTL_GETPARAM _IOWR(VGPU_DRM_IOCTL_TYPE, VGPU_DRM_COMMAND_BASE + 0x03, struct vgpu_drm_getparam)
+#define VGPU_DRM_IOCTL_GET_CAPS _IOWR(VGPU_DRM_IOCTL_TYPE, VGPU_DRM_COMMAND_BASE + 0x09, struct vgpu_drm_get_caps)
+#define VGPU_DRM_IOCTL_RESOURCE_CREATE_BLOB _IOWR(VGPU_DRM_IOCTL_TYPE, VGPU_DRM_COMMAND_BASE + 0x0a, struct vgpu_drm_resource_create_blob)
+#define VGPU_DRM_IOCTL_CONTEXT_INIT _IOWR(VGPU_DRM_IOCTL_TYPE, VGPU_DRM_COMMAND_BASE + 0x0b, struct vgpu_drm_context_init)
 
 #endif

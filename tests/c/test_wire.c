@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "frontend.h"
+#include "virtgpu-uapi.h"
 
 #define MAX_TENSORS 64
 
@@ -117,8 +118,22 @@ static void test_inline(struct ggml_context *ctx)
           "references are presence marks; no guest pointers travel");
 }
 
+/* the kernel's ioctl numbers (the drm transport declares them itself) */
+static void test_drm_uapi(void)
+{
+    CHECK(VGPU_DRM_IOCTL_VERSION == 0xc0406400ul, "DRM_IOCTL_VERSION");
+    CHECK(VGPU_DRM_IOCTL_GEM_CLOSE == 0x40086409ul, "DRM_IOCTL_GEM_CLOSE");
+    CHECK(VGPU_DRM_IOCTL_MAP == 0xc0106441ul, "DRM_IOCTL_VIRTGPU_MAP");
+    CHECK(VGPU_DRM_IOCTL_EXECBUFFER == 0xc0406442ul, "DRM_IOCTL_VIRTGPU_EXECBUFFER");
+    CHECK(VGPU_DRM_IOCTL_GETPARAM == 0xc0106443ul, "DRM_IOCTL_VIRTGPU_GETPARAM");
+    CHECK(VGPU_DRM_IOCTL_GET_CAPS == 0xc0186449ul, "DRM_IOCTL_VIRTGPU_GET_CAPS");
+    CHECK(VGPU_DRM_IOCTL_RESOURCE_CREATE_BLOB == 0xc030644aul, "DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB");
+    CHECK(VGPU_DRM_IOCTL_CONTEXT_INIT == 0xc010644bul, "DRM_IOCTL_VIRTGPU_CONTEXT_INIT");
+}
+
 int main(void)
 {
+    test_drm_uapi();
     struct ggml_init_params p = { 1 << 20, NULL, true };
     struct ggml_context *ctx = ggml_init(p);
     test_graph(ctx);
