@@ -6,8 +6,10 @@
 #     and through ggml-rpc (ggml-rpc-server on loopback).
 # Environment: LLAMA_BIN_DIR (set by make), PRESET (default small), TYPE
 # (default q4_0), MODEL (a .gguf instead of a made one), PP (default 128),
-# TG (default 32), REPS (default 3), BACKEND (host GGML library, default the
-# CPU one), THREADS (default: all cores).
+# TG (default 32), REPS (default 3), THREADS (default: all cores),
+# BUILD_DIR (this project's build, default build). For a GPU host:
+# BACKEND (host GGML library, default the CPU one), DEVICE (its device as
+# ggml names it, default CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${LLAMA_BIN_DIR:?run through make bench}"
@@ -17,12 +19,14 @@ PP=${PP:-128}
 TG=${TG:-32}
 REPS=${REPS:-3}
 BACKEND=${BACKEND:-$LLAMA_BIN_DIR/libggml-cpu.so}
+DEVICE=${DEVICE:-CPU}
 THREADS=${THREADS:-$(nproc)}
+BUILD_DIR=${BUILD_DIR:-build}
 if [[ -z "${MODEL:-}" ]]; then
     MODEL=build/models/$PRESET-$TYPE.gguf
     if [[ ! -f "$MODEL" ]]; then
         mkdir -p build/models
-        build/bin/gguf-model-maker --preset "$PRESET" --type "$TYPE" -o "$MODEL"
+        "$BUILD_DIR/bin/gguf-model-maker" --preset "$PRESET" --type "$TYPE" -o "$MODEL"
     fi
 fi
 
@@ -36,17 +40,17 @@ cleanup() {
 trap cleanup EXIT
 
 socket=$work/apir.sock
-build/bin/apir-server --socket "$socket" --backend-library "$PWD/build/lib/libggml-virtgpu-backend.so" \
+"$BUILD_DIR/bin/apir-server" --socket "$socket" --backend-library "$PWD/$BUILD_DIR/lib/libggml-virtgpu-backend.so" \
     --ggml-library "$BACKEND" 2>"$work/apir.log" &
 pids+=($!)
 rpc_port=$((30000 + RANDOM % 20000))
-"$LLAMA_BIN_DIR/ggml-rpc-server" -H 127.0.0.1 -p "$rpc_port" -t "$THREADS" >"$work/rpc.log" 2>&1 &
+"$LLAMA_BIN_DIR/ggml-rpc-server" -H 127.0.0.1 -p "$rpc_port" -t "$THREADS" -d "$DEVICE" >"$work/rpc.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [[ -S "$socket" ]] && break; sleep 0.05; done
 sleep 0.5
 
 echo "== round trip of the cheapest forwarded call (apir-server, vtest) =="
-VTEST_SOCKET_NAME=$socket build/bin/call_latency 20000
+VTEST_SOCKET_NAME=$socket "$BUILD_DIR/bin/call_latency" 20000
 
 # bench NAME [llama-bench args]: prints "pp tg" tokens/s (mean)
 bench() {
@@ -59,14 +63,15 @@ bench() {
              { gsub(/"/, "", $c); printf "%s ", $c } END { print "" }' "$work/$name.csv"
 }
 
-read -r native_pp native_tg <<<"$(bench native -ngl 0)"
-read -r vgpu_pp vgpu_tg <<<"$(GGML_BACKEND_PATH=$PWD/build/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=$socket \
-    GGML_REMOTING_USE_APIR_CAPSET=1 bench virtgpu -ngl 99 -dev VirtGPU0-CPU)"
+if [[ $DEVICE == CPU ]]; then native_args=(-ngl 0); else native_args=(-ngl 99 -dev "$DEVICE"); fi
+read -r native_pp native_tg <<<"$(bench native "${native_args[@]}")"
+read -r vgpu_pp vgpu_tg <<<"$(GGML_BACKEND_PATH=$PWD/$BUILD_DIR/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=$socket \
+    GGML_REMOTING_USE_APIR_CAPSET=1 bench virtgpu -ngl 99 -dev "VirtGPU0-$DEVICE")"
 read -r rpc_pp rpc_tg <<<"$(bench rpc -ngl 99 -rpc "127.0.0.1:$rpc_port" -dev "RPC0")"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
-echo "== llama-bench: $MODEL, pp$PP / tg$TG, $REPS reps, $THREADS threads, host backend $(basename "$BACKEND") =="
+echo "== llama-bench: $MODEL, pp$PP / tg$TG, $REPS reps, $THREADS threads, device $DEVICE ($(basename "$BACKEND")) =="
 printf '%-6s %12s %12s %8s %12s %8s\n' test native virtgpu ratio ggml-rpc ratio
 printf '%-6s %12.2f %12.2f %8s %12.2f %8s\n' "pp$PP" "$native_pp" "$vgpu_pp" "$(ratio "$vgpu_pp" "$native_pp")" \
     "$rpc_pp" "$(ratio "$rpc_pp" "$native_pp")"

@@ -3,7 +3,7 @@
 # missing. Runs apt-get only then, as root or through sudo.
 set -euo pipefail
 
-PACKAGES=(build-essential cmake git pkg-config libdrm-dev clang libclang-rt-14-dev curl python3
+PACKAGES=(build-essential cmake git pkg-config clang libclang-rt-14-dev curl python3
           ca-certificates virgl-server)
 
 missing=()
