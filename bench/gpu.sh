@@ -34,7 +34,7 @@ cmake -S "$SRC" -B "$LLAMA_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SH
     -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF \
     -DLLAMA_USE_PREBUILT_UI=OFF >"$OUT/llama-configure.log" 2>&1
 cmake --build "$LLAMA_BUILD" -j "$JOBS" --target ggml-cpu ggml-cuda ggml-rpc llama llama-bench \
-    ggml-rpc-server llama-completion >"$OUT/llama-build.log" 2>&1
+    ggml-rpc-server llama-completion test-backend-ops >"$OUT/llama-build.log" 2>&1
 
 step "building this project"
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_SRC_DIR="$PWD/$SRC" \
@@ -44,5 +44,19 @@ cmake --build build-gpu -j "$JOBS" >>"$OUT/build.log" 2>&1
 step "benchmarks"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 LLAMA_BIN_DIR=$LLAMA_BUILD/bin BUILD_DIR=build-gpu BACKEND=$LLAMA_BUILD/bin/libggml-cuda.so DEVICE=CUDA0 \
-    PRESET=${PRESET:-llama-1b} TYPE=${TYPE:-q4_0} PP=512 TG=128 REPS=${REPS:-3} bench/run.sh 2>&1 | tee "$OUT/bench.txt"
+    PRESET=${PRESET:-llama-1b} TYPE=${TYPE:-q4_0} PP=512 TG=128 REPS=${REPS:-3} RAW_DIR="$OUT" bench/run.sh 2>&1 |
+    tee "$OUT/bench.txt"
+
+step "test-backend-ops through VirtGPU on CUDA0 (the ops of llama models)"
+build-gpu/bin/apir-server --socket /tmp/ops.sock --backend-library "$PWD/build-gpu/lib/libggml-virtgpu-backend.so" \
+    --ggml-library "$LLAMA_BUILD/bin/libggml-cuda.so" 2>"$OUT/ops-server.log" &
+server=$!
+sleep 1
+GGML_BACKEND_PATH=$PWD/build-gpu/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=/tmp/ops.sock GGML_REMOTING_USE_APIR_CAPSET=1 \
+    timeout 180 "$LLAMA_BUILD/bin/test-backend-ops" test -b VirtGPU0-CUDA0 \
+    -o "ADD,MUL,SCALE,RMS_NORM,ROPE,SOFT_MAX,GET_ROWS,SET_ROWS,CPY,CONT,GLU,MUL_MAT" >/tmp/ops.txt 2>&1 || true
+kill "$server"
+printf 'passed %s, not supported %s, failed %s\n' "$(grep -c ': .*OK' /tmp/ops.txt)" \
+    "$(grep -c 'not supported' /tmp/ops.txt)" "$(grep -c ': .*FAIL' /tmp/ops.txt)" | tee "$OUT/ops.txt"
+{ grep ': .*FAIL' /tmp/ops.txt | head -40; tail -5 /tmp/ops.txt; } >>"$OUT/ops.txt"
 step "done"

@@ -7,7 +7,8 @@
 # Environment: LLAMA_BIN_DIR (set by make), PRESET (default small), TYPE
 # (default q4_0), MODEL (a .gguf instead of a made one), PP (default 128),
 # TG (default 32), REPS (default 3), THREADS (default: all cores),
-# BUILD_DIR (this project's build, default build). For a GPU host:
+# BUILD_DIR (this project's build, default build), RAW_DIR (a folder for
+# llama-bench's own jsonl output). For a GPU host:
 # BACKEND (host GGML library, default the CPU one), DEVICE (its device as
 # ggml names it, default CPU).
 set -euo pipefail
@@ -52,22 +53,29 @@ sleep 0.5
 echo "== round trip of the cheapest forwarded call (apir-server, vtest) =="
 VTEST_SOCKET_NAME=$socket "$BUILD_DIR/bin/call_latency" 20000
 
+if [[ $DEVICE == CPU ]]; then native_args=(-ngl 0); else native_args=(-ngl 99 -dev "$DEVICE"); fi
+
 # bench NAME [llama-bench args]: prints "pp tg" tokens/s (mean)
 bench() {
     local name=$1; shift
     echo "[bench] $name ..." >&2
-    "$LLAMA_BIN_DIR/llama-bench" -m "$MODEL" -p "$PP" -n "$TG" -r "$REPS" -t "$THREADS" -o csv "$@" \
-        >"$work/$name.csv" 2>"$work/$name.log" || { tail "$work/$name.log" >&2; echo "0 0"; return; }
-    # the csv's avg_ts column, for the pp row then the tg row
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); if ($i == "avg_ts") c = i }; next }
-             { gsub(/"/, "", $c); printf "%s ", $c } END { print "" }' "$work/$name.csv"
+    "$LLAMA_BIN_DIR/llama-bench" -m "$MODEL" -p "$PP" -n "$TG" -r "$REPS" -t "$THREADS" -o jsonl "$@" \
+        >"$work/$name.jsonl" 2>"$work/$name.log" || { tail "$work/$name.log" >&2; echo "0 0"; return; }
+    # mean tokens/s of the pp row, then of the tg row
+    python3 -c 'import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+pp = [r["avg_ts"] for r in rows if r["n_prompt"] > 0]
+tg = [r["avg_ts"] for r in rows if r["n_gen"] > 0]
+print(pp[0] if pp else 0, tg[0] if tg else 0)' "$work/$name.jsonl"
 }
 
-if [[ $DEVICE == CPU ]]; then native_args=(-ngl 0); else native_args=(-ngl 99 -dev "$DEVICE"); fi
 read -r native_pp native_tg <<<"$(bench native "${native_args[@]}")"
 read -r vgpu_pp vgpu_tg <<<"$(GGML_BACKEND_PATH=$PWD/$BUILD_DIR/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=$socket \
     GGML_REMOTING_USE_APIR_CAPSET=1 bench virtgpu -ngl 99 -dev "VirtGPU0-$DEVICE")"
 read -r rpc_pp rpc_tg <<<"$(bench rpc -ngl 99 -rpc "127.0.0.1:$rpc_port" -dev "RPC0")"
+if [[ -n "${RAW_DIR:-}" ]]; then
+    cp "$work"/*.jsonl "$RAW_DIR"/
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
