@@ -110,12 +110,31 @@ check "Venus capset with VIRGL_ROUTE_VENUS_TO_APIR: VirtGPU run" \
 check "Venus capset with routing gives the native tokens" cmp "$TEST_TMP/native-tiny.out" "$TEST_TMP/routed.out"
 stop_server "$SERVER_PID"
 
-start_server nolib --backend-library "$HOST_LIBRARY"
-expect_fallback nolib "APIR_LLAMA_CPP_GGML_LIBRARY_PATH unset on the host" \
-    "set APIR_LLAMA_CPP_GGML_LIBRARY_PATH" VTEST_SOCKET_NAME="$TEST_TMP/nolib.sock" "$APIR_CAPSET"
-stop_server "$SERVER_PID"
-check_contains "the host logs the seed's message" "$TEST_TMP/nolib.err" \
-    "cannot open the GGML library: env var 'APIR_LLAMA_CPP_GGML_LIBRARY_PATH' not defined"
+# refused_by_host NAME DESCRIPTION GUEST-MESSAGE HOST-MESSAGE SERVER-ARGS...: a
+# host configured so that it refuses; the guest carries on, both say why
+refused_by_host() {
+    local name=$1 what=$2 guest_msg=$3 host_msg=$4; shift 4
+    start_server "$name" "$@"
+    expect_fallback "$name" "$what" "$guest_msg" VTEST_SOCKET_NAME="$TEST_TMP/$name.sock" "$APIR_CAPSET"
+    stop_server "$SERVER_PID"
+    check_contains "$what: the host logs it" "$TEST_TMP/$name.err" "$host_msg"
+}
+refused_by_host nolib "APIR_LLAMA_CPP_GGML_LIBRARY_PATH unset on the host" "set APIR_LLAMA_CPP_GGML_LIBRARY_PATH" \
+    "cannot open the GGML library: env var 'APIR_LLAMA_CPP_GGML_LIBRARY_PATH' not defined" \
+    --backend-library "$HOST_LIBRARY"
+refused_by_host nofile "the GGML library path names a missing file" \
+    "cannot open the GGML library named by APIR_LLAMA_CPP_GGML_LIBRARY_PATH" \
+    "cannot open the GGML library: /nonexistent/libggml-cuda.so" \
+    --backend-library "$HOST_LIBRARY" --ggml-library /nonexistent/libggml-cuda.so
+refused_by_host noreg "a registration symbol that does not exist" "set APIR_LLAMA_CPP_GGML_LIBRARY_REG" \
+    "cannot register the GGML library: no symbol 'ggml_backend_nope_reg'" \
+    --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRARY" --ggml-reg ggml_backend_nope_reg
+refused_by_host nobackend "VIRGL_APIR_BACKEND_LIBRARY unset" "set VIRGL_APIR_BACKEND_LIBRARY" \
+    "env var 'VIRGL_APIR_BACKEND_LIBRARY' not defined" --ggml-library "$CPU_LIBRARY"
+refused_by_host wrongbackend "VIRGL_APIR_BACKEND_LIBRARY names a missing file" \
+    "cannot open the APIR backend library named by VIRGL_APIR_BACKEND_LIBRARY" \
+    "cannot open the APIR backend library '/nonexistent/libggml-virtgpu-backend.so'" \
+    --backend-library /nonexistent/libggml-virtgpu-backend.so --ggml-library "$CPU_LIBRARY"
 
 python3 "$(dirname "$0")/fake_vtest_server.py" "$TEST_TMP/major.sock" 1 &
 fake=$!
