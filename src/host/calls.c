@@ -364,7 +364,10 @@ static uint32_t backend_graph_compute(struct host_ctx *ctx, struct apir_decoder 
         HOST_ERROR("backend_graph_compute: cannot use the computation graph");
         return APIR_CALL_FAILED;
     }
+    const int64_t start = ggml_time_us();
     apir_encode_i32(enc, (int32_t)ggml_backend_graph_compute(ctx->backend, graph));
+    HOST_DEBUG("backend_graph_compute: %d nodes in %lld us", ggml_graph_n_nodes(graph),
+               (long long)(ggml_time_us() - start));
     return APIR_CALL_OK;
 }
 
