@@ -59,3 +59,25 @@ use_frontend_runtime() {
         export LD_PRELOAD=$SANITIZER_PRELOAD ASAN_OPTIONS=detect_leaks=0
     fi
 }
+
+# with_virtgpu VAR=VALUE... -- CMD...: runs CMD (a function, or a program
+# that replaces the subshell) with the frontend $FRONTEND loaded and the
+# variables set
+with_virtgpu() {
+    (
+        export GGML_BACKEND_PATH="$FRONTEND"
+        use_frontend_runtime
+        while [[ $1 != -- ]]; do export "${1?}"; shift; done
+        shift
+        if declare -F "$1" >/dev/null; then "$@"; else exec "$@"; fi
+    )
+}
+
+# complete NAME MODEL [llama-completion args...]: 16 tokens, greedy, from
+# $TEST_TMP/MODEL.gguf into $TEST_TMP/NAME.out (log: NAME.log)
+complete() {
+    local name=$1 model=$2; shift 2
+    "$LLAMA_BIN_DIR/llama-completion" -m "$TEST_TMP/$model.gguf" -p "The capital of France is" -n 16 \
+        --temp 0 -s 42 --ignore-eos -no-cnv --no-display-prompt --no-warmup -c 256 -t 2 "$@" \
+        >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.log"
+}

@@ -17,26 +17,6 @@ DEVICE=VirtGPU0-CPU
 "$MAKER" --preset tiny --seed 3 -o "$TEST_TMP/tiny.gguf" >/dev/null
 "$MAKER" --preset small --type q8_0 --seed 4 -o "$TEST_TMP/small.gguf" >/dev/null
 
-# generate NAME MODEL [llama-completion args...]: greedy, 16 tokens
-generate() {
-    local name=$1 model=$2; shift 2
-    "$LLAMA_BIN_DIR/llama-completion" -m "$TEST_TMP/$model.gguf" -p "The capital of France is" -n 16 \
-        --temp 0 -s 42 --ignore-eos -no-cnv --no-display-prompt --no-warmup -c 256 -t 2 "$@" \
-        >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.log"
-}
-
-# through VirtGPU: with_env VAR=VALUE... -- CMD...: runs CMD (a function, or
-# a program that replaces the subshell) with the frontend loaded and the
-# variables set
-with_env() {
-    (
-        export GGML_BACKEND_PATH="$FRONTEND"
-        use_frontend_runtime
-        while [[ $1 != -- ]]; do export "${1?}"; shift; done
-        shift
-        if declare -F "$1" >/dev/null; then "$@"; else exec "$@"; fi
-    )
-}
 APIR_CAPSET=GGML_REMOTING_USE_APIR_CAPSET=1
 
 start_server main --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRARY"
@@ -44,9 +24,9 @@ MAIN_PID=$SERVER_PID
 ON_MAIN=VTEST_SOCKET_NAME=$TEST_TMP/main.sock
 
 for model in tiny small; do
-    check "$model: native CPU run" generate "native-$model" "$model" -ngl 0
-    check "$model: VirtGPU run" with_env "$ON_MAIN" "$APIR_CAPSET" -- \
-        generate "virtgpu-$model" "$model" -ngl 99 --device "$DEVICE" -v
+    check "$model: native CPU run" complete "native-$model" "$model" -ngl 0
+    check "$model: VirtGPU run" with_virtgpu "$ON_MAIN" "$APIR_CAPSET" -- \
+        complete "virtgpu-$model" "$model" -ngl 99 --device "$DEVICE" -v
     check_contains "$model: the VirtGPU device is used" "$TEST_TMP/virtgpu-$model.log" "using device $DEVICE"
     check_contains "$model: every layer is offloaded" "$TEST_TMP/virtgpu-$model.log" "offloaded"
     check "$model: VirtGPU gives the native tokens" cmp "$TEST_TMP/native-$model.out" "$TEST_TMP/virtgpu-$model.out"
@@ -54,7 +34,7 @@ done
 printf 'native:  %s\nvirtgpu: %s\n' "$(cat "$TEST_TMP/native-small.out")" "$(cat "$TEST_TMP/virtgpu-small.out")"
 
 # llama-bench
-with_env "$ON_MAIN" "$APIR_CAPSET" -- "$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/tiny.gguf" \
+with_virtgpu "$ON_MAIN" "$APIR_CAPSET" -- "$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/tiny.gguf" \
     -p 16 -n 4 -r 1 -ngl 99 -dev "$DEVICE" -o csv >"$TEST_TMP/bench.csv" 2>"$TEST_TMP/bench.log"
 check "llama-bench runs through VirtGPU" test $? -eq 0
 check_contains "llama-bench reports the VirtGPU device" "$TEST_TMP/bench.csv" "$DEVICE"
@@ -86,7 +66,7 @@ wait "$llama_server" 2>/dev/null
 # says why there is no VirtGPU device
 expect_fallback() {
     local name=$1 what=$2 message=$3; shift 3
-    with_env "$@" -- generate "fallback-$name" tiny -ngl 99
+    with_virtgpu "$@" -- complete "fallback-$name" tiny -ngl 99
     check "$what: llama-completion carries on" test $? -eq 0
     check "$what: with the native tokens" cmp "$TEST_TMP/native-tiny.out" "$TEST_TMP/fallback-$name.out"
     check_contains "$what: the reason is logged" "$TEST_TMP/fallback-$name.log" "$message"
@@ -106,7 +86,7 @@ stop_server "$MAIN_PID"
 
 VIRGL_ROUTE_VENUS_TO_APIR=1 start_server routed --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRARY"
 check "Venus capset with VIRGL_ROUTE_VENUS_TO_APIR: VirtGPU run" \
-    with_env VTEST_SOCKET_NAME="$TEST_TMP/routed.sock" -- generate routed tiny -ngl 99 --device "$DEVICE"
+    with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/routed.sock" -- complete routed tiny -ngl 99 --device "$DEVICE"
 check "Venus capset with routing gives the native tokens" cmp "$TEST_TMP/native-tiny.out" "$TEST_TMP/routed.out"
 stop_server "$SERVER_PID"
 

@@ -20,13 +20,8 @@ for type in f32 f16 q8_0 q4_0; do
         "$MODEL_LOGITS" "$M-$type.gguf" "$LLAMA_BIN_DIR"
 done
 
-generate() {
-    "$LLAMA_BIN_DIR/llama-completion" -m "$M-a.gguf" -p "Once upon a time" -n 16 \
-        --temp 0 -s 42 --ignore-eos -no-cnv --no-display-prompt --no-warmup -c 256 -t 2 \
-        -ngl 0 >"$1.out" 2>"$1.log"
-}
-check "llama-completion runs (1)" generate "$TEST_TMP/run1"
-check "llama-completion runs (2)" generate "$TEST_TMP/run2"
+check "llama-completion runs (1)" complete run1 tiny-a -ngl 0
+check "llama-completion runs (2)" complete run2 tiny-a -ngl 0
 check_contains "16 tokens generated (15 evals after the prompt)" "$TEST_TMP/run1.log" "/    15 runs"
 check "generation is not empty" test -s "$TEST_TMP/run1.out"
 check "both runs generate the same text" cmp -s "$TEST_TMP/run1.out" "$TEST_TMP/run2.out"

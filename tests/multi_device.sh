@@ -20,25 +20,6 @@ export GGML_REMOTING_USE_APIR_CAPSET=1
 
 "$MAKER" --preset tiny --seed 5 -o "$TEST_TMP/tiny.gguf" >/dev/null
 
-# generate NAME [llama-completion args...]
-generate() {
-    local name=$1; shift
-    "$LLAMA_BIN_DIR/llama-completion" -m "$TEST_TMP/tiny.gguf" -p "The capital of France is" -n 16 \
-        --temp 0 -s 42 --ignore-eos -no-cnv --no-display-prompt --no-warmup -c 256 -t 2 "$@" \
-        >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.log"
-}
-
-# with_virtgpu VAR=VALUE... -- CMD...: CMD with the frontend loaded
-with_virtgpu() {
-    (
-        export GGML_BACKEND_PATH="$FRONTEND"
-        use_frontend_runtime
-        while [[ $1 != -- ]]; do export "${1?}"; shift; done
-        shift
-        "$@"
-    )
-}
-
 # split_over NAME DEV_A DEV_B ENV... : layer splits over both devices give
 # the native tokens, and both devices get layers
 split_over() {
@@ -49,7 +30,7 @@ split_over() {
     for split in "" "3,1"; do
         local run=$name${split:+-ts}
         check "$name: -sm layer ${split:+-ts $split }runs" \
-            with_virtgpu "$@" -- generate "$run" -ngl 99 -sm layer -dev "$a,$b" ${split:+-ts "$split"} -v
+            with_virtgpu "$@" -- complete "$run" tiny -ngl 99 -sm layer -dev "$a,$b" ${split:+-ts "$split"} -v
         check "$name: -sm layer ${split:+-ts $split }gives the native tokens" cmp "$TEST_TMP/native.out" "$TEST_TMP/$run.out"
         check_contains "$name: layers on $a" "$TEST_TMP/$run.log" "assigned to device $a"
         check_contains "$name: layers on $b" "$TEST_TMP/$run.log" "assigned to device $b"
@@ -62,7 +43,7 @@ split_over() {
     done
 }
 
-check "native CPU run" generate native -ngl 0
+check "native CPU run" complete native tiny -ngl 0
 
 # one host, two devices
 start_server two --backend-library "$HOST_LIBRARY" --ggml-library "$TWO_DEVICES"

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ggml.h"
 
 /* exported by ggml-base; not in its public headers */
@@ -69,17 +70,10 @@ void vgpu_log_debug(const char *fmt, ...)
 
 /* ---- the reply wait ----------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Polls the word for up to SPIN_NS; its value, or 0. */
 static uint32_t spin_on(_Atomic uint32_t *word)
 {
-    const int64_t start = now_ns();
+    const int64_t start = monotonic_ns();
     do {
         for (int i = 0; i < POLLS_PER_CLOCK_READ; i++) {
             const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
@@ -87,7 +81,7 @@ static uint32_t spin_on(_Atomic uint32_t *word)
                 return v;
             }
         }
-    } while (now_ns() - start < SPIN_NS);
+    } while (monotonic_ns() - start < SPIN_NS);
     return 0;
 }
 
@@ -103,7 +97,7 @@ static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
     if (spun != 0) {
         return spun;
     }
-    const int64_t start = now_ns();
+    const int64_t start = monotonic_ns();
     long sleep_ns = SLEEP_MIN_NS;
     for (;;) {
         struct timespec slice = { 0, sleep_ns };
@@ -116,7 +110,7 @@ static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
             vgpu_log_error("the host (%s transport) went away", r->transport->name);
             return 0;
         }
-        if (timeout_ms > 0 && now_ns() - start > timeout_ms * 1000000) {
+        if (timeout_ms > 0 && monotonic_ns() - start > timeout_ms * 1000000) {
             vgpu_log_error("no answer from the host within %lld ms", (long long)timeout_ms);
             return 0;
         }

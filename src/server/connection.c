@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "apir/apir.h"
+#include "clock.h"
 #include "fdpass.h"
 #include "vtest-protocol.h"
 
@@ -55,19 +55,12 @@ static void on_stop_signal(int sig)
  * wake-up costs tens of microseconds on an idle core. */
 #define POLL_NEXT_COMMAND_NS 100000
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void poll_for_input(struct connection *c)
 {
-    const int64_t start = now_ns();
+    const int64_t start = monotonic_ns();
     char byte;
     while (recv(c->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN &&
-           now_ns() - start < POLL_NEXT_COMMAND_NS) {
+           monotonic_ns() - start < POLL_NEXT_COMMAND_NS) {
     }
 }
 
