@@ -99,33 +99,41 @@ bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int ind
 
 /* ---- supports_op, cached ------------------------------------------------ */
 
-static uint64_t hash_bytes(uint64_t h, const void *data, size_t n)
+/* The scheduler asks supports_op for every node of every graph: the key is
+ * mixed a 64-bit word at a time (multiply and xor-shift). */
+static uint64_t mix(uint64_t h, uint64_t word)
 {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 1099511628211ull;
+    h = (h ^ word) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
+static uint64_t mix_words(uint64_t h, const void *data, size_t n_words)
+{
+    for (size_t i = 0; i < n_words; i++) {
+        uint64_t word;
+        memcpy(&word, (const char *)data + 8 * i, sizeof word);
+        h = mix(h, word);
     }
     return h;
 }
 
-static uint64_t hash_shape(uint64_t h, const struct ggml_tensor *t)
+static uint64_t mix_shape(uint64_t h, const struct ggml_tensor *t)
 {
-    h = hash_bytes(h, &t->type, sizeof t->type);
-    h = hash_bytes(h, t->ne, sizeof t->ne);
-    return hash_bytes(h, t->nb, sizeof t->nb);
+    h = mix(h, (uint64_t)t->type);
+    h = mix_words(h, t->ne, GGML_MAX_DIMS);
+    return mix_words(h, t->nb, GGML_MAX_DIMS);
 }
 
 uint64_t vgpu_op_key(const struct ggml_tensor *t, uint64_t salt)
 {
-    uint64_t h = 1469598103934665603ull ^ salt;
-    h = hash_bytes(h, &t->op, sizeof t->op);
-    h = hash_bytes(h, t->op_params, sizeof t->op_params);
-    h = hash_shape(h, t);
+    _Static_assert(sizeof t->op_params % 8 == 0, "op_params is whole words");
+    uint64_t h = mix(0x9E3779B97F4A7C15ull, salt);
+    h = mix(h, (uint64_t)t->op | (uint64_t)(t->view_src != NULL) << 32);
+    h = mix_words(h, t->op_params, sizeof t->op_params / 8);
+    h = mix_shape(h, t);
     for (int i = 0; i < GGML_MAX_SRC && t->src[i] != NULL; i++) {
-        h = hash_shape(h, t->src[i]);
+        h = mix_shape(h, t->src[i]);
     }
-    const bool is_view = t->view_src != NULL;
-    h = hash_bytes(h, &is_view, sizeof is_view);
     return h ? h : 1;
 }
 
