@@ -390,18 +390,19 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
         HOST_ERROR("graph: invalid node count %u for %llu bytes", n_nodes, (unsigned long long)size);
         return NULL;
     }
-    if (!id_map_reserve(ctx, 0, n_nodes)) {
-        return NULL;
-    }
-    apir_decode_bytes(&dec, ctx->id_map->node_ids, sizeof(uint64_t) * n_nodes);
+    const void *node_ids = apir_decode_inplace(&dec, sizeof(uint64_t) * n_nodes);
     const uint32_t n_tensors = apir_decode_u32(&dec);
     if (dec.fatal || n_tensors > MAX_GRAPH_TENSORS ||
         (uint64_t)n_tensors * sizeof(struct apir_wire_tensor) > apir_decoder_remaining(&dec)) {
         HOST_ERROR("graph: invalid tensor count %u for %llu bytes", n_tensors, (unsigned long long)size);
         return NULL;
     }
-    if (!id_map_reserve(ctx, n_tensors, n_nodes) || !graph_scratch_reserve(ctx, n_tensors, n_nodes) ||
-        !create_graph_tensors(ctx, dec, n_tensors) || !link_graph_tensors(ctx, dec, n_tensors)) {
+    if (!id_map_reserve(ctx, n_tensors, n_nodes) || !graph_scratch_reserve(ctx, n_tensors, n_nodes)) {
+        return NULL;
+    }
+    /* copied out: the stream is only 4-byte aligned */
+    memcpy(ctx->id_map->node_ids, node_ids, sizeof(uint64_t) * n_nodes);
+    if (!create_graph_tensors(ctx, dec, n_tensors) || !link_graph_tensors(ctx, dec, n_tensors)) {
         return NULL;
     }
     struct ggml_cgraph *graph = ggml_new_graph_custom(ctx->graph_ctx, n_nodes, false);
