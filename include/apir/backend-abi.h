@@ -10,17 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apir/names.h"
+
 #define APIR_BACKEND_INITIALIZE_SYMBOL "apir_backend_initialize"
 #define APIR_BACKEND_DISPATCHER_SYMBOL "apir_backend_dispatcher"
 #define APIR_BACKEND_DEINIT_SYMBOL "apir_backend_deinit"
-
-/* Configuration keys of an APIR context. */
-#define APIR_CFG_LOAD_LIBRARY_PATH "apir.load_library.path"
-#define APIR_CFG_GGML_LIBRARY_PATH "ggml.library.path"
-#define APIR_CFG_GGML_LIBRARY_REG "ggml.library.reg"
-/* Set (to "1") by an APIR component whose callbacks struct has the
- * get_shmem_size member; other components pass only the first two. */
-#define APIR_CFG_CALLBACKS_SHMEM_SIZE "apir.callbacks.shmem_size"
 
 struct apir_callbacks {
     /* the value of a configuration key of the context, or NULL */

@@ -1,12 +1,15 @@
 #include "log.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
+
+#include "apir/names.h"
 
 static void open_sink(struct log_sink *sink)
 {
     sink->opened = true;
-    sink->debug = getenv("GGML_VIRTGPU_DEBUG") != NULL;
-    const char *path = getenv(sink->file_env);
+    sink->debug = getenv(ENV_DEBUG) != NULL;
+    const char *path = sink->file_env ? getenv(sink->file_env) : NULL;
     if (path == NULL) {
         return;
     }
@@ -27,18 +30,46 @@ FILE *log_file(struct log_sink *sink)
     return sink->file;
 }
 
-void log_vwrite(struct log_sink *sink, enum log_level level, const char *fmt, va_list ap)
+bool log_debug_enabled(struct log_sink *sink)
+{
+    log_file(sink);
+    return sink->debug;
+}
+
+/* the lowest level that reaches where the sink writes */
+static enum log_level threshold(struct log_sink *sink, FILE *file)
+{
+    if (sink->debug) {
+        return LOG_LEVEL_DEBUG;
+    }
+    return file != NULL || sink->emit != NULL ? LOG_LEVEL_INFO : LOG_LEVEL_WARN;
+}
+
+void log_write(struct log_sink *sink, enum log_level level, int64_t ctx_id, const char *fmt, ...)
 {
     static const char *const names[] = { "debug", "info", "warning", "error" };
     FILE *file = log_file(sink);
-    if (!sink->debug && level < (file ? LOG_INFO : LOG_WARN)) {
+    if (level < threshold(sink, file)) {
+        return;
+    }
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s%s: ", sink->prefix, names[level]);
+    if (ctx_id != LOG_NO_CONTEXT && n >= 0 && (size_t)n < sizeof line) {
+        n += snprintf(line + n, sizeof line - (size_t)n, "context %lld: ", (long long)ctx_id);
+    }
+    if (n >= 0 && (size_t)n < sizeof line) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    if (sink->emit != NULL) {
+        sink->emit(level, line);
         return;
     }
     FILE *out = file ? file : stderr;
     pthread_mutex_lock(&sink->lock);
-    fprintf(out, "%s%s: ", sink->prefix, names[level]);
-    vfprintf(out, fmt, ap);
-    fputc('\n', out);
+    fprintf(out, "%s\n", line);
     fflush(out);
     pthread_mutex_unlock(&sink->lock);
 }

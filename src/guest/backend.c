@@ -38,7 +38,7 @@ static enum ggml_status backend_graph_compute(ggml_backend_t backend, struct ggm
     }
     vgpu_call_release(r);
     if (status != GGML_STATUS_SUCCESS) {
-        vgpu_log_error("%s: graph compute of %d nodes failed (status %d)", b->device->name,
+        LOG_ERROR("%s: graph compute of %d nodes failed (status %d)", b->device->name,
                        ggml_graph_n_nodes(graph), (int)status);
     }
     return status;

@@ -90,7 +90,7 @@ static void tensor_transfer(ggml_backend_buffer_t buffer, uint32_t call, const s
         const void *from = fill ? fill_chunk : src ? (const char *)src + done : NULL;
         void *to = dst ? (char *)dst + done : NULL;
         if ((fill && fill_chunk == NULL) || !tensor_io(b, call, t, offset + done, chunk, from, to)) {
-            vgpu_log_error("%s of tensor '%s' (%zu bytes) failed", apir_call_name(call), t->name, size);
+            LOG_ERROR("%s of tensor '%s' (%zu bytes) failed", apir_call_name(call), t->name, size);
             break;
         }
         done += chunk;
@@ -146,7 +146,7 @@ static void buffer_clear(ggml_backend_buffer_t buffer, uint8_t value)
     apir_encode_u8(enc, value);
     struct apir_decoder dec;
     if (!vgpu_call_end(b->device->remote, &dec)) {
-        vgpu_log_error("clearing a buffer of %zu bytes failed", buffer->size);
+        LOG_ERROR("clearing a buffer of %zu bytes failed", buffer->size);
     }
     vgpu_call_release(b->device->remote);
 }
@@ -192,7 +192,7 @@ static ggml_backend_buffer_t buft_alloc_buffer(ggml_backend_buffer_type_t buft, 
     b->handle = vgpu_call_end(d->remote, &dec) ? apir_decode_u64(&dec) : 0;
     vgpu_call_release(d->remote);
     if (b->handle == 0) {
-        vgpu_log_error("%s: the host could not allocate %zu MiB", d->name, size >> 20);
+        LOG_ERROR("%s: the host could not allocate %zu MiB", d->name, size >> 20);
         free(b);
         return NULL;
     }

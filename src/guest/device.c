@@ -82,7 +82,7 @@ bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int ind
         !fetch_type(d) || !fetch_memory(d) || !fetch_u64(remote, APIR_CALL_DEVICE_GET_BUFFER_TYPE, NULL, &d->buft_handle) ||
         !fetch_u64(remote, APIR_CALL_BUFFER_TYPE_GET_ALIGNMENT, &d->buft_handle, &alignment) ||
         !fetch_u64(remote, APIR_CALL_BUFFER_TYPE_GET_MAX_SIZE, &d->buft_handle, &max_size)) {
-        vgpu_log_error("cannot read the host device's properties");
+        LOG_ERROR("cannot read the host device's properties");
         return false;
     }
     snprintf(d->name, sizeof d->name, "VirtGPU%d-%s", index, host_name);
@@ -92,7 +92,7 @@ bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int ind
     d->dev = (struct ggml_backend_device){ vgpu_device_iface, reg, d };
     pthread_mutex_init(&d->supports_op.lock, NULL);
     pthread_mutex_init(&d->alloc_size.lock, NULL);
-    vgpu_log_info("%s: %s, %zu MiB, through %s", d->name, d->description, d->memory_total >> 20,
+    LOG_INFO("%s: %s, %zu MiB, through %s", d->name, d->description, d->memory_total >> 20,
                   remote->transport->name);
     return true;
 }

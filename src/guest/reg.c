@@ -36,7 +36,7 @@ static struct ggml_backend_reg registry;
 
 static struct vgpu_transport *open_endpoint(const struct endpoint *e)
 {
-    const bool venus = getenv("GGML_REMOTING_USE_APIR_CAPSET") == NULL;
+    const bool venus = getenv(ENV_USE_APIR_CAPSET) == NULL;
     return e->socket_path ? vgpu_transport_vtest_open(e->socket_path, venus) : vgpu_transport_drm_open(venus);
 }
 
@@ -68,7 +68,7 @@ static void add_device(struct vgpu_remote *remote)
 {
     struct vgpu_device *d = calloc(1, sizeof *d);
     if (d == NULL || state.n_devices == MAX_DEVICES || !vgpu_device_init(d, remote, state.n_devices, &registry)) {
-        vgpu_log_error("a device of the host could not be described; it is left out");
+        LOG_ERROR("a device of the host could not be described; it is left out");
         free(d);
         vgpu_remote_close(remote);
         return;
@@ -113,13 +113,13 @@ static void add_socket_list(const char *list)
 /* GGML_VIRTGPU_TRANSPORT, or vtest when VTEST_SOCKET_NAME is set, else drm */
 static void add_selected_host(void)
 {
-    const char *choice = getenv("GGML_VIRTGPU_TRANSPORT");
-    const char *socket_path = getenv("VTEST_SOCKET_NAME");
+    const char *choice = getenv(ENV_TRANSPORT);
+    const char *socket_path = getenv(ENV_VTEST_SOCKET);
     if (choice == NULL) {
         choice = socket_path != NULL ? "vtest" : "drm";
     }
     if (strcmp(choice, "vtest") != 0 && strcmp(choice, "drm") != 0) {
-        vgpu_log_error("GGML_VIRTGPU_TRANSPORT='%s' is neither 'drm' nor 'vtest'", choice);
+        LOG_ERROR(ENV_TRANSPORT "='%s' is neither 'drm' nor 'vtest'", choice);
         return;
     }
     const struct endpoint e = { strcmp(choice, "drm") == 0 ? NULL
@@ -130,14 +130,14 @@ static void add_selected_host(void)
 
 static void connect_hosts(void)
 {
-    const char *list = getenv("GGML_VIRTGPU_SOCKETS");
+    const char *list = getenv(ENV_SOCKETS);
     if (list != NULL && list[0] != '\0') {
         add_socket_list(list);
     } else {
         add_selected_host();
     }
     if (state.n_devices == 0) {
-        vgpu_log_error("no VirtGPU device: the host is not available (reasons above)");
+        LOG_ERROR("no VirtGPU device: the host is not available (reasons above)");
     }
 }
 

@@ -4,9 +4,7 @@
 #include "remote.h"
 
 #include <linux/futex.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -15,9 +13,6 @@
 
 #include "clock.h"
 #include "ggml.h"
-
-/* exported by ggml-base; not in its public headers */
-void ggml_log_internal(enum ggml_log_level level, const char *format, ...);
 
 #define HANDSHAKE_TIMEOUT_MS 2000
 #define LOAD_LIBRARY_TIMEOUT_MS 60000
@@ -28,45 +23,6 @@ void ggml_log_internal(enum ggml_log_level level, const char *format, ...);
 #define POLLS_PER_CLOCK_READ 64
 #define SLEEP_MIN_NS 20000L
 #define SLEEP_MAX_NS 1000000L
-
-/* ---- logging through ggml's logger -------------------------------------- */
-
-static void vlog(enum ggml_log_level level, const char *fmt, va_list ap)
-{
-    char msg[1024];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    ggml_log_internal(level, "ggml-virtgpu: %s\n", msg);
-}
-
-void vgpu_log_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vlog(GGML_LOG_LEVEL_ERROR, fmt, ap);
-    va_end(ap);
-}
-
-void vgpu_log_info(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vlog(GGML_LOG_LEVEL_INFO, fmt, ap);
-    va_end(ap);
-}
-
-void vgpu_log_debug(const char *fmt, ...)
-{
-    static int enabled = -1;
-    if (enabled < 0) {
-        enabled = getenv("GGML_VIRTGPU_DEBUG") != NULL;
-    }
-    if (enabled) {
-        va_list ap;
-        va_start(ap, fmt);
-        vlog(GGML_LOG_LEVEL_DEBUG, fmt, ap);
-        va_end(ap);
-    }
-}
 
 /* ---- the reply wait ----------------------------------------------------- */
 
@@ -107,11 +63,11 @@ static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
             return v;
         }
         if (!r->transport->ops->alive(r->transport)) {
-            vgpu_log_error("the host (%s transport) went away", r->transport->name);
+            LOG_ERROR("the host (%s transport) went away", r->transport->name);
             return 0;
         }
         if (timeout_ms > 0 && monotonic_ns() - start > timeout_ms * 1000000) {
-            vgpu_log_error("no answer from the host within %lld ms", (long long)timeout_ms);
+            LOG_ERROR("no answer from the host within %lld ms", (long long)timeout_ms);
             return 0;
         }
         sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
@@ -135,7 +91,7 @@ static bool round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
     }
     atomic_store_explicit((_Atomic uint32_t *)r->reply.ptr, 0, memory_order_relaxed);
     if (!r->transport->ops->submit(r->transport, r->cmd, apir_encoder_used(&r->enc))) {
-        vgpu_log_error("cannot submit a command to the host (%s transport)", r->transport->name);
+        LOG_ERROR("cannot submit a command to the host (%s transport)", r->transport->name);
         r->broken = true;
         return false;
     }
@@ -163,13 +119,13 @@ static bool handshake(struct vgpu_remote *r)
     apir_encode_u32(&r->enc, APIR_PROTOCOL_MINOR);
     uint32_t ret;
     if (!round_trip(r, HANDSHAKE_TIMEOUT_MS, &ret)) {
-        vgpu_log_error("the host did not answer the APIR handshake: it does not serve APIR contexts "
-                       "(wrong hypervisor or server, or VIRGL_ROUTE_VENUS_TO_APIR unset on the host "
+        LOG_ERROR("the host did not answer the APIR handshake: it does not serve APIR contexts "
+                       "(wrong hypervisor or server, or " ENV_ROUTE_VENUS " unset on the host "
                        "while the guest uses the Venus capset)");
         return false;
     }
     if (ret != APIR_HANDSHAKE_MAGIC) {
-        vgpu_log_error("the APIR handshake failed: the host answered 0x%x instead of 0x%x", ret,
+        LOG_ERROR("the APIR handshake failed: the host answered 0x%x instead of 0x%x", ret,
                        APIR_HANDSHAKE_MAGIC);
         return false;
     }
@@ -178,12 +134,12 @@ static bool handshake(struct vgpu_remote *r)
     r->host_major = apir_decode_u32(&dec);
     r->host_minor = apir_decode_u32(&dec);
     if (r->host_major != APIR_PROTOCOL_MAJOR) {
-        vgpu_log_error("the host speaks APIR protocol %u.%u, this guest %u.%u: major versions differ", r->host_major,
+        LOG_ERROR("the host speaks APIR protocol %u.%u, this guest %u.%u: major versions differ", r->host_major,
                        r->host_minor, APIR_PROTOCOL_MAJOR, APIR_PROTOCOL_MINOR);
         return false;
     }
     if (r->host_minor != APIR_PROTOCOL_MINOR) {
-        vgpu_log_info("the host speaks APIR protocol %u.%u, this guest %u.%u", r->host_major, r->host_minor,
+        LOG_INFO("the host speaks APIR protocol %u.%u, this guest %u.%u", r->host_major, r->host_minor,
                       APIR_PROTOCOL_MAJOR, APIR_PROTOCOL_MINOR);
     }
     return true;
@@ -206,38 +162,38 @@ static void explain_load_failure(uint32_t code)
     const uint32_t base = APIR_LOAD_LIBRARY_INIT_BASE_INDEX;
     switch (code) {
     case APIR_LOAD_LIBRARY_ENV_VAR_MISSING:
-        vgpu_log_error("the hypervisor has no APIR backend library configured: set VIRGL_APIR_BACKEND_LIBRARY "
-                       "(config key apir.load_library.path) on the host to libggml-virtgpu-backend.so");
+        LOG_ERROR("the hypervisor has no APIR backend library configured: set " ENV_BACKEND_LIBRARY " "
+                       "(config key " APIR_CFG_LOAD_LIBRARY_PATH ") on the host to libggml-virtgpu-backend.so");
         return;
     case APIR_LOAD_LIBRARY_CANNOT_OPEN:
-        vgpu_log_error("the hypervisor cannot open the APIR backend library named by VIRGL_APIR_BACKEND_LIBRARY; "
+        LOG_ERROR("the hypervisor cannot open the APIR backend library named by " ENV_BACKEND_LIBRARY "; "
                        "check that path on the host");
         return;
     case APIR_LOAD_LIBRARY_SYMBOL_MISSING:
-        vgpu_log_error("the library named by VIRGL_APIR_BACKEND_LIBRARY on the host is not an APIR backend library");
+        LOG_ERROR("the library named by " ENV_BACKEND_LIBRARY " on the host is not an APIR backend library");
         return;
     case APIR_LOAD_LIBRARY_ALREADY_LOADED:
     case APIR_LOAD_LIBRARY_HYPERCALL_INITIALIZATION_ERROR:
-        vgpu_log_error("the hypervisor's APIR component could not load the backend library (code %u)", code);
+        LOG_ERROR("the hypervisor's APIR component could not load the backend library (code %u)", code);
         return;
     case APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_LOAD_LIBRARY_ENV_VAR_MISSING:
-        vgpu_log_error("the host library has no GGML library configured: set APIR_LLAMA_CPP_GGML_LIBRARY_PATH "
-                       "(config key ggml.library.path) on the host");
+        LOG_ERROR("the host library has no GGML library configured: set " ENV_GGML_LIBRARY_PATH " "
+                       "(config key " APIR_CFG_GGML_LIBRARY_PATH ") on the host");
         return;
     case APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_LOAD_LIBRARY_CANNOT_OPEN:
-        vgpu_log_error("the host library cannot open the GGML library named by APIR_LLAMA_CPP_GGML_LIBRARY_PATH; "
+        LOG_ERROR("the host library cannot open the GGML library named by " ENV_GGML_LIBRARY_PATH "; "
                        "check that path on the host");
         return;
     case APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_LOAD_LIBRARY_SYMBOL_MISSING:
-        vgpu_log_error("the host library cannot find the GGML library's registration function: set "
-                       "APIR_LLAMA_CPP_GGML_LIBRARY_REG on the host (e.g. ggml_backend_cuda_reg)");
+        LOG_ERROR("the host library cannot find the GGML library's registration function: set "
+                       ENV_GGML_LIBRARY_REG " on the host (e.g. ggml_backend_cuda_reg)");
         return;
     default:
         if (code >= 2 * base) {
-            vgpu_log_error("the host library could not start the GGML backend: %s (see the host's log)",
+            LOG_ERROR("the host library could not start the GGML backend: %s (see the host's log)",
                            backend_init_failure(code - 2 * base));
         } else {
-            vgpu_log_error("the host could not load its libraries (code %u; see the host's log)", code);
+            LOG_ERROR("the host could not load its libraries (code %u; see the host's log)", code);
         }
     }
 }
@@ -247,7 +203,7 @@ static bool load_library(struct vgpu_remote *r)
     begin_command(r, APIR_CMD_LOAD_LIBRARY, 0);
     uint32_t ret;
     if (!round_trip(r, LOAD_LIBRARY_TIMEOUT_MS, &ret)) {
-        vgpu_log_error("the host did not answer the request to load its libraries");
+        LOG_ERROR("the host did not answer the request to load its libraries");
         return false;
     }
     if (ret != APIR_LOAD_LIBRARY_SUCCESS) {
@@ -268,7 +224,7 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
     pthread_mutex_init(&r->lock, NULL);
     if (!transport->ops->create_blob(transport, APIR_REPLY_BLOB_SIZE, &r->reply) ||
         !transport->ops->create_blob(transport, APIR_DATA_BLOB_SIZE, &r->data)) {
-        vgpu_log_error("cannot create the shared-memory blobs with the host (%s transport)", transport->name);
+        LOG_ERROR("cannot create the shared-memory blobs with the host (%s transport)", transport->name);
         vgpu_remote_close(r);
         return NULL;
     }
@@ -309,16 +265,16 @@ static bool finish_call(struct vgpu_remote *r, struct apir_decoder *reply, uint3
 {
     const char *name = apir_call_name(r->call);
     if (r->enc.fatal) {
-        vgpu_log_error("%s: the arguments do not fit a command buffer", name);
+        LOG_ERROR("%s: the arguments do not fit a command buffer", name);
         return false;
     }
     uint32_t ret;
     if (!round_trip(r, NO_TIMEOUT, &ret)) {
-        vgpu_log_error("%s: no answer from the host", name);
+        LOG_ERROR("%s: no answer from the host", name);
         return false;
     }
     if (ret < APIR_FORWARD_BASE_INDEX) {
-        vgpu_log_error("%s: the hypervisor could not forward the call (code %u)", name, ret);
+        LOG_ERROR("%s: the hypervisor could not forward the call (code %u)", name, ret);
         return false;
     }
     *call_rc = ret - APIR_FORWARD_BASE_INDEX;
@@ -338,7 +294,7 @@ bool vgpu_call_end(struct vgpu_remote *r, struct apir_decoder *reply)
         return false;
     }
     if (rc != APIR_CALL_OK) {
-        vgpu_log_error("%s: the host refused the call (code %u; see the host's log)", apir_call_name(r->call), rc);
+        LOG_ERROR("%s: the host refused the call (code %u; see the host's log)", apir_call_name(r->call), rc);
         return false;
     }
     return true;

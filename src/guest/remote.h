@@ -7,7 +7,9 @@
 #include <pthread.h>
 
 #include "apir-codec.h"
+#include "apir/names.h"
 #include "apir/protocol.h"
+#include "log.h"
 #include "transport.h"
 
 #define VGPU_CMD_BUFFER_SIZE 8192
@@ -23,10 +25,6 @@ struct vgpu_remote {
     struct apir_encoder enc;
     uint8_t cmd[VGPU_CMD_BUFFER_SIZE];
 };
-
-void vgpu_log_error(const char *fmt, ...);
-void vgpu_log_info(const char *fmt, ...);
-void vgpu_log_debug(const char *fmt, ...);
 
 /* Connects over the transport (which the remote then owns): blobs,
  * handshake, loading of the host library. NULL on failure, with the reason

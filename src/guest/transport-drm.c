@@ -52,15 +52,15 @@ static int open_render_node(void)
         snprintf(path, sizeof path, "/dev/dri/renderD%d", RENDER_NODE_FIRST + i);
         const int fd = open(path, O_RDWR | O_CLOEXEC);
         if (fd >= 0 && is_virtio_gpu(fd)) {
-            vgpu_log_debug("using the virtio-gpu render node %s", path);
+            LOG_DEBUG("using the virtio-gpu render node %s", path);
             return fd;
         }
         if (fd >= 0) {
             close(fd);
         }
     }
-    vgpu_log_error("no virtio-gpu render node in /dev/dri (not in a VM with virtio-gpu? for a local "
-                   "apir-server set GGML_VIRTGPU_TRANSPORT=vtest or VTEST_SOCKET_NAME)");
+    LOG_ERROR("no virtio-gpu render node in /dev/dri (not in a VM with virtio-gpu? for a local "
+                   "apir-server set " ENV_TRANSPORT "=vtest or " ENV_VTEST_SOCKET ")");
     return -1;
 }
 
@@ -77,7 +77,7 @@ static bool init_context(int fd, uint32_t capset_id)
     memset(&caps, 0, sizeof caps);
     struct vgpu_drm_get_caps gc = { capset_id, 0, (uint64_t)(uintptr_t)&caps, sizeof caps, 0 };
     if (drm_ioctl(fd, VGPU_DRM_IOCTL_GET_CAPS, &gc) != 0) {
-        vgpu_log_error("the hypervisor does not offer capset %u (%s): %s", capset_id,
+        LOG_ERROR("the hypervisor does not offer capset %u (%s): %s", capset_id,
                        capset_id == APIR_CAPSET_ID_APIR ? "APIR" : "Venus", strerror(errno));
         return false;
     }
@@ -88,7 +88,7 @@ static bool init_context(int fd, uint32_t capset_id)
     };
     struct vgpu_drm_context_init init = { 3, 0, (uint64_t)(uintptr_t)params };
     if (drm_ioctl(fd, VGPU_DRM_IOCTL_CONTEXT_INIT, &init) != 0) {
-        vgpu_log_error("cannot create a virtio-gpu context on capset %u: %s", capset_id, strerror(errno));
+        LOG_ERROR("cannot create a virtio-gpu context on capset %u: %s", capset_id, strerror(errno));
         return false;
     }
     return true;
@@ -104,7 +104,7 @@ static bool drm_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_b
     cb.blob_flags = VGPU_DRM_BLOB_FLAG_USE_MAPPABLE;
     cb.size = size;
     if (drm_ioctl(d->fd, VGPU_DRM_IOCTL_RESOURCE_CREATE_BLOB, &cb) != 0) {
-        vgpu_log_error("cannot create a %zu-byte blob resource: %s", size, strerror(errno));
+        LOG_ERROR("cannot create a %zu-byte blob resource: %s", size, strerror(errno));
         return false;
     }
     struct vgpu_drm_map map = { 0, cb.bo_handle, 0 };
@@ -115,7 +115,7 @@ static bool drm_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_b
     if (ptr == MAP_FAILED) {
         struct vgpu_drm_gem_close close_args = { cb.bo_handle, 0 };
         drm_ioctl(d->fd, VGPU_DRM_IOCTL_GEM_CLOSE, &close_args);
-        vgpu_log_error("cannot map a blob resource: %s", strerror(errno));
+        LOG_ERROR("cannot map a blob resource: %s", strerror(errno));
         return false;
     }
     *out = (struct vgpu_blob){ cb.res_handle, ptr, size, cb.bo_handle };
@@ -166,7 +166,7 @@ struct vgpu_transport *vgpu_transport_drm_open(bool venus_capset)
         return NULL;
     }
     if (!has_param(fd, VGPU_DRM_PARAM_RESOURCE_BLOB) || !has_param(fd, VGPU_DRM_PARAM_CONTEXT_INIT)) {
-        vgpu_log_error("the virtio-gpu device lacks blob resources or context init; start the VM with "
+        LOG_ERROR("the virtio-gpu device lacks blob resources or context init; start the VM with "
                        "blob=true and a hypervisor with virglrenderer's APIR (or Venus) support");
         close(fd);
         return NULL;

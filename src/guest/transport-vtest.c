@@ -126,7 +126,7 @@ static int connect_socket(const char *path)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof addr.sun_path) {
-        vgpu_log_error("vtest socket path '%s' is too long", path);
+        LOG_ERROR("vtest socket path '%s' is too long", path);
         return -1;
     }
     strcpy(addr.sun_path, path);
@@ -134,8 +134,8 @@ static int connect_socket(const char *path)
     if (sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof addr) == 0) {
         return sock;
     }
-    vgpu_log_error("cannot connect to the vtest socket %s: %s (is apir-server running there? "
-                   "VTEST_SOCKET_NAME names the socket)", path, strerror(errno));
+    LOG_ERROR("cannot connect to the vtest socket %s: %s (is apir-server running there? "
+                   ENV_VTEST_SOCKET " names the socket)", path, strerror(errno));
     if (sock >= 0) {
         close(sock);
     }
@@ -152,26 +152,26 @@ static bool start_session(struct vtest *v, uint32_t capset_id)
     if (!send_iov_all(v->sock, iov, 2) ||
         !send_command(v, VCMD_PROTOCOL_VERSION, &version, 1) ||
         !read_reply(v, VCMD_PROTOCOL_VERSION, &version, 1, &len)) {
-        vgpu_log_error("the vtest server did not answer the protocol negotiation");
+        LOG_ERROR("the vtest server did not answer the protocol negotiation");
         return false;
     }
     if (version < VTEST_PROTOCOL_VERSION) {
-        vgpu_log_error("the vtest server speaks protocol %u; blob resources need %u", version,
+        LOG_ERROR("the vtest server speaks protocol %u; blob resources need %u", version,
                        VTEST_PROTOCOL_VERSION);
         return false;
     }
     const uint32_t query[2] = { capset_id, 0 };
     uint32_t answer[1 + sizeof(struct apir_capset) / 4] = { 0 };
     if (!send_command(v, VCMD_GET_CAPSET, query, 2) || !read_reply(v, VCMD_GET_CAPSET, answer, 7, &len)) {
-        vgpu_log_error("the vtest server did not answer the capset query");
+        LOG_ERROR("the vtest server did not answer the capset query");
         return false;
     }
     if (answer[0] == 0) {
         if (capset_id == APIR_CAPSET_ID_VENUS) {
-            vgpu_log_error("the host does not serve APIR on the Venus capset: set VIRGL_ROUTE_VENUS_TO_APIR on the "
-                           "host, or GGML_REMOTING_USE_APIR_CAPSET in the guest if the host has the APIR capset");
+            LOG_ERROR("the host does not serve APIR on the Venus capset: set " ENV_ROUTE_VENUS " on the "
+                           "host, or " ENV_USE_APIR_CAPSET " in the guest if the host has the APIR capset");
         } else {
-            vgpu_log_error("the host does not offer the APIR capset (%u); set up the host with apir-server or an "
+            LOG_ERROR("the host does not offer the APIR capset (%u); set up the host with apir-server or an "
                            "APIR-enabled virglrenderer", capset_id);
         }
         return false;

@@ -13,7 +13,7 @@ bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out)
     out->type = (uint32_t)t->type;
     for (int i = 0; i < GGML_MAX_DIMS; i++) {
         if ((uint64_t)t->ne[i] > UINT32_MAX || t->nb[i] > UINT32_MAX) {
-            vgpu_log_error("tensor '%s' is too large for the APIR wire format (32-bit sizes)", t->name);
+            LOG_ERROR("tensor '%s' is too large for the APIR wire format (32-bit sizes)", t->name);
             return false;
         }
         out->ne[i] = (uint32_t)t->ne[i];
@@ -24,7 +24,7 @@ bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out)
         out->buffer = b->handle;
         out->data = t->data ? (uint64_t)(uintptr_t)t->data - b->base : 0;
     } else if (t->data != NULL) {
-        vgpu_log_error("tensor '%s' is in a buffer the host cannot see (%s)", t->name,
+        LOG_ERROR("tensor '%s' is in a buffer the host cannot see (%s)", t->name,
                        t->buffer ? ggml_backend_buffer_name(t->buffer) : "no buffer");
         return false;
     }
@@ -141,7 +141,7 @@ static void add_tensor(struct graph_writer *g, const struct ggml_tensor *t)
         return;
     }
     if (g->set->count * 2 > g->set->cap) {
-        vgpu_log_error("graph: more tensors than expected");
+        LOG_ERROR("graph: more tensors than expected");
         g->failed = true;
         return;
     }
@@ -177,7 +177,7 @@ size_t vgpu_serialize_graph(struct vgpu_tensor_set *set, const struct ggml_cgrap
     }
     if (g.failed || g.enc.fatal || count == NULL) {
         if (g.enc.fatal) {
-            vgpu_log_error("graph: %d nodes do not fit the %zu-byte shared buffer", n_nodes, cap);
+            LOG_ERROR("graph: %d nodes do not fit the %zu-byte shared buffer", n_nodes, cap);
         }
         return 0;
     }

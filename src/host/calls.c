@@ -21,7 +21,7 @@ static struct ggml_context *call_tensors(struct host_ctx *ctx)
 static bool check_buft(uint64_t handle)
 {
     if (handle != HOST_BUFT_HANDLE) {
-        HOST_ERROR("unknown buffer type handle 0x%llx", (unsigned long long)handle);
+        LOG_ERROR("unknown buffer type handle 0x%llx", (unsigned long long)handle);
         return false;
     }
     return true;
@@ -32,7 +32,7 @@ static ggml_backend_buffer_t decode_buffer(struct host_ctx *ctx, struct apir_dec
     const uint64_t handle = apir_decode_u64(dec);
     ggml_backend_buffer_t buffer = dec->fatal ? NULL : host_buffer_get(ctx, handle);
     if (buffer == NULL && !dec->fatal) {
-        HOST_ERROR("unknown buffer handle 0x%llx", (unsigned long long)handle);
+        LOG_ERROR("unknown buffer handle 0x%llx", (unsigned long long)handle);
     }
     return buffer;
 }
@@ -140,7 +140,7 @@ static uint32_t device_buffer_from_ptr(struct host_ctx *ctx, struct apir_decoder
     struct ggml_backend_dev_props props;
     ggml_backend_dev_get_props(ctx->dev, &props);
     if (dec->fatal || !props.caps.buffer_from_host_ptr || !ctx->shmem_size_known) {
-        HOST_ERROR("device_buffer_from_ptr: not possible here (the device cannot wrap memory, or the "
+        LOG_ERROR("device_buffer_from_ptr: not possible here (the device cannot wrap memory, or the "
                    "hypervisor does not give blob sizes)");
         return APIR_CALL_FAILED;
     }
@@ -153,7 +153,7 @@ static uint32_t device_buffer_from_ptr(struct host_ctx *ctx, struct apir_decoder
         if (buffer != NULL) {
             ggml_backend_buffer_free(buffer);
         }
-        HOST_ERROR("device_buffer_from_ptr: cannot wrap %llu bytes of resource %u", (unsigned long long)size, res_id);
+        LOG_ERROR("device_buffer_from_ptr: cannot wrap %llu bytes of resource %u", (unsigned long long)size, res_id);
         return APIR_CALL_FAILED;
     }
     apir_encode_u64(enc, handle);
@@ -212,7 +212,7 @@ static uint32_t buffer_type_alloc_buffer(struct host_ctx *ctx, struct apir_decod
     uint64_t handle = 0;
     ggml_backend_buffer_t buffer = size <= SIZE_MAX ? ggml_backend_buft_alloc_buffer(ctx->buft, (size_t)size) : NULL;
     if (buffer == NULL) {
-        HOST_WARN("cannot allocate a buffer of %llu bytes on %s", (unsigned long long)size,
+        LOG_WARN("cannot allocate a buffer of %llu bytes on %s", (unsigned long long)size,
                   ggml_backend_dev_name(ctx->dev));
     } else if ((handle = host_buffer_add(ctx, buffer)) == 0) {
         ggml_backend_buffer_free(buffer);
@@ -240,7 +240,7 @@ static uint32_t buffer_get_base(struct host_ctx *ctx, struct apir_decoder *dec, 
 {
     const uint64_t handle = apir_decode_u64(dec);
     if (host_buffer_get(ctx, handle) == NULL) {
-        HOST_ERROR("buffer_get_base: unknown buffer handle 0x%llx", (unsigned long long)handle);
+        LOG_ERROR("buffer_get_base: unknown buffer handle 0x%llx", (unsigned long long)handle);
         return APIR_CALL_FAILED;
     }
     apir_encode_u64(enc, host_buffer_guest_base(handle));
@@ -268,12 +268,12 @@ static bool decode_tensor_io(struct host_ctx *ctx, struct ggml_context *mem, str
         return false;
     }
     if (io->tensor->buffer != buffer) {
-        HOST_ERROR("tensor '%s' is not in the buffer the call names", io->tensor->name);
+        LOG_ERROR("tensor '%s' is not in the buffer the call names", io->tensor->name);
         return false;
     }
     const uint64_t nbytes = ggml_nbytes(io->tensor);
     if (io->offset > nbytes || io->size > nbytes - io->offset) {
-        HOST_ERROR("tensor '%s': bytes [%llu, +%llu) are outside its %llu bytes", io->tensor->name,
+        LOG_ERROR("tensor '%s': bytes [%llu, +%llu) are outside its %llu bytes", io->tensor->name,
                    (unsigned long long)io->offset, (unsigned long long)io->size, (unsigned long long)nbytes);
         return false;
     }
@@ -313,7 +313,7 @@ static uint32_t buffer_cpy_tensor(struct host_ctx *ctx, struct apir_decoder *dec
         return APIR_CALL_FAILED;
     }
     if (dst->buffer != buffer || ggml_nbytes(src) != ggml_nbytes(dst)) {
-        HOST_ERROR("buffer_cpy_tensor: '%s' and '%s' differ in size, or the buffer is wrong", src->name, dst->name);
+        LOG_ERROR("buffer_cpy_tensor: '%s' and '%s' differ in size, or the buffer is wrong", src->name, dst->name);
         return APIR_CALL_FAILED;
     }
     apir_encode_bool(enc, ggml_backend_buffer_copy_tensor(src, dst));
@@ -338,7 +338,7 @@ static uint32_t buffer_free_buffer(struct host_ctx *ctx, struct apir_decoder *de
     const uint64_t handle = apir_decode_u64(dec);
     ggml_backend_buffer_t buffer = dec->fatal ? NULL : host_buffer_remove(ctx, handle);
     if (buffer == NULL) {
-        HOST_ERROR("buffer_free_buffer: unknown buffer handle 0x%llx", (unsigned long long)handle);
+        LOG_ERROR("buffer_free_buffer: unknown buffer handle 0x%llx", (unsigned long long)handle);
         return APIR_CALL_FAILED;
     }
     ggml_backend_buffer_free(buffer);
@@ -355,18 +355,18 @@ static uint32_t backend_graph_compute(struct host_ctx *ctx, struct apir_decoder 
         return APIR_CALL_FAILED;
     }
     if (size == 0) {
-        HOST_ERROR("backend_graph_compute: zero-size computation graph");
+        LOG_ERROR("backend_graph_compute: zero-size computation graph");
         return APIR_CALL_FAILED;
     }
     const uint8_t *data = host_shmem(ctx, res_id, size);
     struct ggml_cgraph *graph = data ? host_graph_from_wire(ctx, data, size) : NULL;
     if (graph == NULL) {
-        HOST_ERROR("backend_graph_compute: cannot use the computation graph");
+        LOG_ERROR("backend_graph_compute: cannot use the computation graph");
         return APIR_CALL_FAILED;
     }
     const int64_t start = ggml_time_us();
     apir_encode_i32(enc, (int32_t)ggml_backend_graph_compute(ctx->backend, graph));
-    HOST_DEBUG("backend_graph_compute: %d nodes in %lld us", ggml_graph_n_nodes(graph),
+    LOG_DEBUG("backend_graph_compute: %d nodes in %lld us", ggml_graph_n_nodes(graph),
                (long long)(ggml_time_us() - start));
     return APIR_CALL_OK;
 }
@@ -412,7 +412,7 @@ static uint32_t ext_bind_device(struct host_ctx *ctx, struct apir_decoder *dec, 
     const uint32_t index = apir_decode_u32(dec);
     for (uint32_t i = 0; i < ctx->n_slots; i++) {
         if (ctx->slots[i].buffer != NULL) {
-            HOST_ERROR("ext_bind_device: the context already has buffers on %s", ggml_backend_dev_name(ctx->dev));
+            LOG_ERROR("ext_bind_device: the context already has buffers on %s", ggml_backend_dev_name(ctx->dev));
             return APIR_CALL_FAILED;
         }
     }
@@ -435,9 +435,9 @@ uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder 
 {
     const host_call_fn fn = find_call(call);
     if (fn == NULL) {
-        HOST_ERROR("invalid call index %u", call);
+        LOG_ERROR("invalid call index %u", call);
         return APIR_CALL_INVALID_INDEX;
     }
-    HOST_DEBUG("context %u: %s", ctx->ctx_id, apir_call_name(call));
+    CTX_DEBUG(ctx->ctx_id, "%s", apir_call_name(call));
     return fn(ctx, dec, enc);
 }

@@ -106,15 +106,15 @@ static struct ggml_tensor *new_tensor(struct ggml_context *mem_ctx, const struct
                                       uint64_t *extent)
 {
     if (!valid_type(d->type)) {
-        HOST_ERROR("tensor '%.*s' has an invalid type %u", APIR_MAX_NAME, d->name, d->type);
+        LOG_ERROR("tensor '%.*s' has an invalid type %u", APIR_MAX_NAME, d->name, d->type);
         return NULL;
     }
     if (!valid_op(d->op, d->op_params)) {
-        HOST_ERROR("tensor '%.*s' has an invalid op %u", APIR_MAX_NAME, d->name, d->op);
+        LOG_ERROR("tensor '%.*s' has an invalid op %u", APIR_MAX_NAME, d->name, d->op);
         return NULL;
     }
     if (!tensor_extent((enum ggml_type)d->type, d->ne, d->nb, extent)) {
-        HOST_ERROR("tensor '%.*s' has an invalid shape or strides", APIR_MAX_NAME, d->name);
+        LOG_ERROR("tensor '%.*s' has an invalid shape or strides", APIR_MAX_NAME, d->name);
         return NULL;
     }
     struct ggml_tensor *t = ggml_new_tensor(mem_ctx, (enum ggml_type)d->type, GGML_MAX_DIMS, d->ne);
@@ -141,12 +141,12 @@ static bool place_in_buffer(struct host_ctx *ctx, struct ggml_tensor *t, uint64_
 {
     ggml_backend_buffer_t buffer = host_buffer_get(ctx, handle);
     if (buffer == NULL) {
-        HOST_ERROR("tensor '%s' names an unknown buffer handle 0x%llx", t->name, (unsigned long long)handle);
+        LOG_ERROR("tensor '%s' names an unknown buffer handle 0x%llx", t->name, (unsigned long long)handle);
         return false;
     }
     uint64_t end;
     if (!add_u64(offset, extent, &end) || end > ggml_backend_buffer_get_size(buffer)) {
-        HOST_ERROR("tensor '%s' (%llu bytes at offset %llu) lies outside its buffer of %zu bytes", t->name,
+        LOG_ERROR("tensor '%s' (%llu bytes at offset %llu) lies outside its buffer of %zu bytes", t->name,
                    (unsigned long long)extent, (unsigned long long)offset, ggml_backend_buffer_get_size(buffer));
         return false;
     }
@@ -174,7 +174,7 @@ struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_cont
             return NULL;
         }
     } else if (need_data) {
-        HOST_ERROR("tensor '%s' has no buffer", t->name);
+        LOG_ERROR("tensor '%s' has no buffer", t->name);
         return NULL;
     }
     return t;
@@ -187,7 +187,7 @@ static struct ggml_tensor *inline_tensor_body(struct ggml_context *mem_ctx, cons
     struct tensor_desc d = { w->type, w->op, { 0 }, { 0 }, w->op_params, w->flags, w->name };
     for (int i = 0; i < 4; i++) {
         if (w->ne[i] < 0 || w->ne[i] > MAX_INLINE_DIM || w->nb[i] > MAX_INLINE_STRIDE) {
-            HOST_ERROR("inline tensor '%.*s' has an invalid shape", APIR_MAX_NAME, w->name);
+            LOG_ERROR("inline tensor '%.*s' has an invalid shape", APIR_MAX_NAME, w->name);
             return NULL;
         }
         d.ne[i] = w->ne[i];
@@ -211,7 +211,7 @@ struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context
 {
     struct apir_inline_tensor w;
     if (!apir_decode_bytes(dec, &w, sizeof w)) {
-        HOST_ERROR("inline tensor: the command is too short");
+        LOG_ERROR("inline tensor: the command is too short");
         return NULL;
     }
     struct ggml_tensor *t = inline_tensor_body(mem_ctx, &w);
@@ -228,7 +228,7 @@ struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context
     }
     for (int i = 0; i < APIR_MAX_SRC && w.src[i] != 0; i++) {
         if ((t->src[i] = decode_inline_source(mem_ctx, dec)) == NULL) {
-            HOST_ERROR("inline tensor '%s': source %d is missing or invalid", t->name, i);
+            LOG_ERROR("inline tensor '%s': source %d is missing or invalid", t->name, i);
             return NULL;
         }
     }
@@ -337,7 +337,7 @@ static bool create_graph_tensors(struct host_ctx *ctx, struct apir_decoder dec, 
         apir_decode_bytes(&dec, &w, sizeof w);
         const uint32_t slot = id_slot(m, w.id);
         if (w.id == 0 || m->keys[slot] != 0) {
-            HOST_ERROR("graph: tensor %u has a null or repeated id", i);
+            LOG_ERROR("graph: tensor %u has a null or repeated id", i);
             return false;
         }
         struct ggml_tensor *t = host_tensor_from_wire(ctx, ctx->graph_ctx, &w, true);
@@ -360,18 +360,18 @@ static bool link_graph_tensors(struct host_ctx *ctx, struct apir_decoder dec, ui
         apir_decode_bytes(&dec, &w, sizeof w);
         struct ggml_tensor *t = id_lookup(ctx->id_map, w.id);
         if (t == NULL) {
-            HOST_ERROR("graph: tensor %u changed while being decoded", i);
+            LOG_ERROR("graph: tensor %u changed while being decoded", i);
             return false;
         }
         for (int s = 0; s < APIR_MAX_SRC; s++) {
             if (w.src[s] != 0 && (t->src[s] = id_lookup(ctx->id_map, w.src[s])) == NULL) {
-                HOST_ERROR("graph: source %d of tensor '%s' is not in the graph", s, t->name);
+                LOG_ERROR("graph: source %d of tensor '%s' is not in the graph", s, t->name);
                 return false;
             }
         }
         if (w.view_src != 0) {
             if ((t->view_src = id_lookup(ctx->id_map, w.view_src)) == NULL) {
-                HOST_ERROR("graph: the view source of tensor '%s' is not in the graph", t->name);
+                LOG_ERROR("graph: the view source of tensor '%s' is not in the graph", t->name);
                 return false;
             }
             t->view_offs = (size_t)w.view_offs;
@@ -387,14 +387,14 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
     const uint32_t n_nodes = apir_decode_u32(&dec);
     if (dec.fatal || n_nodes == 0 || n_nodes > MAX_GRAPH_TENSORS ||
         (uint64_t)n_nodes * 8 > apir_decoder_remaining(&dec)) {
-        HOST_ERROR("graph: invalid node count %u for %llu bytes", n_nodes, (unsigned long long)size);
+        LOG_ERROR("graph: invalid node count %u for %llu bytes", n_nodes, (unsigned long long)size);
         return NULL;
     }
     const void *node_ids = apir_decode_inplace(&dec, sizeof(uint64_t) * n_nodes);
     const uint32_t n_tensors = apir_decode_u32(&dec);
     if (dec.fatal || n_tensors > MAX_GRAPH_TENSORS ||
         (uint64_t)n_tensors * sizeof(struct apir_wire_tensor) > apir_decoder_remaining(&dec)) {
-        HOST_ERROR("graph: invalid tensor count %u for %llu bytes", n_tensors, (unsigned long long)size);
+        LOG_ERROR("graph: invalid tensor count %u for %llu bytes", n_tensors, (unsigned long long)size);
         return NULL;
     }
     if (!id_map_reserve(ctx, n_tensors, n_nodes) || !graph_scratch_reserve(ctx, n_tensors, n_nodes)) {
@@ -409,7 +409,7 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
     for (uint32_t i = 0; i < n_nodes; i++) {
         struct ggml_tensor *node = id_lookup(ctx->id_map, ctx->id_map->node_ids[i]);
         if (node == NULL) {
-            HOST_ERROR("graph: node %u is not one of the graph's tensors", i);
+            LOG_ERROR("graph: node %u is not one of the graph's tensors", i);
             return NULL;
         }
         ggml_graph_add_node(graph, node);

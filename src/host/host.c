@@ -5,7 +5,6 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,39 +12,6 @@
 #include "ggml-backend-impl.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define LOG_PREFIX "ggml-virtgpu-backend: "
-#define DEFAULT_REG_SYMBOL "ggml_backend_init"
-#define ENV_LIBRARY_PATH "APIR_LLAMA_CPP_GGML_LIBRARY_PATH"
-#define ENV_LIBRARY_REG "APIR_LLAMA_CPP_GGML_LIBRARY_REG"
-#define ENV_LOG_FILE "APIR_LLAMA_CPP_LOG_TO_FILE"
-
-/* ---- logging ------------------------------------------------------------ */
-
-static struct log_sink host_sink = LOG_SINK_INIT(LOG_PREFIX, ENV_LOG_FILE);
-
-static void ggml_to_log_file(enum ggml_log_level level, const char *text, void *user)
-{
-    (void)level;
-    fputs(text, (FILE *)user);
-    fflush((FILE *)user);
-}
-
-void host_log(enum log_level level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(&host_sink, level, fmt, ap);
-    va_end(ap);
-}
-
-/* With APIR_LLAMA_CPP_LOG_TO_FILE set, the GGML library logs there too. */
-static void route_ggml_log(void)
-{
-    FILE *file = log_file(&host_sink);
-    if (file != NULL) {
-        ggml_log_set(ggml_to_log_file, file);
-    }
-}
 
 /* ---- context table ------------------------------------------------------ */
 
@@ -103,13 +69,13 @@ void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need)
 {
     void *ptr = ctx->cbs.get_shmem_ptr(ctx->ctx_id, res_id);
     if (ptr == NULL) {
-        HOST_ERROR("shared-memory resource %u is unknown to the hypervisor", res_id);
+        LOG_ERROR("shared-memory resource %u is unknown to the hypervisor", res_id);
         return NULL;
     }
     if (ctx->shmem_size_known) {
         const size_t size = ctx->cbs.get_shmem_size(ctx->ctx_id, res_id);
         if (need > size) {
-            HOST_ERROR("shared-memory resource %u holds %zu bytes, the call needs %llu", res_id, size,
+            LOG_ERROR("shared-memory resource %u holds %zu bytes, the call needs %llu", res_id, size,
                        (unsigned long long)need);
             return NULL;
         }
@@ -123,7 +89,7 @@ static uint32_t open_ggml_library(struct host_ctx *ctx, ggml_backend_init_t *ini
 {
     const char *path = ctx->cbs.get_config(ctx->ctx_id, APIR_CFG_GGML_LIBRARY_PATH);
     if (path == NULL) {
-        HOST_ERROR("cannot open the GGML library: env var '" ENV_LIBRARY_PATH "' not defined "
+        LOG_ERROR("cannot open the GGML library: env var '" ENV_GGML_LIBRARY_PATH "' not defined "
                    "(set it, or the configuration key " APIR_CFG_GGML_LIBRARY_PATH ", to the GGML backend "
                    "library to run on, e.g. libggml-cuda.so)");
         return APIR_LOAD_LIBRARY_ENV_VAR_MISSING;
@@ -132,22 +98,22 @@ static uint32_t open_ggml_library(struct host_ctx *ctx, ggml_backend_init_t *ini
      * statics do not survive being unloaded and loaded again */
     ctx->ggml_library = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (ctx->ggml_library == NULL) {
-        HOST_ERROR("cannot open the GGML library: %s", dlerror());
+        LOG_ERROR("cannot open the GGML library: %s", dlerror());
         return APIR_LOAD_LIBRARY_CANNOT_OPEN;
     }
     const char *reg = ctx->cbs.get_config(ctx->ctx_id, APIR_CFG_GGML_LIBRARY_REG);
-    const char *symbol = reg ? reg : DEFAULT_REG_SYMBOL;
+    const char *symbol = reg ? reg : DEFAULT_GGML_LIBRARY_REG;
     dlerror();
     *init = (ggml_backend_init_t)(uintptr_t)dlsym(ctx->ggml_library, symbol);
     if (*init != NULL) {
         return APIR_LOAD_LIBRARY_SUCCESS;
     }
     if (reg == NULL) {
-        HOST_ERROR("cannot register the GGML library: env var '" ENV_LIBRARY_REG "' not defined "
-                   "(%s has no '" DEFAULT_REG_SYMBOL "'; set " ENV_LIBRARY_REG " to its registration "
+        LOG_ERROR("cannot register the GGML library: env var '" ENV_GGML_LIBRARY_REG "' not defined "
+                   "(%s has no '" DEFAULT_GGML_LIBRARY_REG "'; set " ENV_GGML_LIBRARY_REG " to its registration "
                    "function, e.g. ggml_backend_cuda_reg)", path);
     } else {
-        HOST_ERROR("cannot register the GGML library: no symbol '%s' (from env var '" ENV_LIBRARY_REG "') "
+        LOG_ERROR("cannot register the GGML library: no symbol '%s' (from env var '" ENV_GGML_LIBRARY_REG "') "
                    "in %s", symbol, path);
     }
     return APIR_LOAD_LIBRARY_SYMBOL_MISSING;
@@ -170,7 +136,7 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
     ggml_backend_dev_t dev = index < ggml_backend_reg_dev_count(ctx->reg) ? ggml_backend_reg_dev_get(ctx->reg, index) : NULL;
     ggml_backend_t backend = dev ? ggml_backend_dev_init(dev, NULL) : NULL;
     if (backend == NULL) {
-        HOST_ERROR("cannot start a backend on device %zu (%s) of '%s'", index, dev ? ggml_backend_dev_name(dev) : "none",
+        LOG_ERROR("cannot start a backend on device %zu (%s) of '%s'", index, dev ? ggml_backend_dev_name(dev) : "none",
                    ggml_backend_reg_name(ctx->reg));
         return false;
     }
@@ -181,7 +147,7 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
     ctx->backend = backend;
     ctx->buft = ggml_backend_dev_buffer_type(dev);
     set_backend_threads(ctx);
-    HOST_INFO("context %u runs on %s (%s)", ctx->ctx_id, ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
+    LOG_INFO("context %u runs on %s (%s)", ctx->ctx_id, ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
     return true;
 }
 
@@ -189,11 +155,11 @@ static uint32_t start_backend(struct host_ctx *ctx, ggml_backend_init_t init)
 {
     ctx->reg = init();
     if (ctx->reg == NULL || ctx->reg->api_version != GGML_BACKEND_API_VERSION) {
-        HOST_ERROR("the GGML library's registration function failed or has another backend API version");
+        LOG_ERROR("the GGML library's registration function failed or has another backend API version");
         return APIR_BACKEND_INIT_BACKEND_REG_FAILED;
     }
     if (ggml_backend_reg_dev_count(ctx->reg) == 0) {
-        HOST_ERROR("the GGML library '%s' has no device", ggml_backend_reg_name(ctx->reg));
+        LOG_ERROR("the GGML library '%s' has no device", ggml_backend_reg_name(ctx->reg));
         return APIR_BACKEND_INIT_NO_DEVICE;
     }
     struct ggml_init_params p = { ggml_tensor_overhead() * HOST_CALL_TENSORS, NULL, true };
@@ -224,9 +190,9 @@ static void destroy_context(struct host_ctx *ctx)
 
 EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *cbs)
 {
-    route_ggml_log();
+    host_route_ggml_log();
     if (find_context(ctx_id) != NULL) {
-        HOST_WARN("context %u is already initialized", ctx_id);
+        LOG_WARN("context %u is already initialized", ctx_id);
         return APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_BACKEND_INIT_ALREADY_INITED;
     }
     struct host_ctx *ctx = calloc(1, sizeof *ctx);
@@ -256,7 +222,7 @@ EXPORT void apir_backend_deinit(uint32_t ctx_id)
 {
     struct host_ctx *ctx = remove_context(ctx_id);
     if (ctx != NULL) {
-        HOST_INFO("context %u closed", ctx_id);
+        LOG_INFO("context %u closed", ctx_id);
         destroy_context(ctx);
     }
 }
@@ -269,7 +235,7 @@ EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *
     *enc_cur_after = enc_cur;
     struct host_ctx *ctx = find_context(ctx_id);
     if (ctx == NULL) {
-        HOST_ERROR("call for context %u, which is not initialized", ctx_id);
+        LOG_ERROR("call for context %u, which is not initialized", ctx_id);
         return APIR_CALL_FAILED;
     }
     struct apir_decoder dec;
@@ -278,7 +244,7 @@ EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *
     apir_encoder_init(&enc, enc_cur, (size_t)(enc_end - enc_cur));
     uint32_t rc = host_dispatch(ctx, call, &dec, &enc);
     if (dec.fatal || enc.fatal) {
-        HOST_ERROR("%s: the %s does not fit its buffer", apir_call_name(call), dec.fatal ? "command" : "reply");
+        LOG_ERROR("%s: the %s does not fit its buffer", apir_call_name(call), dec.fatal ? "command" : "reply");
         rc = APIR_CALL_FAILED;
     }
     *enc_cur_after = (char *)enc.cur;

@@ -47,12 +47,9 @@ struct host_ctx {
     struct host_id_map *id_map;
 };
 
-/* ---- logging (host.c) ---- */
-void host_log(enum log_level level, const char *fmt, ...);
-#define HOST_ERROR(...) host_log(LOG_ERROR, __VA_ARGS__)
-#define HOST_WARN(...) host_log(LOG_WARN, __VA_ARGS__)
-#define HOST_INFO(...) host_log(LOG_INFO, __VA_ARGS__)
-#define HOST_DEBUG(...) host_log(LOG_DEBUG, __VA_ARGS__)
+/* ---- logging (log.c) ---- */
+/* With APIR_LLAMA_CPP_LOG_TO_FILE set, the GGML library logs there too. */
+void host_route_ggml_log(void);
 
 /* ---- devices (host.c) ---- */
 /* Runs the context on device `index` of its GGML library; false (logged) if

@@ -35,13 +35,6 @@ struct apir_context {
     apir_backend_deinit_fn deinit;
 };
 
-extern struct log_sink apir_sink;
-void apir_log(enum log_level level, const char *fmt, ...);
-#define APIR_ERROR(...) apir_log(LOG_ERROR, __VA_ARGS__)
-#define APIR_WARN(...) apir_log(LOG_WARN, __VA_ARGS__)
-#define APIR_INFO(...) apir_log(LOG_INFO, __VA_ARGS__)
-#define APIR_DEBUG(...) apir_log(LOG_DEBUG, __VA_ARGS__)
-
 /* the callbacks handed to the backend library (context.c) */
 extern struct apir_callbacks apir_backend_callbacks;
 

@@ -14,8 +14,6 @@
 #include "apir-codec.h"
 #include "apir-internal.h"
 
-#define ENV_BACKEND_LIBRARY "VIRGL_APIR_BACKEND_LIBRARY"
-
 struct reply_channel {
     uint32_t *notify;
     uint8_t *payload;
@@ -26,7 +24,7 @@ static bool open_reply(struct apir_context *ctx, uint32_t res_id, struct reply_c
 {
     struct apir_resource *r = apir_find_resource(ctx, res_id);
     if (r == NULL || r->size < APIR_REPLY_PAYLOAD_OFFSET || ((uintptr_t)r->ptr & 3) != 0) {
-        APIR_ERROR("context %u: reply resource %u is unknown or too small; the command is dropped", ctx->ctx_id,
+        CTX_ERROR(ctx->ctx_id, "reply resource %u is unknown or too small; the command is dropped",
                    res_id);
         return false;
     }
@@ -51,15 +49,15 @@ static void handshake(struct apir_context *ctx, struct apir_decoder *dec, const 
     const uint32_t major = apir_decode_u32(dec);
     const uint32_t minor = apir_decode_u32(dec);
     if (dec->fatal) {
-        APIR_ERROR("context %u: the handshake carries no guest version", ctx->ctx_id);
+        CTX_ERROR(ctx->ctx_id, "the handshake carries no guest version");
     }
-    APIR_INFO("context %u: guest protocol %u.%u, host protocol %u.%u", ctx->ctx_id, major, minor,
+    CTX_INFO(ctx->ctx_id, "guest protocol %u.%u, host protocol %u.%u", major, minor,
               APIR_PROTOCOL_MAJOR, APIR_PROTOCOL_MINOR);
     if (major != APIR_PROTOCOL_MAJOR) {
-        APIR_ERROR("context %u: host major (%u) and guest major (%u) versions differ", ctx->ctx_id,
+        CTX_ERROR(ctx->ctx_id, "host major (%u) and guest major (%u) versions differ",
                    APIR_PROTOCOL_MAJOR, major);
     } else if (minor != APIR_PROTOCOL_MINOR) {
-        APIR_WARN("context %u: host minor (%u) and guest minor (%u) versions differ", ctx->ctx_id,
+        CTX_WARN(ctx->ctx_id, "host minor (%u) and guest minor (%u) versions differ",
                   APIR_PROTOCOL_MINOR, minor);
     }
     struct apir_encoder enc;
@@ -89,20 +87,20 @@ static uint32_t open_backend(struct apir_context *ctx, apir_backend_initialize_f
 {
     const char *path = apir_context_get_config(ctx, APIR_CFG_LOAD_LIBRARY_PATH);
     if (path == NULL) {
-        APIR_ERROR("cannot load the APIR backend library: env var '" ENV_BACKEND_LIBRARY "' not defined (set it, "
+        LOG_ERROR("cannot load the APIR backend library: env var '" ENV_BACKEND_LIBRARY "' not defined (set it, "
                    "or the configuration key " APIR_CFG_LOAD_LIBRARY_PATH ", to libggml-virtgpu-backend.so)");
         return APIR_LOAD_LIBRARY_ENV_VAR_MISSING;
     }
     void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
-        APIR_ERROR("cannot open the APIR backend library '%s' (from " ENV_BACKEND_LIBRARY "): %s", path, dlerror());
+        LOG_ERROR("cannot open the APIR backend library '%s' (from " ENV_BACKEND_LIBRARY "): %s", path, dlerror());
         return APIR_LOAD_LIBRARY_CANNOT_OPEN;
     }
     *init = (apir_backend_initialize_fn)(uintptr_t)dlsym(lib, APIR_BACKEND_INITIALIZE_SYMBOL);
     ctx->dispatch = (apir_backend_dispatcher_fn)(uintptr_t)dlsym(lib, APIR_BACKEND_DISPATCHER_SYMBOL);
     ctx->deinit = (apir_backend_deinit_fn)(uintptr_t)dlsym(lib, APIR_BACKEND_DEINIT_SYMBOL);
     if (*init == NULL || ctx->dispatch == NULL) {
-        APIR_ERROR("'%s' is not an APIR backend library: it lacks " APIR_BACKEND_INITIALIZE_SYMBOL " or "
+        LOG_ERROR("'%s' is not an APIR backend library: it lacks " APIR_BACKEND_INITIALIZE_SYMBOL " or "
                    APIR_BACKEND_DISPATCHER_SYMBOL, path);
         dlclose(lib);
         ctx->dispatch = NULL;
@@ -116,7 +114,7 @@ static uint32_t open_backend(struct apir_context *ctx, apir_backend_initialize_f
 static uint32_t load_library(struct apir_context *ctx)
 {
     if (ctx->backend_library != NULL) {
-        APIR_WARN("context %u: the APIR backend library is already loaded", ctx->ctx_id);
+        CTX_WARN(ctx->ctx_id, "the APIR backend library is already loaded");
         return APIR_LOAD_LIBRARY_ALREADY_LOADED;
     }
     apir_backend_initialize_fn init;
@@ -127,11 +125,10 @@ static uint32_t load_library(struct apir_context *ctx)
     const uint32_t r = init(ctx->ctx_id, &apir_backend_callbacks);
     /* the backend answers 6 + its own code; 6 + 0 (and a bare 0) is success */
     if (r == APIR_LOAD_LIBRARY_SUCCESS || r == APIR_LOAD_LIBRARY_INIT_BASE_INDEX) {
-        APIR_INFO("context %u: APIR backend library loaded and initialized", ctx->ctx_id);
+        CTX_INFO(ctx->ctx_id, "APIR backend library loaded and initialized");
         return APIR_LOAD_LIBRARY_SUCCESS;
     }
-    APIR_ERROR("context %u: the APIR backend library failed to initialize (code %u); its log says why",
-               ctx->ctx_id, r);
+    CTX_ERROR(ctx->ctx_id, "the APIR backend library failed to initialize (code %u); its log says why", r);
     ctx->deinit = NULL; /* nothing to release: initialize failed */
     apir_unload_backend(ctx);
     return APIR_LOAD_LIBRARY_INIT_BASE_INDEX + r;
@@ -143,7 +140,7 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
                         const struct reply_channel *reply)
 {
     if (ctx->dispatch == NULL) {
-        APIR_ERROR("context %u: %s forwarded before the backend library was loaded", ctx->ctx_id,
+        CTX_ERROR(ctx->ctx_id, "%s forwarded before the backend library was loaded",
                    apir_call_name(call));
         return APIR_FORWARD_NO_DISPATCH_FCT;
     }
@@ -152,7 +149,7 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
     const uint32_t rc = ctx->dispatch(ctx->ctx_id, &apir_backend_callbacks, call, (char *)args,
                                       (const char *)args + args_size, enc, enc + reply->payload_size, &end);
     if (end < enc || end > enc + reply->payload_size) {
-        APIR_ERROR("context %u: %s: the backend wrote past the reply page", ctx->ctx_id, apir_call_name(call));
+        CTX_ERROR(ctx->ctx_id, "%s: the backend wrote past the reply page", apir_call_name(call));
         return APIR_FORWARD_FAILED_TO_SYNC_STREAMS;
     }
     return APIR_FORWARD_BASE_INDEX + rc;
@@ -169,7 +166,7 @@ bool apir_execute(struct apir_context *ctx, uint8_t *cmd, size_t size)
     const uint32_t reply_res = apir_decode_u32(&dec);
     struct reply_channel reply;
     if (dec.fatal) {
-        APIR_ERROR("context %u: a command of %zu bytes is shorter than its header", ctx->ctx_id, size);
+        CTX_ERROR(ctx->ctx_id, "a command of %zu bytes is shorter than its header", size);
         return false;
     }
     if (!open_reply(ctx, reply_res, &reply)) {
@@ -178,7 +175,7 @@ bool apir_execute(struct apir_context *ctx, uint8_t *cmd, size_t size)
     if (type >= APIR_VENUS_COMMAND_OFFSET && apir_venus_routed()) {
         type -= APIR_VENUS_COMMAND_OFFSET;
     }
-    APIR_DEBUG("context %u: command %u (flags %u)", ctx->ctx_id, type, flags);
+    CTX_DEBUG(ctx->ctx_id, "command %u (flags %u)", type, flags);
     switch (type) {
     case APIR_CMD_HANDSHAKE:
         handshake(ctx, &dec, &reply);
@@ -190,7 +187,7 @@ bool apir_execute(struct apir_context *ctx, uint8_t *cmd, size_t size)
         notify(&reply, forward(ctx, flags, cmd + APIR_COMMAND_HEADER_SIZE, size - APIR_COMMAND_HEADER_SIZE, &reply));
         return true;
     default:
-        APIR_ERROR("context %u: invalid command type %u", ctx->ctx_id, type);
+        CTX_ERROR(ctx->ctx_id, "invalid command type %u", type);
         notify(&reply, APIR_FORWARD_NO_DISPATCH_FCT);
         return true;
     }

@@ -7,18 +7,6 @@
 
 #include "apir-internal.h"
 
-#define ENV_ROUTE_VENUS "VIRGL_ROUTE_VENUS_TO_APIR"
-
-struct log_sink apir_sink = LOG_SINK_INIT("apir: ", "VIRGL_APIR_LOG_TO_FILE");
-
-void apir_log(enum log_level level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(&apir_sink, level, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- registry of live contexts, for the callbacks (which get an id) ---- */
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,11 +104,9 @@ bool apir_capset_get(uint32_t capset_id, struct apir_capset *out)
 /* Step 2 of the configuration flow: the table starts from the environment. */
 static bool config_from_environment(struct apir_context *ctx)
 {
-    static const char *const keys_and_vars[][2] = {
-        { APIR_CFG_LOAD_LIBRARY_PATH, "VIRGL_APIR_BACKEND_LIBRARY" },
-        { APIR_CFG_GGML_LIBRARY_PATH, "APIR_LLAMA_CPP_GGML_LIBRARY_PATH" },
-        { APIR_CFG_GGML_LIBRARY_REG, "APIR_LLAMA_CPP_GGML_LIBRARY_REG" },
-    };
+#define CONFIG_ENTRY(key, variable) { key, variable },
+    static const char *const keys_and_vars[][2] = { APIR_CONFIG_FROM_ENVIRONMENT(CONFIG_ENTRY) };
+#undef CONFIG_ENTRY
     for (size_t i = 0; i < sizeof keys_and_vars / sizeof keys_and_vars[0]; i++) {
         const char *value = getenv(keys_and_vars[i][1]);
         if (value != NULL && !apir_context_set_config(ctx, keys_and_vars[i][0], value)) {
@@ -157,7 +143,7 @@ struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, co
         apir_context_destroy(ctx);
         return NULL;
     }
-    APIR_INFO("context %u created for '%s' on capset %u", ctx_id, ctx->debug_name, capset_id);
+    LOG_INFO("context %u created for '%s' on capset %u", ctx_id, ctx->debug_name, capset_id);
     return ctx;
 }
 
@@ -212,7 +198,7 @@ struct apir_resource *apir_find_resource(struct apir_context *ctx, uint32_t res_
 bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *ptr, size_t size)
 {
     if (res_id == 0 || ptr == NULL || apir_find_resource(ctx, res_id) != NULL) {
-        APIR_ERROR("context %u: cannot add resource %u (null, or already there)", ctx->ctx_id, res_id);
+        CTX_ERROR(ctx->ctx_id, "cannot add resource %u (null, or already there)", res_id);
         return false;
     }
     if (ctx->n_resources == ctx->cap_resources) {
@@ -254,7 +240,7 @@ void apir_context_destroy(struct apir_context *ctx)
     }
     free(ctx->config);
     free(ctx->resources);
-    APIR_INFO("context %u ('%s') destroyed", ctx->ctx_id, ctx->debug_name ? ctx->debug_name : "unknown");
+    LOG_INFO("context %u ('%s') destroyed", ctx->ctx_id, ctx->debug_name ? ctx->debug_name : "unknown");
     free(ctx->debug_name);
     free(ctx);
 }

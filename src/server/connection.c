@@ -107,7 +107,7 @@ static bool create_blob(struct connection *c, const uint32_t *p)
 {
     const uint64_t size = (uint64_t)p[2] | (uint64_t)p[3] << 32;
     if (c->ctx == NULL || size == 0 || size > MAX_BLOB_BYTES) {
-        server_log(LOG_ERROR, "%s: refused a blob of %llu bytes (no context yet, or outside 1 B .. 64 GiB)",
+        LOG_ERROR("%s: refused a blob of %llu bytes (no context yet, or outside 1 B .. 64 GiB)",
                    c->name, (unsigned long long)size);
         return false;
     }
@@ -127,7 +127,7 @@ static bool create_blob(struct connection *c, const uint32_t *p)
         c->blobs[c->n_blobs++] = (struct blob){ res_id, ptr, (size_t)size };
         ok = reply(c, VCMD_RESOURCE_CREATE_BLOB, &res_id, 1) && fd_send(c->sock, fd);
     } else {
-        server_log(LOG_ERROR, "%s: cannot create a shared blob of %llu bytes: %s", c->name,
+        LOG_ERROR("%s: cannot create a shared blob of %llu bytes: %s", c->name,
                    (unsigned long long)size, strerror(errno));
         if (ptr != MAP_FAILED) {
             munmap(ptr, (size_t)size);
@@ -166,13 +166,13 @@ static bool get_capset(struct connection *c, uint32_t capset_id, uint32_t versio
 static bool context_init(struct connection *c, uint32_t capset_id)
 {
     if (c->ctx != NULL) {
-        server_log(LOG_ERROR, "%s: the context is already initialized", c->name);
+        LOG_ERROR("%s: the context is already initialized", c->name);
         return false;
     }
     char err[256];
     c->ctx = apir_context_create(c->ctx_id, capset_id, c->name, err, sizeof err);
     if (c->ctx == NULL) {
-        server_log(LOG_ERROR, "%s: cannot create an APIR context: %s", c->name, err);
+        LOG_ERROR("%s: cannot create an APIR context: %s", c->name, err);
         return false;
     }
     server_apply_config(c->opts, c->ctx);
@@ -184,7 +184,7 @@ static bool context_init(struct connection *c, uint32_t capset_id)
 static bool submit(struct connection *c, uint32_t *cmd, size_t n_dwords)
 {
     if (c->ctx == NULL) {
-        server_log(LOG_ERROR, "%s: a command before the context was initialized", c->name);
+        LOG_ERROR("%s: a command before the context was initialized", c->name);
         return false;
     }
     apir_context_submit(c->ctx, cmd, n_dwords * 4);
@@ -195,7 +195,7 @@ static bool submit_cmd2(struct connection *c, uint32_t *p, uint32_t len)
 {
     const uint32_t count = len > 0 ? p[0] : 0;
     if (count == 0 || count > (len - 1) / VCMD_SUBMIT_CMD2_BATCH_DWORDS) {
-        server_log(LOG_ERROR, "%s: SUBMIT_CMD2 with %u batches in %u dwords", c->name, count, len);
+        LOG_ERROR("%s: SUBMIT_CMD2 with %u batches in %u dwords", c->name, count, len);
         return false;
     }
     for (uint32_t i = 0; i < count; i++) {
@@ -203,7 +203,7 @@ static bool submit_cmd2(struct connection *c, uint32_t *p, uint32_t len)
         const uint32_t offset = batch[VCMD_SUBMIT_CMD2_BATCH_CMD_OFFSET];
         const uint32_t size = batch[VCMD_SUBMIT_CMD2_BATCH_CMD_SIZE];
         if (offset > len || size > len - offset) {
-            server_log(LOG_ERROR, "%s: SUBMIT_CMD2 batch %u lies outside the message", c->name, i);
+            LOG_ERROR("%s: SUBMIT_CMD2 batch %u lies outside the message", c->name, i);
             return false;
         }
         if (!submit(c, p + offset, size)) {
@@ -218,7 +218,7 @@ static bool submit_cmd2(struct connection *c, uint32_t *p, uint32_t len)
 static bool read_payload(struct connection *c, size_t bytes)
 {
     if (bytes > MAX_PAYLOAD_BYTES) {
-        server_log(LOG_ERROR, "%s: a %zu-byte message is over the %u-byte limit", c->name, bytes, MAX_PAYLOAD_BYTES);
+        LOG_ERROR("%s: a %zu-byte message is over the %u-byte limit", c->name, bytes, MAX_PAYLOAD_BYTES);
         return false;
     }
     if (bytes > c->payload_cap) {
@@ -270,7 +270,7 @@ static bool handle(struct connection *c, uint32_t cmd, uint32_t len)
     case VCMD_SUBMIT_CMD2:
         return submit_cmd2(c, p, len);
     default:
-        server_log(LOG_ERROR, "%s: unsupported vtest command %u; closing the connection", c->name, cmd);
+        LOG_ERROR("%s: unsupported vtest command %u; closing the connection", c->name, cmd);
         return false;
     }
 }
@@ -300,12 +300,12 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
     c.opts = opts;
     c.ctx_id = ctx_id;
     snprintf(c.name, sizeof c.name, "client %u", ctx_id);
-    server_log(LOG_INFO, "%s connected", c.name);
+    LOG_INFO("%s connected", c.name);
     uint32_t hdr[VTEST_HDR_DWORDS];
     do {
         poll_for_input(&c);
     } while (conn_read(&c, hdr, sizeof hdr) && handle(&c, hdr[VTEST_HDR_CMD], hdr[VTEST_HDR_LEN]));
-    server_log(LOG_INFO, "%s %s", c.name, stop_requested ? "closed: the server stops" : "disconnected");
+    LOG_INFO("%s %s", c.name, stop_requested ? "closed: the server stops" : "disconnected");
     close_connection(&c);
     return 0;
 }

@@ -19,29 +19,20 @@
 #define EXIT_USAGE 2
 #define MAX_CHILDREN 1024
 
-static struct log_sink server_sink = LOG_SINK_INIT("apir-server: ", "VIRGL_APIR_LOG_TO_FILE");
 static volatile sig_atomic_t stopping;
 static pid_t children[MAX_CHILDREN];
 static size_t n_children;
 
-void server_log(enum log_level level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(&server_sink, level, fmt, ap);
-    va_end(ap);
-}
-
 void server_apply_config(const struct server_options *opts, struct apir_context *ctx)
 {
     if (opts->backend_library != NULL) {
-        apir_context_set_config(ctx, "apir.load_library.path", opts->backend_library);
+        apir_context_set_config(ctx, APIR_CFG_LOAD_LIBRARY_PATH, opts->backend_library);
     }
     if (opts->ggml_library != NULL) {
-        apir_context_set_config(ctx, "ggml.library.path", opts->ggml_library);
+        apir_context_set_config(ctx, APIR_CFG_GGML_LIBRARY_PATH, opts->ggml_library);
     }
     if (opts->ggml_reg != NULL) {
-        apir_context_set_config(ctx, "ggml.library.reg", opts->ggml_reg);
+        apir_context_set_config(ctx, APIR_CFG_GGML_LIBRARY_REG, opts->ggml_reg);
     }
 }
 
@@ -52,15 +43,15 @@ static void usage(FILE *out)
             "Serves APIR contexts (GGML API remoting) to guests over virglrenderer's vtest protocol.\n\n"
             "  --socket PATH            Unix socket to listen on (default %s)\n"
             "  --backend-library PATH   APIR backend library, libggml-virtgpu-backend.so\n"
-            "                           (key apir.load_library.path; env VIRGL_APIR_BACKEND_LIBRARY)\n"
+            "                           (key " APIR_CFG_LOAD_LIBRARY_PATH "; env " ENV_BACKEND_LIBRARY ")\n"
             "  --ggml-library PATH      GGML backend library to run on, e.g. libggml-cuda.so\n"
-            "                           (key ggml.library.path; env APIR_LLAMA_CPP_GGML_LIBRARY_PATH)\n"
-            "  --ggml-reg SYMBOL        its registration function (default ggml_backend_init)\n"
-            "                           (key ggml.library.reg; env APIR_LLAMA_CPP_GGML_LIBRARY_REG)\n"
-            "  --log-file PATH          log of the APIR component (env VIRGL_APIR_LOG_TO_FILE;\n"
+            "                           (key " APIR_CFG_GGML_LIBRARY_PATH "; env " ENV_GGML_LIBRARY_PATH ")\n"
+            "  --ggml-reg SYMBOL        its registration function (default " DEFAULT_GGML_LIBRARY_REG ")\n"
+            "                           (key " APIR_CFG_GGML_LIBRARY_REG "; env " ENV_GGML_LIBRARY_REG ")\n"
+            "  --log-file PATH          log of the APIR component (env " ENV_APIR_LOG_FILE ";\n"
             "                           default stderr)\n"
             "  -h, --help               this text\n"
-            "Options take precedence over the environment. GGML_VIRTGPU_DEBUG=1 logs every call.\n",
+            "Options take precedence over the environment. " ENV_DEBUG "=1 logs every call.\n",
             VTEST_DEFAULT_SOCKET_NAME);
 }
 
@@ -134,7 +125,7 @@ static void reap_children(bool block)
 static void spawn_connection(int listener, int sock, uint32_t ctx_id, const struct server_options *opts)
 {
     if (n_children == MAX_CHILDREN) {
-        server_log(LOG_ERROR, "%d connections are open; refusing another", MAX_CHILDREN);
+        LOG_ERROR("%d connections are open; refusing another", MAX_CHILDREN);
         close(sock);
         return;
     }
@@ -144,7 +135,7 @@ static void spawn_connection(int listener, int sock, uint32_t ctx_id, const stru
         exit(serve_connection(sock, ctx_id, opts));
     }
     if (pid < 0) {
-        server_log(LOG_ERROR, "cannot fork for a new connection: %s", strerror(errno));
+        LOG_ERROR("cannot fork for a new connection: %s", strerror(errno));
     } else {
         children[n_children++] = pid;
     }
@@ -153,9 +144,9 @@ static void spawn_connection(int listener, int sock, uint32_t ctx_id, const stru
 
 static void warn_unconfigured(const struct server_options *opts)
 {
-    if (opts->backend_library == NULL && getenv("VIRGL_APIR_BACKEND_LIBRARY") == NULL) {
-        server_log(LOG_WARN, "no APIR backend library: guests will be refused until --backend-library or "
-                             "VIRGL_APIR_BACKEND_LIBRARY names libggml-virtgpu-backend.so");
+    if (opts->backend_library == NULL && getenv(ENV_BACKEND_LIBRARY) == NULL) {
+        LOG_WARN("no APIR backend library: guests will be refused until --backend-library or "
+                             ENV_BACKEND_LIBRARY " names libggml-virtgpu-backend.so");
     }
 }
 
@@ -166,7 +157,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (opts.log_file != NULL) {
-        setenv("VIRGL_APIR_LOG_TO_FILE", opts.log_file, 1); /* for libapir's log too */
+        setenv(ENV_APIR_LOG_FILE, opts.log_file, 1); /* for libapir's log too */
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -180,7 +171,7 @@ int main(int argc, char **argv)
         return 1;
     }
     warn_unconfigured(&opts);
-    server_log(LOG_INFO, "listening on %s", opts.socket_path);
+    LOG_INFO("listening on %s", opts.socket_path);
     uint32_t next_ctx_id = 1;
     while (!stopping) {
         const int sock = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
@@ -188,7 +179,7 @@ int main(int argc, char **argv)
         if (sock >= 0) {
             spawn_connection(listener, sock, next_ctx_id++, &opts);
         } else if (errno != EINTR) {
-            server_log(LOG_ERROR, "accept failed: %s", strerror(errno));
+            LOG_ERROR("accept failed: %s", strerror(errno));
         }
     }
     close(listener);
@@ -197,6 +188,6 @@ int main(int argc, char **argv)
         kill(children[i], SIGTERM);
     }
     reap_children(true);
-    server_log(LOG_INFO, "stopped");
+    LOG_INFO("stopped");
     return 0;
 }

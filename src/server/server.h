@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "apir/apir.h"
+#include "apir/names.h"
 #include "log.h"
 
 struct server_options {
@@ -15,7 +16,6 @@ struct server_options {
     const char *log_file;
 };
 
-void server_log(enum log_level level, const char *fmt, ...);
 /* command-line values override the environment's in a new context */
 void server_apply_config(const struct server_options *opts, struct apir_context *ctx);
 /* serves one guest until it disconnects or SIGTERM/SIGINT; returns 0 */
