@@ -39,11 +39,10 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < calls; i++) {
-        struct apir_decoder dec;
+        const struct apir_msg_none none = { 0 };
+        struct apir_msg_i32 count = { .value = 0 };
         const uint64_t start = now_ns();
-        vgpu_call_begin(r, APIR_CALL_DEVICE_GET_COUNT);
-        const bool ok = vgpu_call_end(r, &dec) && apir_decode_i32(&dec) == 1;
-        vgpu_call_release(r);
+        const bool ok = vgpu_device_get_count(r, &none, &count) && count.value == 1;
         times[i] = now_ns() - start;
         if (!ok) {
             fprintf(stderr, "call_latency: call %d failed\n", i);

@@ -88,44 +88,53 @@ enum apir_backend_init_code {
 
 /* ---- forwarded ggml calls (the flags word of a FORWARD command) -------- */
 
-enum apir_call {
-    APIR_CALL_DEVICE_GET_DEVICE_COUNT = 0,
-    APIR_CALL_DEVICE_GET_COUNT = 1,
-    APIR_CALL_DEVICE_GET_NAME = 2,
-    APIR_CALL_DEVICE_GET_DESCRIPTION = 3,
-    APIR_CALL_DEVICE_GET_TYPE = 4,
-    APIR_CALL_DEVICE_GET_MEMORY = 5,
-    APIR_CALL_DEVICE_SUPPORTS_OP = 6,
-    APIR_CALL_DEVICE_GET_BUFFER_TYPE = 7,
-    APIR_CALL_DEVICE_GET_PROPS = 8,
-    APIR_CALL_DEVICE_BUFFER_FROM_PTR = 9,
-    APIR_CALL_BUFFER_TYPE_GET_NAME = 10,
-    APIR_CALL_BUFFER_TYPE_GET_ALIGNMENT = 11,
-    APIR_CALL_BUFFER_TYPE_GET_MAX_SIZE = 12,
-    APIR_CALL_BUFFER_TYPE_IS_HOST = 13,
-    APIR_CALL_BUFFER_TYPE_ALLOC_BUFFER = 14,
-    APIR_CALL_BUFFER_TYPE_GET_ALLOC_SIZE = 15,
-    APIR_CALL_BUFFER_GET_BASE = 16,
-    APIR_CALL_BUFFER_SET_TENSOR = 17,
-    APIR_CALL_BUFFER_GET_TENSOR = 18,
-    APIR_CALL_BUFFER_CPY_TENSOR = 19,
-    APIR_CALL_BUFFER_CLEAR = 20,
-    APIR_CALL_BUFFER_FREE_BUFFER = 21,
-    APIR_CALL_BACKEND_GRAPH_COMPUTE = 22,
-    APIR_CALL_COUNT = 23,
-};
+/* THE list of forwarded calls: X(NAME, number, name, request, reply).
+ * request and reply name message layouts of src/codec/apir-calls.h; the
+ * enum, the names, the host's dispatch and the guest's typed callers are
+ * all generated from this list. Numbers 0..22 are llama.cpp's APIR 0.2
+ * calls. Numbers 0x5647xxxx are this project's extensions: llama.cpp's own
+ * host refuses them (APIR_CALL_INVALID_INDEX), so a guest learns whether
+ * its peer has one by trying it (docs/protocol.md). */
+#define APIR_CALLS(X)                                                                         \
+    X(DEVICE_GET_DEVICE_COUNT, 0, device_get_device_count, none, i32)                         \
+    X(DEVICE_GET_COUNT, 1, device_get_count, none, i32)                                       \
+    X(DEVICE_GET_NAME, 2, device_get_name, none, string)                                      \
+    X(DEVICE_GET_DESCRIPTION, 3, device_get_description, none, string)                        \
+    X(DEVICE_GET_TYPE, 4, device_get_type, none, u32)                                         \
+    X(DEVICE_GET_MEMORY, 5, device_get_memory, none, memory)                                  \
+    X(DEVICE_SUPPORTS_OP, 6, device_supports_op, op, boolean)                                 \
+    X(DEVICE_GET_BUFFER_TYPE, 7, device_get_buffer_type, none, u64)                           \
+    X(DEVICE_GET_PROPS, 8, device_get_props, none, props)                                     \
+    X(DEVICE_BUFFER_FROM_PTR, 9, device_buffer_from_ptr, from_ptr, buffer_and_type)           \
+    X(BUFFER_TYPE_GET_NAME, 10, buffer_type_get_name, u64, string)                            \
+    X(BUFFER_TYPE_GET_ALIGNMENT, 11, buffer_type_get_alignment, u64, u64)                     \
+    X(BUFFER_TYPE_GET_MAX_SIZE, 12, buffer_type_get_max_size, u64, u64)                       \
+    X(BUFFER_TYPE_IS_HOST, 13, buffer_type_is_host, u64, boolean)                             \
+    X(BUFFER_TYPE_ALLOC_BUFFER, 14, buffer_type_alloc_buffer, alloc, u64)                     \
+    X(BUFFER_TYPE_GET_ALLOC_SIZE, 15, buffer_type_get_alloc_size, buft_op, u64)               \
+    X(BUFFER_GET_BASE, 16, buffer_get_base, u64, u64)                                         \
+    X(BUFFER_SET_TENSOR, 17, buffer_set_tensor, tensor_io, none)                              \
+    X(BUFFER_GET_TENSOR, 18, buffer_get_tensor, tensor_io, none)                              \
+    X(BUFFER_CPY_TENSOR, 19, buffer_cpy_tensor, copy, boolean)                                \
+    X(BUFFER_CLEAR, 20, buffer_clear, clear, none)                                            \
+    X(BUFFER_FREE_BUFFER, 21, buffer_free_buffer, u64, none)                                  \
+    X(BACKEND_GRAPH_COMPUTE, 22, backend_graph_compute, graph, i32)                           \
+    /* the number of devices of the host's GGML library */                                   \
+    X(EXT_DEVICE_COUNT, 0x56470001, ext_device_count, none, i32)                              \
+    /* binds this context to device u32 (before any buffer exists); a new                    \
+     * context starts on device 0 */                                                         \
+    X(EXT_BIND_DEVICE, 0x56470002, ext_bind_device, u32, none)
 
-/* Extensions: calls a host of this project answers and llama.cpp's own host
- * refuses (APIR_CALL_INVALID_INDEX), so a guest learns whether its peer has
- * them by trying. */
-enum apir_ext_call {
-    /* reply: i32 number of devices of the host's GGML library */
-    APIR_CALL_EXT_DEVICE_COUNT = 0x56470001,
-    /* arg: u32 device index; binds this context to that device (before any
-     * buffer is allocated); a new context starts on device 0 */
-    APIR_CALL_EXT_BIND_DEVICE = 0x56470002,
-};
+#define APIR_CALL_ENUM_ENTRY(NAME, number, name, request, reply) APIR_CALL_##NAME = number,
+enum apir_call { APIR_CALLS(APIR_CALL_ENUM_ENTRY) };
+#undef APIR_CALL_ENUM_ENTRY
 
+/* the calls of llama.cpp's protocol are 0 .. APIR_CALL_COUNT - 1 */
+#define APIR_CALL_COUNT 23u
+/* the first number of this project's extensions */
+#define APIR_CALL_EXT_FIRST 0x56470000u
+
+/* the call's name ("device_get_name"), or "unknown" */
 const char *apir_call_name(uint32_t call);
 
 /* ---- tensors on the wire ----------------------------------------------- */

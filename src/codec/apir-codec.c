@@ -123,9 +123,7 @@ uint32_t apir_decode_u32(struct apir_decoder *dec)
 
 int32_t apir_decode_i32(struct apir_decoder *dec)
 {
-    int32_t v;
-    apir_decode_bytes(dec, &v, sizeof v);
-    return v;
+    return (int32_t)apir_decode_u32(dec);
 }
 
 uint64_t apir_decode_u64(struct apir_decoder *dec)

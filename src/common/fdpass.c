@@ -2,6 +2,7 @@
 #include "fdpass.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -54,38 +55,46 @@ int fd_receive(int sock)
     return fd;
 }
 
-bool write_all(int fd, const void *buf, size_t n)
+/* One send or read of up to n bytes: what it moved, or -1 with errno. */
+typedef ssize_t (*transfer_fn)(int fd, void *buf, size_t n);
+
+static ssize_t send_some(int fd, void *buf, size_t n)
 {
-    const char *p = buf;
+    return send(fd, buf, n, MSG_NOSIGNAL);
+}
+
+static ssize_t read_some(int fd, void *buf, size_t n)
+{
+    return read(fd, buf, n);
+}
+
+/* Repeats transfer until n bytes moved; an interrupted call is retried
+ * unless *stop is set. */
+static bool transfer_all(int fd, char *p, size_t n, transfer_fn transfer, const volatile int *stop)
+{
     while (n > 0) {
-        const ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) {
+        const ssize_t done = transfer(fd, p, n);
+        if (done < 0 && errno == EINTR && (stop == NULL || !*stop)) {
             continue;
         }
-        if (w <= 0) {
+        if (done <= 0) {
             return false;
         }
-        p += w;
-        n -= (size_t)w;
+        p += done;
+        n -= (size_t)done;
     }
     return true;
 }
 
+bool write_all(int fd, const void *buf, size_t n)
+{
+    /* send_some does not write to the buffer */
+    return transfer_all(fd, (char *)(uintptr_t)buf, n, send_some, NULL);
+}
+
 bool read_all_unless(int fd, void *buf, size_t n, const volatile int *stop)
 {
-    char *p = buf;
-    while (n > 0) {
-        const ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR && (stop == NULL || !*stop)) {
-            continue;
-        }
-        if (r <= 0) {
-            return false;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
+    return transfer_all(fd, buf, n, read_some, stop);
 }
 
 bool read_all(int fd, void *buf, size_t n)

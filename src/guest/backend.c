@@ -26,22 +26,19 @@ static enum ggml_status backend_graph_compute(ggml_backend_t backend, struct ggm
 {
     struct vgpu_backend *b = backend->context;
     struct vgpu_remote *r = b->device->remote;
-    struct apir_encoder *enc = vgpu_call_begin(r, APIR_CALL_BACKEND_GRAPH_COMPUTE);
-    const size_t size = vgpu_serialize_graph(&b->tensors, graph, r->data.ptr, r->data.size);
-    apir_encode_u32(enc, r->data.res_id);
-    apir_encode_u64(enc, size);
-    struct apir_decoder dec;
-    enum ggml_status status = GGML_STATUS_FAILED;
-    if (size > 0 && vgpu_call_end(r, &dec)) {
-        const int32_t host_status = apir_decode_i32(&dec);
-        status = dec.fatal ? GGML_STATUS_FAILED : (enum ggml_status)host_status;
+    struct apir_msg_graph req = { .res_id = r->data.res_id };
+    struct apir_msg_i32 status = { .value = GGML_STATUS_FAILED };
+    vgpu_lock(r);
+    req.size = vgpu_serialize_graph(&b->tensors, graph, r->data.ptr, r->data.size);
+    if (req.size > 0 && vgpu_backend_graph_compute_locked(r, &req, &status) != APIR_CALL_OK) {
+        status.value = GGML_STATUS_FAILED;
     }
-    vgpu_call_release(r);
-    if (status != GGML_STATUS_SUCCESS) {
-        LOG_ERROR("%s: graph compute of %d nodes failed (status %d)", b->device->name,
-                       ggml_graph_n_nodes(graph), (int)status);
+    vgpu_unlock(r);
+    if (status.value != GGML_STATUS_SUCCESS) {
+        LOG_ERROR("%s: graph compute of %d nodes failed (status %d)", b->device->name, ggml_graph_n_nodes(graph),
+                  (int)status.value);
     }
-    return status;
+    return (enum ggml_status)status.value;
 }
 
 static const struct ggml_backend_i backend_iface = {
@@ -67,6 +64,6 @@ ggml_backend_t vgpu_backend_init(struct vgpu_device *d)
         return NULL;
     }
     b->device = d;
-    *backend = (struct ggml_backend){ backend_guid(), backend_iface, &d->dev, b };
+    *backend = (struct ggml_backend){ .guid = backend_guid(), .iface = backend_iface, .device = &d->dev, .context = b };
     return backend;
 }

@@ -20,57 +20,34 @@ static struct vgpu_buffer *buffer_of(ggml_backend_buffer_t buffer)
     return buffer->context;
 }
 
-static bool call_with_handle(struct vgpu_buffer *b, uint32_t call, uint64_t *reply_u64)
-{
-    struct apir_decoder dec;
-    apir_encode_u64(vgpu_call_begin(b->device->remote, call), b->handle);
-    bool ok = vgpu_call_end(b->device->remote, &dec);
-    if (ok && reply_u64 != NULL) {
-        *reply_u64 = apir_decode_u64(&dec);
-        ok = !dec.fatal;
-    }
-    vgpu_call_release(b->device->remote);
-    return ok;
-}
-
-static void buffer_free(ggml_backend_buffer_t buffer)
-{
-    struct vgpu_buffer *b = buffer_of(buffer);
-    call_with_handle(b, APIR_CALL_BUFFER_FREE_BUFFER, NULL);
-    free(b);
-}
-
 static void *buffer_get_base(ggml_backend_buffer_t buffer)
 {
     return (void *)(uintptr_t)buffer_of(buffer)->base;
 }
 
 /* One set_tensor/get_tensor call for bytes [offset, offset + size) of the
- * tensor, which fit the data blob; fill (when not NULL) runs between
- * encoding and submission, with the blob's mapping. */
+ * tensor, which fit the data blob: src (when not NULL) goes into the blob
+ * before the call, the blob into dst (when not NULL) after it. */
 static bool tensor_io(struct vgpu_buffer *b, uint32_t call, const struct ggml_tensor *t, size_t offset,
                       size_t size, const void *src, void *dst)
 {
     struct vgpu_remote *r = b->device->remote;
-    struct apir_wire_tensor w;
-    if (!vgpu_wire_tensor(t, &w)) {
+    struct apir_msg_tensor_io req = { .buffer = b->handle, .res_id = r->data.res_id, .offset = offset, .size = size };
+    if (!vgpu_wire_tensor(t, &req.tensor)) {
         return false;
     }
-    struct apir_encoder *enc = vgpu_call_begin(r, call);
-    apir_encode_u64(enc, b->handle);
-    apir_encode_bytes(enc, &w, sizeof w);
-    apir_encode_u32(enc, r->data.res_id);
-    apir_encode_u64(enc, offset);
-    apir_encode_u64(enc, size);
+    struct apir_msg_none none;
+    vgpu_lock(r);
     if (src != NULL) {
         memcpy(r->data.ptr, src, size);
     }
-    struct apir_decoder dec;
-    const bool ok = vgpu_call_end(r, &dec);
+    const bool ok = (call == APIR_CALL_BUFFER_SET_TENSOR ? vgpu_buffer_set_tensor_locked(r, &req, &none)
+                                                          : vgpu_buffer_get_tensor_locked(r, &req, &none)) ==
+                    APIR_CALL_OK;
     if (ok && dst != NULL) {
         memcpy(dst, r->data.ptr, size);
     }
-    vgpu_call_release(r);
+    vgpu_unlock(r);
     return ok;
 }
 
@@ -120,39 +97,28 @@ static void buffer_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_tenso
 static bool buffer_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_tensor *src, struct ggml_tensor *dst)
 {
     struct vgpu_buffer *b = buffer_of(buffer);
-    if (src->buffer == NULL || !vgpu_is_buffer(src->buffer) || buffer_of(src->buffer)->device != b->device) {
+    const struct vgpu_buffer *from = vgpu_buffer_of(src->buffer);
+    if (from == NULL || from->device != b->device) {
         return false;
     }
-    struct apir_wire_tensor ws, wd;
-    if (!vgpu_wire_tensor(src, &ws) || !vgpu_wire_tensor(dst, &wd)) {
-        return false;
-    }
-    struct vgpu_remote *r = b->device->remote;
-    struct apir_encoder *enc = vgpu_call_begin(r, APIR_CALL_BUFFER_CPY_TENSOR);
-    apir_encode_u64(enc, b->handle);
-    apir_encode_bytes(enc, &ws, sizeof ws);
-    apir_encode_bytes(enc, &wd, sizeof wd);
-    struct apir_decoder dec;
-    const bool copied = vgpu_call_end(r, &dec) && apir_decode_bool(&dec) && !dec.fatal;
-    vgpu_call_release(r);
-    return copied;
+    struct apir_msg_copy req = { .buffer = b->handle };
+    struct apir_msg_boolean copied = { .value = false };
+    return vgpu_wire_tensor(src, &req.src) && vgpu_wire_tensor(dst, &req.dst) &&
+           vgpu_buffer_cpy_tensor(b->device->remote, &req, &copied) && copied.value;
 }
 
 static void buffer_clear(ggml_backend_buffer_t buffer, uint8_t value)
 {
     struct vgpu_buffer *b = buffer_of(buffer);
-    struct apir_encoder *enc = vgpu_call_begin(b->device->remote, APIR_CALL_BUFFER_CLEAR);
-    apir_encode_u64(enc, b->handle);
-    apir_encode_u8(enc, value);
-    struct apir_decoder dec;
-    if (!vgpu_call_end(b->device->remote, &dec)) {
+    const struct apir_msg_clear req = { .buffer = b->handle, .value = value };
+    struct apir_msg_none none;
+    if (!vgpu_buffer_clear(b->device->remote, &req, &none)) {
         LOG_ERROR("clearing a buffer of %zu bytes failed", buffer->size);
     }
-    vgpu_call_release(b->device->remote);
 }
 
 static const struct ggml_backend_buffer_i buffer_iface = {
-    .free_buffer = buffer_free,
+    .free_buffer = vgpu_buffer_release,
     .get_base = buffer_get_base,
     .init_tensor = NULL,
     .memset_tensor = buffer_memset_tensor,
@@ -165,16 +131,31 @@ static const struct ggml_backend_buffer_i buffer_iface = {
     .reset = NULL,
 };
 
-bool vgpu_is_buffer(ggml_backend_buffer_t buffer)
-{
-    return buffer->iface.free_buffer == buffer_free;
-}
-
 /* ---- buffer type -------------------------------------------------------- */
 
 static const char *buft_get_name(ggml_backend_buffer_type_t buft)
 {
     return buft_device(buft)->name;
+}
+
+/* the host's buffer and its base, or 0 (logged) */
+static uint64_t alloc_on_host(struct vgpu_device *d, size_t size, uint64_t *base)
+{
+    const struct apir_msg_alloc req = { .buft = d->buft_handle, .size = size };
+    struct apir_msg_u64 handle = { .value = 0 };
+    if (!vgpu_buffer_type_alloc_buffer(d->remote, &req, &handle) || handle.value == 0) {
+        LOG_ERROR("%s: the host could not allocate %zu MiB", d->name, size >> 20);
+        return 0;
+    }
+    const struct apir_msg_u64 named = { .value = handle.value };
+    struct apir_msg_u64 reply;
+    struct apir_msg_none none;
+    if (!vgpu_buffer_get_base(d->remote, &named, &reply)) {
+        vgpu_buffer_free_buffer(d->remote, &named, &none);
+        return 0;
+    }
+    *base = reply.value;
+    return handle.value;
 }
 
 static ggml_backend_buffer_t buft_alloc_buffer(ggml_backend_buffer_type_t buft, size_t size)
@@ -185,19 +166,7 @@ static ggml_backend_buffer_t buft_alloc_buffer(ggml_backend_buffer_type_t buft, 
         return NULL;
     }
     b->device = d;
-    struct apir_encoder *enc = vgpu_call_begin(d->remote, APIR_CALL_BUFFER_TYPE_ALLOC_BUFFER);
-    apir_encode_u64(enc, d->buft_handle);
-    apir_encode_u64(enc, size);
-    struct apir_decoder dec;
-    b->handle = vgpu_call_end(d->remote, &dec) ? apir_decode_u64(&dec) : 0;
-    vgpu_call_release(d->remote);
-    if (b->handle == 0) {
-        LOG_ERROR("%s: the host could not allocate %zu MiB", d->name, size >> 20);
-        free(b);
-        return NULL;
-    }
-    if (!call_with_handle(b, APIR_CALL_BUFFER_GET_BASE, &b->base)) {
-        call_with_handle(b, APIR_CALL_BUFFER_FREE_BUFFER, NULL);
+    if ((b->handle = alloc_on_host(d, size, &b->base)) == 0) {
         free(b);
         return NULL;
     }
@@ -224,18 +193,14 @@ static size_t buft_get_alloc_size(ggml_backend_buffer_type_t buft, const struct 
     if (vgpu_cache_get(&d->alloc_size, key, &size)) {
         return (size_t)size;
     }
-    struct apir_encoder *enc = vgpu_call_begin(d->remote, APIR_CALL_BUFFER_TYPE_GET_ALLOC_SIZE);
-    apir_encode_u64(enc, d->buft_handle);
-    vgpu_encode_inline_tensor(enc, tensor);
-    struct apir_decoder dec;
-    const bool ok = vgpu_call_end(d->remote, &dec);
-    size = ok ? apir_decode_u64(&dec) : 0;
-    vgpu_call_release(d->remote);
-    if (!ok || size < ggml_nbytes(tensor)) {
+    struct apir_msg_buft_op req = { .buft = d->buft_handle };
+    vgpu_inline_op(tensor, &req.op);
+    struct apir_msg_u64 reply = { .value = 0 };
+    if (!vgpu_buffer_type_get_alloc_size(d->remote, &req, &reply) || reply.value < ggml_nbytes(tensor)) {
         return ggml_nbytes(tensor);
     }
-    vgpu_cache_put(&d->alloc_size, key, size);
-    return (size_t)size;
+    vgpu_cache_put(&d->alloc_size, key, reply.value);
+    return (size_t)reply.value;
 }
 
 const struct ggml_backend_buffer_type_i vgpu_buffer_type_iface = {

@@ -1,6 +1,7 @@
 /* A VirtGPU device: what the host says of its device, presented to ggml as
  * a GPU so that llama.cpp offloads layers to it (-ngl), whatever the host
  * runs on. */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
 
@@ -11,159 +12,103 @@ static struct vgpu_device *device_of(ggml_backend_dev_t dev)
     return dev->context;
 }
 
+static const struct ggml_backend_device_i device_iface;
+
 /* ---- asking the host ---------------------------------------------------- */
 
-static bool fetch_string(struct vgpu_remote *r, uint32_t call, char *out, size_t cap)
+static const struct apir_msg_none no_args;
+
+static bool fetch_string(struct vgpu_remote *r, bool (*call)(struct vgpu_remote *, const struct apir_msg_none *,
+                                                           struct apir_msg_string *),
+                         char *out, size_t cap)
 {
-    struct apir_decoder dec;
-    vgpu_call_begin(r, call);
-    const bool ok = vgpu_call_end(r, &dec) && apir_decode_string(&dec, out, cap);
-    vgpu_call_release(r);
-    return ok;
+    struct apir_msg_string reply;
+    if (!call(r, &no_args, &reply)) {
+        return false;
+    }
+    const size_t n = strnlen(reply.value, cap - 1); /* a longer name is cut */
+    memcpy(out, reply.value, n);
+    out[n] = '\0';
+    return true;
 }
 
-static bool fetch_u64(struct vgpu_remote *r, uint32_t call, const uint64_t *arg, uint64_t *out)
+/* a size property of the device's buffer type */
+static bool fetch_buft_size(struct vgpu_device *d,
+                            bool (*call)(struct vgpu_remote *, const struct apir_msg_u64 *, struct apir_msg_u64 *),
+                            size_t *out)
 {
-    struct apir_decoder dec;
-    struct apir_encoder *enc = vgpu_call_begin(r, call);
-    if (arg != NULL) {
-        apir_encode_u64(enc, *arg);
+    const struct apir_msg_u64 req = { .value = d->buft_handle };
+    struct apir_msg_u64 reply;
+    if (!call(d->remote, &req, &reply)) {
+        return false;
     }
-    bool ok = vgpu_call_end(r, &dec);
-    *out = ok ? apir_decode_u64(&dec) : 0;
-    ok = ok && !dec.fatal;
-    vgpu_call_release(r);
-    return ok;
+    *out = (size_t)reply.value;
+    return true;
 }
 
 static bool fetch_memory(struct vgpu_device *d)
 {
-    struct apir_decoder dec;
-    vgpu_call_begin(d->remote, APIR_CALL_DEVICE_GET_MEMORY);
-    bool ok = vgpu_call_end(d->remote, &dec);
-    if (ok) {
-        const uint64_t free_bytes = apir_decode_u64(&dec), total = apir_decode_u64(&dec);
-        ok = !dec.fatal;
-        if (ok) {
-            d->memory_free = (size_t)free_bytes;
-            d->memory_total = (size_t)total;
-        }
+    struct apir_msg_memory reply;
+    if (!vgpu_device_get_memory(d->remote, &no_args, &reply)) {
+        return false;
     }
-    vgpu_call_release(d->remote);
-    return ok;
+    d->memory_free = (size_t)reply.free_bytes;
+    d->memory_total = (size_t)reply.total_bytes;
+    return true;
 }
 
 /* The host's CPU is a remote accelerator to the guest: shown as a GPU. */
-static enum ggml_backend_dev_type guest_type(uint64_t host_type)
-{
-    return host_type == GGML_BACKEND_DEVICE_TYPE_IGPU ? GGML_BACKEND_DEVICE_TYPE_IGPU : GGML_BACKEND_DEVICE_TYPE_GPU;
-}
-
 static bool fetch_type(struct vgpu_device *d)
 {
-    struct apir_decoder dec;
-    vgpu_call_begin(d->remote, APIR_CALL_DEVICE_GET_TYPE);
-    bool ok = vgpu_call_end(d->remote, &dec);
-    const uint32_t host_type = ok ? apir_decode_u32(&dec) : 0;
-    ok = ok && !dec.fatal;
-    vgpu_call_release(d->remote);
-    d->type = guest_type(host_type);
-    return ok;
+    struct apir_msg_u32 reply;
+    if (!vgpu_device_get_type(d->remote, &no_args, &reply)) {
+        return false;
+    }
+    d->type = reply.value == GGML_BACKEND_DEVICE_TYPE_IGPU ? GGML_BACKEND_DEVICE_TYPE_IGPU
+                                                           : GGML_BACKEND_DEVICE_TYPE_GPU;
+    return true;
+}
+
+static bool fetch_buffer_type(struct vgpu_device *d)
+{
+    struct apir_msg_u64 reply;
+    if (!vgpu_device_get_buffer_type(d->remote, &no_args, &reply)) {
+        return false;
+    }
+    d->buft_handle = reply.value;
+    return fetch_buft_size(d, vgpu_buffer_type_get_alignment, &d->alignment) &&
+           fetch_buft_size(d, vgpu_buffer_type_get_max_size, &d->max_size);
 }
 
 bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int index, ggml_backend_reg_t reg)
 {
     char host_name[VGPU_NAME_SIZE / 2];
-    uint64_t alignment = 0, max_size = 0;
     d->remote = remote;
     d->index = index;
-    if (!fetch_string(remote, APIR_CALL_DEVICE_GET_NAME, host_name, sizeof host_name) ||
-        !fetch_string(remote, APIR_CALL_DEVICE_GET_DESCRIPTION, d->description, sizeof d->description) ||
-        !fetch_type(d) || !fetch_memory(d) || !fetch_u64(remote, APIR_CALL_DEVICE_GET_BUFFER_TYPE, NULL, &d->buft_handle) ||
-        !fetch_u64(remote, APIR_CALL_BUFFER_TYPE_GET_ALIGNMENT, &d->buft_handle, &alignment) ||
-        !fetch_u64(remote, APIR_CALL_BUFFER_TYPE_GET_MAX_SIZE, &d->buft_handle, &max_size)) {
+    if (!fetch_string(remote, vgpu_device_get_name, host_name, sizeof host_name) ||
+        !fetch_string(remote, vgpu_device_get_description, d->description, sizeof d->description) ||
+        !fetch_type(d) || !fetch_memory(d) || !fetch_buffer_type(d)) {
         LOG_ERROR("cannot read the host device's properties");
         return false;
     }
     snprintf(d->name, sizeof d->name, "VirtGPU%d-%s", index, host_name);
-    d->alignment = (size_t)alignment;
-    d->max_size = (size_t)max_size;
-    d->buft = (struct ggml_backend_buffer_type){ vgpu_buffer_type_iface, &d->dev, d };
-    d->dev = (struct ggml_backend_device){ vgpu_device_iface, reg, d };
-    pthread_mutex_init(&d->supports_op.lock, NULL);
-    pthread_mutex_init(&d->alloc_size.lock, NULL);
+    d->buft = (struct ggml_backend_buffer_type){ .iface = vgpu_buffer_type_iface, .device = &d->dev, .context = d };
+    d->dev = (struct ggml_backend_device){ .iface = device_iface, .reg = reg, .context = d };
+    vgpu_cache_init(&d->supports_op);
+    vgpu_cache_init(&d->alloc_size);
     LOG_INFO("%s: %s, %zu MiB, through %s", d->name, d->description, d->memory_total >> 20,
-                  remote->transport->name);
+             remote->transport->name);
     return true;
 }
 
 /* ---- supports_op, cached ------------------------------------------------ */
 
-/* The scheduler asks supports_op for every node of every graph: the key is
- * mixed a 64-bit word at a time (multiply and xor-shift). */
-static uint64_t mix(uint64_t h, uint64_t word)
-{
-    h = (h ^ word) * 0xff51afd7ed558ccdull;
-    return h ^ (h >> 32);
-}
-
-static uint64_t mix_words(uint64_t h, const void *data, size_t n_words)
-{
-    for (size_t i = 0; i < n_words; i++) {
-        uint64_t word;
-        memcpy(&word, (const char *)data + 8 * i, sizeof word);
-        h = mix(h, word);
-    }
-    return h;
-}
-
-static uint64_t mix_shape(uint64_t h, const struct ggml_tensor *t)
-{
-    h = mix(h, (uint64_t)t->type);
-    h = mix_words(h, t->ne, GGML_MAX_DIMS);
-    return mix_words(h, t->nb, GGML_MAX_DIMS);
-}
-
-uint64_t vgpu_op_key(const struct ggml_tensor *t, uint64_t salt)
-{
-    _Static_assert(sizeof t->op_params % 8 == 0, "op_params is whole words");
-    uint64_t h = mix(0x9E3779B97F4A7C15ull, salt);
-    h = mix(h, (uint64_t)t->op | (uint64_t)(t->view_src != NULL) << 32);
-    h = mix_words(h, t->op_params, sizeof t->op_params / 8);
-    h = mix_shape(h, t);
-    for (int i = 0; i < GGML_MAX_SRC && t->src[i] != NULL; i++) {
-        h = mix_shape(h, t->src[i]);
-    }
-    return h ? h : 1;
-}
-
-bool vgpu_cache_get(struct vgpu_cache *c, uint64_t key, uint64_t *value)
-{
-    struct vgpu_cache_entry *e = &c->entries[key % VGPU_OP_CACHE_SIZE];
-    pthread_mutex_lock(&c->lock);
-    const bool hit = e->key == key;
-    *value = e->value;
-    pthread_mutex_unlock(&c->lock);
-    return hit;
-}
-
-void vgpu_cache_put(struct vgpu_cache *c, uint64_t key, uint64_t value)
-{
-    struct vgpu_cache_entry *e = &c->entries[key % VGPU_OP_CACHE_SIZE];
-    pthread_mutex_lock(&c->lock);
-    e->key = key;
-    e->value = value;
-    pthread_mutex_unlock(&c->lock);
-}
-
 static bool ask_supports_op(struct vgpu_device *d, const struct ggml_tensor *op)
 {
-    struct apir_decoder dec;
-    vgpu_encode_inline_tensor(vgpu_call_begin(d->remote, APIR_CALL_DEVICE_SUPPORTS_OP), op);
-    const bool ok = vgpu_call_end(d->remote, &dec);
-    const bool supported = ok && apir_decode_bool(&dec) && !dec.fatal;
-    vgpu_call_release(d->remote);
-    return supported;
+    struct apir_msg_op req;
+    vgpu_inline_op(op, &req.op);
+    struct apir_msg_boolean reply = { .value = false };
+    return vgpu_device_supports_op(d->remote, &req, &reply) && reply.value;
 }
 
 static bool dev_supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
@@ -228,7 +173,7 @@ static bool dev_supports_buft(ggml_backend_dev_t dev, ggml_backend_buffer_type_t
     return buft == &device_of(dev)->buft;
 }
 
-const struct ggml_backend_device_i vgpu_device_iface = {
+static const struct ggml_backend_device_i device_iface = {
     .get_name = dev_get_name,
     .get_description = dev_get_description,
     .get_memory = dev_get_memory,

@@ -19,10 +19,6 @@ struct vgpu_cache {
     struct vgpu_cache_entry entries[VGPU_OP_CACHE_SIZE];
 };
 
-bool vgpu_cache_get(struct vgpu_cache *c, uint64_t key, uint64_t *value);
-void vgpu_cache_put(struct vgpu_cache *c, uint64_t key, uint64_t value);
-/* a key over what such answers depend on: op, parameters, types, layouts */
-uint64_t vgpu_op_key(const struct ggml_tensor *t, uint64_t salt);
 
 /* One VirtGPU device: one host device behind one connection. */
 struct vgpu_device {
@@ -46,16 +42,32 @@ struct vgpu_buffer {
     uint64_t base;   /* the host's base for tensor offsets */
 };
 
+/* Files, each using only those listed after it: reg.c (the registry),
+ * device.c, backend.c, buffer.c (ggml's interfaces), wire.c (tensors and
+ * graphs on the wire), host-buffer.c, op-cache.c, remote.c, transport*.c,
+ * log.c. */
+
 /* device.c */
 bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int index, ggml_backend_reg_t reg);
-extern const struct ggml_backend_device_i vgpu_device_iface;
-
-/* buffer.c */
-extern const struct ggml_backend_buffer_type_i vgpu_buffer_type_iface;
-bool vgpu_is_buffer(ggml_backend_buffer_t buffer);
 
 /* backend.c */
 ggml_backend_t vgpu_backend_init(struct vgpu_device *d);
+
+/* buffer.c */
+extern const struct ggml_backend_buffer_type_i vgpu_buffer_type_iface;
+
+/* host-buffer.c */
+/* the free_buffer of every VirtGPU buffer: frees the host's buffer too */
+void vgpu_buffer_release(ggml_backend_buffer_t buffer);
+/* the VirtGPU buffer behind a ggml buffer, or NULL (another backend's) */
+struct vgpu_buffer *vgpu_buffer_of(ggml_backend_buffer_t buffer);
+
+/* op-cache.c */
+void vgpu_cache_init(struct vgpu_cache *c);
+bool vgpu_cache_get(struct vgpu_cache *c, uint64_t key, uint64_t *value);
+void vgpu_cache_put(struct vgpu_cache *c, uint64_t key, uint64_t value);
+/* a key over what such answers depend on: op, parameters, types, layouts */
+uint64_t vgpu_op_key(const struct ggml_tensor *t, uint64_t salt);
 
 /* wire.c: ggml tensors on the wire */
 struct vgpu_tensor_set_slot {
@@ -73,7 +85,8 @@ struct vgpu_tensor_set {
 };
 
 bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out);
-void vgpu_encode_inline_tensor(struct apir_encoder *enc, const struct ggml_tensor *t);
+/* the tensor of supports_op / get_alloc_size, with its sources */
+void vgpu_inline_op(const struct ggml_tensor *t, struct apir_inline_op *out);
 /* serializes the graph into [out, out + cap); the size written, 0 on failure */
 size_t vgpu_serialize_graph(struct vgpu_tensor_set *set, const struct ggml_cgraph *graph, void *out, size_t cap);
 

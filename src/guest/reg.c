@@ -46,22 +46,19 @@ static struct vgpu_transport *open_endpoint(const struct endpoint *e)
  * the extension */
 static int host_device_count(struct vgpu_remote *r)
 {
-    struct apir_decoder dec;
-    uint32_t rc = APIR_CALL_FAILED;
-    vgpu_call_begin(r, APIR_CALL_EXT_DEVICE_COUNT);
-    const bool ok = vgpu_call_try(r, &dec, &rc) && rc == APIR_CALL_OK;
-    const int32_t n = ok ? apir_decode_i32(&dec) : 1;
-    vgpu_call_release(r);
-    return n >= 1 ? n : 1;
+    const struct apir_msg_none none = { 0 };
+    struct apir_msg_i32 count = { .value = 1 };
+    vgpu_lock(r);
+    const uint32_t rc = vgpu_ext_device_count_locked(r, &none, &count);
+    vgpu_unlock(r);
+    return rc == APIR_CALL_OK && count.value >= 1 ? count.value : 1;
 }
 
 static bool bind_device(struct vgpu_remote *r, int index)
 {
-    struct apir_decoder dec;
-    apir_encode_u32(vgpu_call_begin(r, APIR_CALL_EXT_BIND_DEVICE), (uint32_t)index);
-    const bool ok = vgpu_call_end(r, &dec);
-    vgpu_call_release(r);
-    return ok;
+    const struct apir_msg_u32 req = { .value = (uint32_t)index };
+    struct apir_msg_none none;
+    return vgpu_ext_bind_device(r, &req, &none);
 }
 
 static void add_device(struct vgpu_remote *remote)

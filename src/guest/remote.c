@@ -251,56 +251,57 @@ void vgpu_remote_close(struct vgpu_remote *r)
 
 /* ---- forwarded calls ---------------------------------------------------- */
 
-struct apir_encoder *vgpu_call_begin(struct vgpu_remote *r, uint32_t call)
+void vgpu_lock(struct vgpu_remote *r)
 {
     pthread_mutex_lock(&r->lock);
+}
+
+void vgpu_unlock(struct vgpu_remote *r)
+{
+    pthread_mutex_unlock(&r->lock);
+}
+
+struct apir_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call)
+{
     r->call = call;
     begin_command(r, APIR_CMD_FORWARD, call);
     return &r->enc;
 }
 
-/* Submits the call and waits; true when the host ran it (its return code in
- * *call_rc). */
-static bool finish_call(struct vgpu_remote *r, struct apir_decoder *reply, uint32_t *call_rc)
+static bool is_unknown_extension(uint32_t call, uint32_t rc)
+{
+    return call >= APIR_CALL_EXT_FIRST && rc == APIR_CALL_INVALID_INDEX;
+}
+
+uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
 {
     const char *name = apir_call_name(r->call);
     if (r->enc.fatal) {
         LOG_ERROR("%s: the arguments do not fit a command buffer", name);
-        return false;
+        return VGPU_NO_ANSWER;
     }
     uint32_t ret;
     if (!round_trip(r, NO_TIMEOUT, &ret)) {
         LOG_ERROR("%s: no answer from the host", name);
-        return false;
+        return VGPU_NO_ANSWER;
     }
     if (ret < APIR_FORWARD_BASE_INDEX) {
         LOG_ERROR("%s: the hypervisor could not forward the call (code %u)", name, ret);
-        return false;
+        return VGPU_NO_ANSWER;
     }
-    *call_rc = ret - APIR_FORWARD_BASE_INDEX;
+    const uint32_t rc = ret - APIR_FORWARD_BASE_INDEX;
+    if (rc != APIR_CALL_OK && !is_unknown_extension(r->call, rc)) {
+        LOG_ERROR("%s: the host refused the call (code %u; see the host's log)", name, rc);
+    }
     reply_decoder(r, reply);
-    return true;
+    return rc;
 }
 
-bool vgpu_call_try(struct vgpu_remote *r, struct apir_decoder *reply, uint32_t *call_rc)
+uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply)
 {
-    return finish_call(r, reply, call_rc);
-}
-
-bool vgpu_call_end(struct vgpu_remote *r, struct apir_decoder *reply)
-{
-    uint32_t rc;
-    if (!finish_call(r, reply, &rc)) {
-        return false;
+    if (reply->fatal) {
+        LOG_ERROR("%s: the host's reply is shorter than its layout", apir_call_name(r->call));
+        return APIR_CALL_FAILED;
     }
-    if (rc != APIR_CALL_OK) {
-        LOG_ERROR("%s: the host refused the call (code %u; see the host's log)", apir_call_name(r->call), rc);
-        return false;
-    }
-    return true;
-}
-
-void vgpu_call_release(struct vgpu_remote *r)
-{
-    pthread_mutex_unlock(&r->lock);
+    return APIR_CALL_OK;
 }

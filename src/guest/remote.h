@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include "apir-calls.h"
 #include "apir-codec.h"
 #include "apir/names.h"
 #include "apir/protocol.h"
@@ -32,15 +33,51 @@ struct vgpu_remote {
 struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport);
 void vgpu_remote_close(struct vgpu_remote *r);
 
-/* A forwarded call: begin returns the encoder for its arguments (the call
- * holds the connection's lock), end submits and waits, and on success gives
- * the reply decoder; release ends the call. end logs and returns false on a
- * transport failure or a non-zero return code. */
-struct apir_encoder *vgpu_call_begin(struct vgpu_remote *r, uint32_t call);
-bool vgpu_call_end(struct vgpu_remote *r, struct apir_decoder *reply);
-/* vgpu_call_end for a call the host may not know (an extension): a refusal
- * is not logged; *call_rc gets the call's return code (APIR_CALL_OK...). */
-bool vgpu_call_try(struct vgpu_remote *r, struct apir_decoder *reply, uint32_t *call_rc);
-void vgpu_call_release(struct vgpu_remote *r);
+/* The connection's lock: one call at a time, and the shared data blob
+ * belongs to the holder (fill it before a call, read it after). */
+void vgpu_lock(struct vgpu_remote *r);
+void vgpu_unlock(struct vgpu_remote *r);
+
+/* The return code of a call that got no answer: the transport failed or
+ * the request did not fit (logged). */
+#define VGPU_NO_ANSWER UINT32_MAX
+
+/* Under the lock: starts a FORWARD command of `call` and returns the
+ * encoder of its request. */
+struct apir_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call);
+/* Under the lock: submits the request and waits. Returns the call's return
+ * code, with *reply set to decode the reply when it is APIR_CALL_OK, or
+ * VGPU_NO_ANSWER. A failure is logged, except an extension the host does
+ * not know (APIR_CALL_INVALID_INDEX): an older peer, which callers handle. */
+uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply);
+/* APIR_CALL_OK when the reply decoded whole, else logged and FAILED */
+uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply);
+
+/* Typed callers of every call of APIR_CALLS:
+ *   vgpu_<name>_locked(r, &req, &reply) -> return code (under the lock)
+ *   vgpu_<name>(r, &req, &reply)        -> true when the host ran it */
+#define VGPU_DEFINE_CALL(NAME, number, name, request, reply)                                          \
+    static inline uint32_t vgpu_##name##_locked(struct vgpu_remote *r, const struct apir_msg_##request *req, \
+                                               struct apir_msg_##reply *out)                            \
+    {                                                                                                 \
+        apir_encode_msg_##request(vgpu_request(r, APIR_CALL_##NAME), req);                            \
+        struct apir_decoder dec;                                                                      \
+        uint32_t rc = vgpu_exchange(r, &dec);                                                         \
+        if (rc == APIR_CALL_OK) {                                                                     \
+            apir_decode_msg_##reply(&dec, out);                                                       \
+            rc = vgpu_reply_status(r, &dec);                                                          \
+        }                                                                                             \
+        return rc;                                                                                    \
+    }                                                                                                 \
+    static inline bool vgpu_##name(struct vgpu_remote *r, const struct apir_msg_##request *req,       \
+                                   struct apir_msg_##reply *out)                                      \
+    {                                                                                                 \
+        vgpu_lock(r);                                                                                 \
+        const bool ok = vgpu_##name##_locked(r, req, out) == APIR_CALL_OK;                            \
+        vgpu_unlock(r);                                                                               \
+        return ok;                                                                                    \
+    }
+APIR_CALLS(VGPU_DEFINE_CALL)
+#undef VGPU_DEFINE_CALL
 
 #endif

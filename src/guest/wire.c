@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apir-graph.h"
 #include "frontend.h"
 
 bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out)
@@ -19,8 +20,8 @@ bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out)
         out->ne[i] = (uint32_t)t->ne[i];
         out->nb[i] = (uint32_t)t->nb[i];
     }
-    if (t->buffer != NULL && vgpu_is_buffer(t->buffer)) {
-        const struct vgpu_buffer *b = t->buffer->context;
+    const struct vgpu_buffer *b = vgpu_buffer_of(t->buffer);
+    if (b != NULL) {
         out->buffer = b->handle;
         out->data = t->data ? (uint64_t)(uintptr_t)t->data - b->base : 0;
     } else if (t->data != NULL) {
@@ -43,7 +44,7 @@ bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out)
 
 /* ---- inline tensors (supports_op, get_alloc_size) ----------------------- */
 
-static void inline_body(const struct ggml_tensor *t, struct apir_inline_tensor *w, bool top)
+static void inline_body(const struct ggml_tensor *t, struct apir_inline_tensor *w)
 {
     memset(w, 0, sizeof *w);
     w->type = (uint32_t)t->type;
@@ -56,33 +57,26 @@ static void inline_body(const struct ggml_tensor *t, struct apir_inline_tensor *
     w->flags = t->flags;
     memcpy(w->name, t->name, sizeof w->name);
     w->name[sizeof w->name - 1] = '\0';
-    if (!top) {
-        return; /* the host follows only the top tensor's references */
-    }
-    /* references are only "present" marks; what they refer to follows */
-    w->buffer = t->buffer != NULL && vgpu_is_buffer(t->buffer);
-    w->view_src = t->view_src != NULL;
-    for (int i = 0; i < GGML_MAX_SRC; i++) {
-        w->src[i] = t->src[i] != NULL;
-    }
 }
 
-void vgpu_encode_inline_tensor(struct apir_encoder *enc, const struct ggml_tensor *t)
+void vgpu_inline_op(const struct ggml_tensor *t, struct apir_inline_op *out)
 {
-    struct apir_inline_tensor w;
-    inline_body(t, &w, true);
-    apir_encode_bytes(enc, &w, sizeof w);
-    if (w.buffer) {
-        apir_encode_u64(enc, ((const struct vgpu_buffer *)t->buffer->context)->handle);
-    }
+    memset(out, 0, sizeof *out);
+    inline_body(t, &out->tensor);
+    /* the top tensor's references are "present" marks; the host follows
+     * only those, and what they refer to comes with the op */
+    const struct vgpu_buffer *b = vgpu_buffer_of(t->buffer);
+    out->tensor.buffer = b != NULL;
+    out->buffer = b ? b->handle : 0;
+    out->tensor.view_src = t->view_src != NULL;
     if (t->view_src != NULL) {
-        inline_body(t->view_src, &w, false);
-        apir_encode_bytes(enc, &w, sizeof w);
+        inline_body(t->view_src, &out->view_src);
     }
-    /* sources are listed up to the first absent one, as the host reads them */
-    for (int i = 0; i < GGML_MAX_SRC && t->src[i] != NULL; i++) {
-        inline_body(t->src[i], &w, false);
-        apir_encode_bytes(enc, &w, sizeof w);
+    for (int i = 0; i < GGML_MAX_SRC; i++) {
+        out->tensor.src[i] = t->src[i] != NULL;
+        if (t->src[i] != NULL) {
+            inline_body(t->src[i], &out->src[i]);
+        }
     }
 }
 
@@ -129,8 +123,7 @@ static bool tensor_set_add(struct vgpu_tensor_set *set, const struct ggml_tensor
 
 struct graph_writer {
     struct vgpu_tensor_set *set;
-    struct apir_encoder enc;
-    uint32_t n_tensors;
+    struct apir_graph_writer out;
     bool failed;
 };
 
@@ -154,33 +147,28 @@ static void add_tensor(struct graph_writer *g, const struct ggml_tensor *t)
         g->failed = true;
         return;
     }
-    apir_encode_bytes(&g->enc, &w, sizeof w);
-    g->n_tensors++;
+    apir_graph_put_tensor(&g->out, &w);
 }
 
 size_t vgpu_serialize_graph(struct vgpu_tensor_set *set, const struct ggml_cgraph *graph, void *out, size_t cap)
 {
-    const int n_nodes = ggml_graph_n_nodes((struct ggml_cgraph *)graph);
+    struct ggml_cgraph *g_nodes = (struct ggml_cgraph *)graph;
+    const int n_nodes = ggml_graph_n_nodes(g_nodes);
     /* each node brings at most itself, its sources and its view source */
     if (n_nodes <= 0 || !tensor_set_reserve(set, (size_t)n_nodes * (GGML_MAX_SRC + 2))) {
         return 0;
     }
-    struct graph_writer g = { set, { 0 }, 0, false };
-    apir_encoder_init(&g.enc, out, cap);
-    apir_encode_u32(&g.enc, (uint32_t)n_nodes);
+    struct graph_writer g = { .set = set, .failed = false };
+    apir_graph_begin(&g.out, out, cap, (uint32_t)n_nodes);
     for (int i = 0; i < n_nodes; i++) {
-        apir_encode_u64(&g.enc, (uint64_t)(uintptr_t)ggml_graph_node((struct ggml_cgraph *)graph, i));
+        apir_graph_put_node(&g.out, (uint64_t)(uintptr_t)ggml_graph_node(g_nodes, i));
     }
-    uint32_t *count = apir_encode_reserve(&g.enc, sizeof(uint32_t));
     for (int i = 0; i < n_nodes && !g.failed; i++) {
-        add_tensor(&g, ggml_graph_node((struct ggml_cgraph *)graph, i));
+        add_tensor(&g, ggml_graph_node(g_nodes, i));
     }
-    if (g.failed || g.enc.fatal || count == NULL) {
-        if (g.enc.fatal) {
-            LOG_ERROR("graph: %d nodes do not fit the %zu-byte shared buffer", n_nodes, cap);
-        }
-        return 0;
+    const size_t size = g.failed ? 0 : apir_graph_end(&g.out);
+    if (size == 0 && !g.failed) {
+        LOG_ERROR("graph: %d nodes do not fit the %zu-byte shared buffer", n_nodes, cap);
     }
-    memcpy(count, &g.n_tensors, sizeof g.n_tensors);
-    return apir_encoder_used(&g.enc);
+    return size;
 }

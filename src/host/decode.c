@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apir-graph.h"
 #include "host.h"
 
 #define MAX_GRAPH_TENSORS (1u << 20)
@@ -197,42 +198,28 @@ static struct ggml_tensor *inline_tensor_body(struct ggml_context *mem_ctx, cons
     return new_tensor(mem_ctx, &d, &extent);
 }
 
-static struct ggml_tensor *decode_inline_source(struct ggml_context *mem_ctx, struct apir_decoder *dec)
-{
-    struct apir_inline_tensor w;
-    if (!apir_decode_bytes(dec, &w, sizeof w)) {
-        return NULL;
-    }
-    return inline_tensor_body(mem_ctx, &w);
-}
-
 struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
-                                       struct apir_decoder *dec)
+                                       const struct apir_inline_op *op)
 {
-    struct apir_inline_tensor w;
-    if (!apir_decode_bytes(dec, &w, sizeof w)) {
-        LOG_ERROR("inline tensor: the command is too short");
-        return NULL;
-    }
-    struct ggml_tensor *t = inline_tensor_body(mem_ctx, &w);
+    struct ggml_tensor *t = inline_tensor_body(mem_ctx, &op->tensor);
     if (t == NULL) {
         return NULL;
     }
-    if (w.buffer != 0) {
+    if (op->tensor.buffer != 0) {
         /* an unknown handle is not an error: llama.cpp's own frontend sends
          * a meaningless value here */
-        t->buffer = host_buffer_get(ctx, apir_decode_u64(dec));
+        t->buffer = host_buffer_get(ctx, op->buffer);
     }
-    if (w.view_src != 0 && (t->view_src = decode_inline_source(mem_ctx, dec)) == NULL) {
+    if (op->tensor.view_src != 0 && (t->view_src = inline_tensor_body(mem_ctx, &op->view_src)) == NULL) {
         return NULL;
     }
-    for (int i = 0; i < APIR_MAX_SRC && w.src[i] != 0; i++) {
-        if ((t->src[i] = decode_inline_source(mem_ctx, dec)) == NULL) {
-            LOG_ERROR("inline tensor '%s': source %d is missing or invalid", t->name, i);
+    for (int i = 0; i < apir_inline_op_n_src(op); i++) {
+        if ((t->src[i] = inline_tensor_body(mem_ctx, &op->src[i])) == NULL) {
+            LOG_ERROR("inline tensor '%s': source %d is invalid", t->name, i);
             return NULL;
         }
     }
-    return dec->fatal ? NULL : t;
+    return t;
 }
 
 /* ---- graphs ------------------------------------------------------------- */
@@ -329,12 +316,12 @@ void host_graph_scratch_free(struct host_ctx *ctx)
 }
 
 /* Pass 1: every tensor record becomes a validated tensor, indexed by id. */
-static bool create_graph_tensors(struct host_ctx *ctx, struct apir_decoder dec, uint32_t n_tensors)
+static bool create_graph_tensors(struct host_ctx *ctx, const struct apir_graph_reader *g)
 {
     struct host_id_map *m = ctx->id_map;
-    for (uint32_t i = 0; i < n_tensors; i++) {
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
         struct apir_wire_tensor w;
-        apir_decode_bytes(&dec, &w, sizeof w);
+        apir_graph_tensor(g, i, &w);
         const uint32_t slot = id_slot(m, w.id);
         if (w.id == 0 || m->keys[slot] != 0) {
             LOG_ERROR("graph: tensor %u has a null or repeated id", i);
@@ -353,11 +340,11 @@ static bool create_graph_tensors(struct host_ctx *ctx, struct apir_decoder dec, 
 /* Pass 2: sources and view sources by id. Ids are looked up again in the
  * stream; each one is checked here, so a concurrent change by the guest can
  * only make the graph fail, never point outside it. */
-static bool link_graph_tensors(struct host_ctx *ctx, struct apir_decoder dec, uint32_t n_tensors)
+static bool link_graph_tensors(struct host_ctx *ctx, const struct apir_graph_reader *g)
 {
-    for (uint32_t i = 0; i < n_tensors; i++) {
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
         struct apir_wire_tensor w;
-        apir_decode_bytes(&dec, &w, sizeof w);
+        apir_graph_tensor(g, i, &w);
         struct ggml_tensor *t = id_lookup(ctx->id_map, w.id);
         if (t == NULL) {
             LOG_ERROR("graph: tensor %u changed while being decoded", i);
@@ -382,31 +369,23 @@ static bool link_graph_tensors(struct host_ctx *ctx, struct apir_decoder dec, ui
 
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size)
 {
-    struct apir_decoder dec;
-    apir_decoder_init(&dec, data, (size_t)size);
-    const uint32_t n_nodes = apir_decode_u32(&dec);
-    if (dec.fatal || n_nodes == 0 || n_nodes > MAX_GRAPH_TENSORS ||
-        (uint64_t)n_nodes * 8 > apir_decoder_remaining(&dec)) {
-        LOG_ERROR("graph: invalid node count %u for %llu bytes", n_nodes, (unsigned long long)size);
+    struct apir_graph_reader g;
+    if (!apir_graph_read(&g, data, (size_t)size, MAX_GRAPH_TENSORS)) {
+        LOG_ERROR("graph: the node or tensor count does not fit the graph's %llu bytes", (unsigned long long)size);
         return NULL;
     }
-    const void *node_ids = apir_decode_inplace(&dec, sizeof(uint64_t) * n_nodes);
-    const uint32_t n_tensors = apir_decode_u32(&dec);
-    if (dec.fatal || n_tensors > MAX_GRAPH_TENSORS ||
-        (uint64_t)n_tensors * sizeof(struct apir_wire_tensor) > apir_decoder_remaining(&dec)) {
-        LOG_ERROR("graph: invalid tensor count %u for %llu bytes", n_tensors, (unsigned long long)size);
+    if (!id_map_reserve(ctx, g.n_tensors, g.n_nodes) || !graph_scratch_reserve(ctx, g.n_tensors, g.n_nodes)) {
         return NULL;
     }
-    if (!id_map_reserve(ctx, n_tensors, n_nodes) || !graph_scratch_reserve(ctx, n_tensors, n_nodes)) {
+    /* copied out: the guest may change them while the graph is decoded */
+    for (uint32_t i = 0; i < g.n_nodes; i++) {
+        ctx->id_map->node_ids[i] = apir_graph_node_id(&g, i);
+    }
+    if (!create_graph_tensors(ctx, &g) || !link_graph_tensors(ctx, &g)) {
         return NULL;
     }
-    /* copied out: the stream is only 4-byte aligned */
-    memcpy(ctx->id_map->node_ids, node_ids, sizeof(uint64_t) * n_nodes);
-    if (!create_graph_tensors(ctx, dec, n_tensors) || !link_graph_tensors(ctx, dec, n_tensors)) {
-        return NULL;
-    }
-    struct ggml_cgraph *graph = ggml_new_graph_custom(ctx->graph_ctx, n_nodes, false);
-    for (uint32_t i = 0; i < n_nodes; i++) {
+    struct ggml_cgraph *graph = ggml_new_graph_custom(ctx->graph_ctx, g.n_nodes, false);
+    for (uint32_t i = 0; i < g.n_nodes; i++) {
         struct ggml_tensor *node = id_lookup(ctx->id_map, ctx->id_map->node_ids[i]);
         if (node == NULL) {
             LOG_ERROR("graph: node %u is not one of the graph's tensors", i);

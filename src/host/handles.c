@@ -85,6 +85,15 @@ uint64_t host_buffer_guest_base(uint64_t handle)
     return (handle & 0xffffffffu) << GUEST_BASE_SHIFT;
 }
 
+uint32_t host_buffer_count(const struct host_ctx *ctx)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ctx->n_slots; i++) {
+        n += ctx->slots[i].buffer != NULL;
+    }
+    return n;
+}
+
 void host_buffers_free_all(struct host_ctx *ctx)
 {
     for (uint32_t i = 0; i < ctx->n_slots; i++) {
@@ -95,4 +104,24 @@ void host_buffers_free_all(struct host_ctx *ctx)
     free(ctx->slots);
     ctx->slots = NULL;
     ctx->n_slots = ctx->cap_slots = 0;
+}
+
+/* ---- shared memory resources --------------------------------------------- */
+
+void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need)
+{
+    void *ptr = ctx->cbs.get_shmem_ptr(ctx->ctx_id, res_id);
+    if (ptr == NULL) {
+        LOG_ERROR("shared-memory resource %u is unknown to the hypervisor", res_id);
+        return NULL;
+    }
+    if (ctx->shmem_size_known) {
+        const size_t size = ctx->cbs.get_shmem_size(ctx->ctx_id, res_id);
+        if (need > size) {
+            LOG_ERROR("shared-memory resource %u holds %zu bytes, the call needs %llu", res_id, size,
+                       (unsigned long long)need);
+            return NULL;
+        }
+    }
+    return ptr;
 }

@@ -2,7 +2,12 @@
  *
  * One host_ctx per APIR context. Everything the guest names (buffers,
  * buffer types) is an opaque handle looked up in the context's own tables;
- * nothing the guest sends is ever used as a host pointer. */
+ * nothing the guest sends is ever used as a host pointer.
+ *
+ * Files, each using only those listed after it: host.c (entry points,
+ * context table), dispatch.c (the call table), calls.c (one handler per
+ * call), decode.c (tensors and graphs from the wire), ggml-lib.c (the real
+ * GGML library), handles.c (buffer handles, shared memory), log.c. */
 #ifndef HOST_H
 #define HOST_H
 
@@ -10,9 +15,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "apir-calls.h"
 #include "apir-codec.h"
 #include "apir/backend-abi.h"
 #include "apir/protocol.h"
+#include "ggml-backend-impl.h"
 #include "ggml-backend.h"
 #include "ggml.h"
 #include "log.h"
@@ -51,24 +58,29 @@ struct host_ctx {
 /* With APIR_LLAMA_CPP_LOG_TO_FILE set, the GGML library logs there too. */
 void host_route_ggml_log(void);
 
-/* ---- devices (host.c) ---- */
-/* Runs the context on device `index` of its GGML library; false (logged) if
- * there is no such device or it does not start. */
-bool host_bind_device(struct host_ctx *ctx, size_t index);
-
-/* ---- shared memory (host.c) ---- */
-/* The host mapping of resource res_id holding at least `need` bytes, or NULL
- * (logged) when the resource is unknown or too small. */
-void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need);
-
-/* ---- buffer handles (handles.c) ---- */
+/* ---- buffer handles and shared memory (handles.c) ---- */
 uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer);
 ggml_backend_buffer_t host_buffer_get(struct host_ctx *ctx, uint64_t handle);
 /* removes and returns the buffer, or NULL for an unknown handle */
 ggml_backend_buffer_t host_buffer_remove(struct host_ctx *ctx, uint64_t handle);
 /* the base address the guest computes tensor offsets from */
 uint64_t host_buffer_guest_base(uint64_t handle);
+uint32_t host_buffer_count(const struct host_ctx *ctx);
 void host_buffers_free_all(struct host_ctx *ctx);
+/* The host mapping of resource res_id holding at least `need` bytes, or NULL
+ * (logged) when the resource is unknown or too small. */
+void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need);
+
+/* ---- the GGML library (ggml-lib.c) ---- */
+/* Opens ggml.library.path and finds its registration function; an
+ * apir_load_library_code (logged with the seed's message on failure). */
+uint32_t host_open_ggml_library(struct host_ctx *ctx, ggml_backend_init_t *init);
+/* Registers the library and starts device 0; an apir_backend_init_code. */
+uint32_t host_start_backend(struct host_ctx *ctx, ggml_backend_init_t init);
+/* Runs the context on device `index` of its GGML library; false (logged) if
+ * there is no such device or it does not start. */
+bool host_bind_device(struct host_ctx *ctx, size_t index);
+void host_stop_backend(struct host_ctx *ctx);
 
 /* ---- tensors and graphs from the wire (decode.c) ---- */
 /* Builds a tensor in mem_ctx from a wire tensor after validating its type,
@@ -76,17 +88,22 @@ void host_buffers_free_all(struct host_ctx *ctx);
  * are not linked. */
 struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_context *mem_ctx,
                                           const struct apir_wire_tensor *w, bool need_data);
-/* Decodes an inline tensor (supports_op, get_alloc_size) with its sources. */
+/* Builds an inline tensor (supports_op, get_alloc_size) with its sources. */
 struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
-                                       struct apir_decoder *dec);
+                                       const struct apir_inline_op *op);
 /* Decodes a serialized graph of `size` bytes at `data`; NULL when invalid. */
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size);
 void host_graph_scratch_free(struct host_ctx *ctx);
 
-/* ---- forwarded calls (calls.c) ---- */
+/* ---- forwarded calls (calls.c: one handler per call of APIR_CALLS) ---- */
 /* Room for the tensors of one call: a tensor and its sources, or two. */
 #define HOST_CALL_TENSORS (2 + APIR_MAX_SRC)
-uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder *dec,
-                       struct apir_encoder *enc);
+#define HOST_DECLARE_CALL(NAME, number, name, request, reply) \
+    uint32_t host_call_##name(struct host_ctx *ctx, const struct apir_msg_##request *req, struct apir_msg_##reply *out);
+APIR_CALLS(HOST_DECLARE_CALL)
+#undef HOST_DECLARE_CALL
+
+/* ---- the call table (dispatch.c) ---- */
+uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder *dec, struct apir_encoder *enc);
 
 #endif

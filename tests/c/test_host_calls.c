@@ -11,6 +11,7 @@
 #include "check.h"
 #include "ggml.h"
 #include "loopback.h"
+#include "apir-graph.h"
 #include "remote.h"
 #include "transport-vtest.h"
 
@@ -23,20 +24,16 @@ static bool validating_host = true;
 
 /* ---- call helpers ------------------------------------------------------- */
 
-static bool call_no_args(uint32_t call, struct apir_decoder *dec)
-{
-    vgpu_call_begin(R, call);
-    return vgpu_call_end(R, dec); /* caller releases */
-}
+static const struct apir_msg_none NONE = { 0 };
+static struct apir_msg_none none_reply;
 
-static uint64_t call_u64_arg_u64(uint32_t call, uint64_t arg, bool *ok)
+static uint64_t call_u64_arg_u64(bool (*call)(struct vgpu_remote *, const struct apir_msg_u64 *, struct apir_msg_u64 *),
+                                 uint64_t arg, bool *ok)
 {
-    struct apir_decoder dec;
-    apir_encode_u64(vgpu_call_begin(R, call), arg);
-    *ok = vgpu_call_end(R, &dec);
-    const uint64_t v = *ok ? apir_decode_u64(&dec) : 0;
-    vgpu_call_release(R);
-    return v;
+    const struct apir_msg_u64 req = { .value = arg };
+    struct apir_msg_u64 reply = { .value = 0 };
+    *ok = call(R, &req, &reply);
+    return reply.value;
 }
 
 static struct apir_wire_tensor f32_vector(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op)
@@ -59,16 +56,11 @@ static struct apir_wire_tensor f32_vector(uint64_t id, uint64_t buffer, uint64_t
 /* set (to_host) or get the tensor's bytes through the data blob */
 static bool tensor_io(uint32_t call, uint64_t buffer, const struct apir_wire_tensor *t, uint64_t offset, uint64_t size)
 {
-    struct apir_encoder *enc = vgpu_call_begin(R, call);
-    apir_encode_u64(enc, buffer);
-    apir_encode_bytes(enc, t, sizeof *t);
-    apir_encode_u32(enc, R->data.res_id);
-    apir_encode_u64(enc, offset);
-    apir_encode_u64(enc, size);
-    struct apir_decoder dec;
-    const bool ok = vgpu_call_end(R, &dec);
-    vgpu_call_release(R);
-    return ok;
+    const struct apir_msg_tensor_io req = {
+        .buffer = buffer, .tensor = *t, .res_id = R->data.res_id, .offset = offset, .size = size
+    };
+    return call == APIR_CALL_BUFFER_SET_TENSOR ? vgpu_buffer_set_tensor(R, &req, &none_reply)
+                                               : vgpu_buffer_get_tensor(R, &req, &none_reply);
 }
 
 static bool set_floats(uint64_t buffer, const struct apir_wire_tensor *t, const float *v)
@@ -87,77 +79,76 @@ static bool get_floats(uint64_t buffer, const struct apir_wire_tensor *t, float 
 /* a graph of the given tensors (in order) whose nodes are the last n_nodes */
 static bool compute(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
 {
-    struct apir_encoder g;
-    apir_encoder_init(&g, R->data.ptr, R->data.size);
-    apir_encode_u32(&g, n_nodes);
+    struct apir_graph_writer g;
+    apir_graph_begin(&g, R->data.ptr, R->data.size, n_nodes);
     for (uint32_t i = n - n_nodes; i < n; i++) {
-        apir_encode_u64(&g, tensors[i].id);
+        apir_graph_put_node(&g, tensors[i].id);
     }
-    apir_encode_u32(&g, n);
-    apir_encode_bytes(&g, tensors, sizeof *tensors * n);
-    struct apir_encoder *enc = vgpu_call_begin(R, APIR_CALL_BACKEND_GRAPH_COMPUTE);
-    apir_encode_u32(enc, R->data.res_id);
-    apir_encode_u64(enc, apir_encoder_used(&g));
-    struct apir_decoder dec;
-    const bool ok = vgpu_call_end(R, &dec);
-    *status = ok ? apir_decode_i32(&dec) : -100;
-    vgpu_call_release(R);
+    for (uint32_t i = 0; i < n; i++) {
+        apir_graph_put_tensor(&g, &tensors[i]);
+    }
+    const struct apir_msg_graph req = { .res_id = R->data.res_id, .size = apir_graph_end(&g) };
+    struct apir_msg_i32 reply = { .value = -100 };
+    const bool ok = vgpu_backend_graph_compute(R, &req, &reply);
+    *status = reply.value;
     return ok;
+}
+
+/* a call of a number the host does not know, with no arguments */
+static uint32_t call_unknown(uint32_t call)
+{
+    struct apir_decoder dec;
+    vgpu_lock(R);
+    vgpu_request(R, call);
+    const uint32_t rc = vgpu_exchange(R, &dec);
+    vgpu_unlock(R);
+    return rc;
+}
+
+static bool free_buffer(uint64_t buffer)
+{
+    const struct apir_msg_u64 req = { .value = buffer };
+    return vgpu_buffer_free_buffer(R, &req, &none_reply);
 }
 
 /* ---- tests -------------------------------------------------------------- */
 
 static void test_device(void)
 {
-    struct apir_decoder dec;
-    char name[128];
-    CHECK(call_no_args(APIR_CALL_DEVICE_GET_COUNT, &dec) && apir_decode_i32(&dec) == 1, "one device");
-    vgpu_call_release(R);
-    CHECK(call_no_args(APIR_CALL_DEVICE_GET_NAME, &dec) && apir_decode_string(&dec, name, sizeof name) &&
-              strlen(name) > 0, "device name");
-    vgpu_call_release(R);
-    printf("device: %s\n", name);
-    CHECK(call_no_args(APIR_CALL_DEVICE_GET_DESCRIPTION, &dec) && apir_decode_string(&dec, name, sizeof name),
-          "device description");
-    vgpu_call_release(R);
-    CHECK(call_no_args(APIR_CALL_DEVICE_GET_MEMORY, &dec), "device memory call");
-    const uint64_t free_mem = apir_decode_u64(&dec), total = apir_decode_u64(&dec);
-    vgpu_call_release(R);
-    CHECK(total > 0 && free_mem <= total, "memory %llu of %llu", (unsigned long long)free_mem, (unsigned long long)total);
-    CHECK(call_no_args(APIR_CALL_DEVICE_GET_PROPS, &dec), "props call");
-    for (int i = 0; i < 5; i++) {
-        apir_decode_bool(&dec);
-    }
-    CHECK(!dec.fatal, "props has five booleans");
-    vgpu_call_release(R);
+    struct apir_msg_i32 count = { .value = 0 };
+    struct apir_msg_string name, description;
+    struct apir_msg_memory memory = { 0 };
+    struct apir_msg_props props;
+    CHECK(vgpu_device_get_count(R, &NONE, &count) && count.value == 1, "one device");
+    CHECK(vgpu_device_get_name(R, &NONE, &name) && strlen(name.value) > 0, "device name");
+    printf("device: %s\n", name.value);
+    CHECK(vgpu_device_get_description(R, &NONE, &description), "device description");
+    CHECK(vgpu_device_get_memory(R, &NONE, &memory), "device memory call");
+    CHECK(memory.total_bytes > 0 && memory.free_bytes <= memory.total_bytes, "memory %llu of %llu",
+          (unsigned long long)memory.free_bytes, (unsigned long long)memory.total_bytes);
+    CHECK(vgpu_device_get_props(R, &NONE, &props), "props has five booleans");
 }
 
 static uint64_t test_buffer_type(void)
 {
-    struct apir_decoder dec;
-    CHECK(call_no_args(APIR_CALL_DEVICE_GET_BUFFER_TYPE, &dec), "buffer type call");
-    const uint64_t buft = apir_decode_u64(&dec);
-    vgpu_call_release(R);
+    struct apir_msg_u64 buft = { .value = 0 };
+    CHECK(vgpu_device_get_buffer_type(R, &NONE, &buft), "buffer type call");
     bool ok;
-    const uint64_t align = call_u64_arg_u64(APIR_CALL_BUFFER_TYPE_GET_ALIGNMENT, buft, &ok);
+    const uint64_t align = call_u64_arg_u64(vgpu_buffer_type_get_alignment, buft.value, &ok);
     CHECK(ok && align > 0 && (align & (align - 1)) == 0, "alignment %llu", (unsigned long long)align);
-    CHECK(call_u64_arg_u64(APIR_CALL_BUFFER_TYPE_GET_MAX_SIZE, buft, &ok) > 0 && ok, "max size");
+    CHECK(call_u64_arg_u64(vgpu_buffer_type_get_max_size, buft.value, &ok) > 0 && ok, "max size");
     if (validating_host) {
-        call_u64_arg_u64(APIR_CALL_BUFFER_TYPE_GET_ALIGNMENT, buft + 7, &ok);
+        call_u64_arg_u64(vgpu_buffer_type_get_alignment, buft.value + 7, &ok);
         CHECK(!ok, "an unknown buffer type handle is refused");
     }
-    return buft;
+    return buft.value;
 }
 
 static uint64_t alloc_buffer(uint64_t buft, uint64_t size)
 {
-    struct apir_encoder *enc = vgpu_call_begin(R, APIR_CALL_BUFFER_TYPE_ALLOC_BUFFER);
-    apir_encode_u64(enc, buft);
-    apir_encode_u64(enc, size);
-    struct apir_decoder dec;
-    const uint64_t handle = vgpu_call_end(R, &dec) ? apir_decode_u64(&dec) : 0;
-    vgpu_call_release(R);
-    return handle;
+    const struct apir_msg_alloc req = { .buft = buft, .size = size };
+    struct apir_msg_u64 handle = { .value = 0 };
+    return vgpu_buffer_type_alloc_buffer(R, &req, &handle) ? handle.value : 0;
 }
 
 /* bad input: refused, and the context carries on */
@@ -182,9 +173,7 @@ static void test_bad_input(uint64_t buf, const struct apir_wire_tensor *ta, cons
     bad_op.op = GGML_OP_COUNT + 5;
     const struct apir_wire_tensor bad_op_graph[3] = { *ta, *tb, bad_op };
     CHECK(!compute(bad_op_graph, 3, 1, &status), "a graph with an invalid op is refused");
-    struct apir_decoder dec;
-    CHECK(!call_no_args(APIR_CALL_COUNT + 3, &dec), "an unknown call index is refused");
-    vgpu_call_release(R);
+    CHECK(call_unknown(APIR_CALL_COUNT + 3) == APIR_CALL_INVALID_INDEX, "an unknown call index is refused");
     CHECK(get_floats(buf, tc, c) && c[N - 1] == a[N - 1] + 0.5f * (float)(N - 1),
           "the context still works after bad input");
 }
@@ -194,7 +183,7 @@ static void test_tensors_and_graph(uint64_t buft)
     const uint64_t buf = alloc_buffer(buft, 1 << 20);
     CHECK(buf != 0, "buffer allocated");
     bool ok;
-    CHECK(call_u64_arg_u64(APIR_CALL_BUFFER_GET_BASE, buf, &ok) != 0 && ok, "buffer base");
+    CHECK(call_u64_arg_u64(vgpu_buffer_get_base, buf, &ok) != 0 && ok, "buffer base");
 
     float a[N], b[N], c[N];
     for (int i = 0; i < N; i++) {
@@ -223,13 +212,9 @@ static void test_tensors_and_graph(uint64_t buft)
     if (validating_host) {
         test_bad_input(buf, &ta, &tb, &tc, a);
     }
-    struct apir_decoder dec;
-    struct apir_encoder *enc = vgpu_call_begin(R, APIR_CALL_BUFFER_FREE_BUFFER);
-    apir_encode_u64(enc, buf);
-    CHECK(vgpu_call_end(R, &dec), "free_buffer");
-    vgpu_call_release(R);
+    CHECK(free_buffer(buf), "free_buffer");
     if (validating_host) {
-        call_u64_arg_u64(APIR_CALL_BUFFER_GET_BASE, buf, &ok);
+        call_u64_arg_u64(vgpu_buffer_get_base, buf, &ok);
         CHECK(!ok, "a freed buffer's handle is refused");
     }
 }
@@ -242,14 +227,10 @@ static void test_buffer_from_ptr(struct vgpu_transport *t)
 {
     struct vgpu_blob blob;
     CHECK(t->ops->create_blob(t, 1 << 16, &blob), "a blob for the buffer");
-    struct apir_encoder *enc = vgpu_call_begin(R, APIR_CALL_DEVICE_BUFFER_FROM_PTR);
-    apir_encode_u32(enc, blob.res_id);
-    apir_encode_u64(enc, blob.size);
-    apir_encode_u64(enc, blob.size);
-    struct apir_decoder dec;
-    const bool ok = vgpu_call_end(R, &dec);
-    const uint64_t buf = ok ? apir_decode_u64(&dec) : 0;
-    vgpu_call_release(R);
+    const struct apir_msg_from_ptr req = { .res_id = blob.res_id, .size = blob.size, .max_tensor_size = blob.size };
+    struct apir_msg_buffer_and_type reply = { .buffer = 0 };
+    const bool ok = vgpu_device_buffer_from_ptr(R, &req, &reply);
+    const uint64_t buf = reply.buffer;
     CHECK(ok && buf != 0, "device_buffer_from_ptr");
     float *a = blob.ptr, *b = a + 1024, *c = a + 2048;
     for (int i = 0; i < N; i++) {
@@ -266,10 +247,7 @@ static void test_buffer_from_ptr(struct vgpu_transport *t)
     int32_t status;
     CHECK(compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS, "compute on a blob buffer");
     CHECK(c[7] == 9.0f && c[N - 1] == (float)(N - 1) + 2.0f, "the sum is in the blob: c[7] = %g", c[7]);
-    enc = vgpu_call_begin(R, APIR_CALL_BUFFER_FREE_BUFFER);
-    apir_encode_u64(enc, buf);
-    CHECK(vgpu_call_end(R, &dec), "free the blob buffer");
-    vgpu_call_release(R);
+    CHECK(free_buffer(buf), "free the blob buffer");
     t->ops->destroy_blob(t, &blob);
 }
 

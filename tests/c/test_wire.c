@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "apir-graph.h"
 #include "frontend.h"
 #include "virtgpu-uapi.h"
 
@@ -17,19 +18,23 @@ struct parsed_graph {
     struct apir_wire_tensor tensors[MAX_TENSORS];
 };
 
+/* through the codec's graph reader, which the host uses too */
 static bool parse(const void *buf, size_t size, struct parsed_graph *g)
 {
-    struct apir_decoder dec;
-    apir_decoder_init(&dec, buf, size);
-    g->n_nodes = apir_decode_u32(&dec);
-    for (uint32_t i = 0; i < g->n_nodes && i < MAX_TENSORS; i++) {
-        g->nodes[i] = apir_decode_u64(&dec);
+    struct apir_graph_reader r;
+    if (!apir_graph_read(&r, buf, size, MAX_TENSORS)) {
+        return false;
     }
-    g->n_tensors = apir_decode_u32(&dec);
-    for (uint32_t i = 0; i < g->n_tensors && i < MAX_TENSORS; i++) {
-        apir_decode_bytes(&dec, &g->tensors[i], sizeof g->tensors[i]);
+    g->n_nodes = r.n_nodes;
+    g->n_tensors = r.n_tensors;
+    for (uint32_t i = 0; i < r.n_nodes; i++) {
+        g->nodes[i] = apir_graph_node_id(&r, i);
     }
-    return !dec.fatal && apir_decoder_remaining(&dec) == 0 && g->n_tensors <= MAX_TENSORS;
+    for (uint32_t i = 0; i < r.n_tensors; i++) {
+        apir_graph_tensor(&r, i, &g->tensors[i]);
+    }
+    /* nothing after the last tensor */
+    return size == 4 + 8 * (size_t)r.n_nodes + 4 + sizeof(struct apir_wire_tensor) * r.n_tensors;
 }
 
 static int index_of(const struct parsed_graph *g, uint64_t id)
@@ -106,16 +111,27 @@ static void test_inline(struct ggml_context *ctx)
     struct ggml_tensor *a = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 8);
     struct ggml_tensor *b = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 8);
     struct ggml_tensor *c = ggml_add(ctx, a, b);
-    static uint8_t buf[4096];
+    static uint8_t buf[8192];
+    static struct apir_msg_op sent, received;
+    vgpu_inline_op(c, &sent.op);
     struct apir_encoder enc;
     apir_encoder_init(&enc, buf, sizeof buf);
-    vgpu_encode_inline_tensor(&enc, c);
+    apir_encode_msg_op(&enc, &sent);
     CHECK(apir_encoder_used(&enc) == 3 * sizeof(struct apir_inline_tensor), "the tensor and its two sources");
     struct apir_inline_tensor top;
     memcpy(&top, buf, sizeof top);
     CHECK(top.op == GGML_OP_ADD && top.src[0] == 1 && top.src[1] == 1 && top.src[2] == 0 && top.buffer == 0 &&
               top.data == 0 && top.ne[0] == 8,
           "references are presence marks; no guest pointers travel");
+    struct apir_decoder dec;
+    apir_decoder_init(&dec, buf, apir_encoder_used(&enc));
+    apir_decode_msg_op(&dec, &received);
+    CHECK(!dec.fatal && apir_decoder_remaining(&dec) == 0 && apir_inline_op_n_src(&received.op) == 2 &&
+              memcmp(&sent, &received, sizeof sent) == 0,
+          "the host decodes what the guest encoded");
+    apir_decoder_init(&dec, buf, apir_encoder_used(&enc) - 4);
+    apir_decode_msg_op(&dec, &received);
+    CHECK(dec.fatal, "a truncated op is refused");
 }
 
 /* the kernel's ioctl numbers (the drm transport declares them itself) */

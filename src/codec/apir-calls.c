@@ -1,0 +1,69 @@
+/* Encoders and decoders of the message layouts of apir-calls.h, generated
+ * from their field lists: one function per field kind below. */
+#include "apir-calls.h"
+
+#include <string.h>
+
+static void put_i32(struct apir_encoder *enc, const int32_t *v) { apir_encode_i32(enc, *v); }
+static void get_i32(struct apir_decoder *dec, int32_t *v) { *v = apir_decode_i32(dec); }
+static void put_u32(struct apir_encoder *enc, const uint32_t *v) { apir_encode_u32(enc, *v); }
+static void get_u32(struct apir_decoder *dec, uint32_t *v) { *v = apir_decode_u32(dec); }
+static void put_u64(struct apir_encoder *enc, const uint64_t *v) { apir_encode_u64(enc, *v); }
+static void get_u64(struct apir_decoder *dec, uint64_t *v) { *v = apir_decode_u64(dec); }
+static void put_bool(struct apir_encoder *enc, const bool *v) { apir_encode_bool(enc, *v); }
+static void get_bool(struct apir_decoder *dec, bool *v) { *v = apir_decode_bool(dec); }
+static void put_u8(struct apir_encoder *enc, const uint8_t *v) { apir_encode_u8(enc, *v); }
+static void get_u8(struct apir_decoder *dec, uint8_t *v) { *v = apir_decode_u8(dec); }
+static void put_string(struct apir_encoder *enc, const apir_field_string *v) { apir_encode_string(enc, *v); }
+static void get_string(struct apir_decoder *dec, apir_field_string *v) { apir_decode_string(dec, *v, sizeof *v); }
+static void put_tensor(struct apir_encoder *enc, const struct apir_wire_tensor *v) { apir_encode_bytes(enc, v, sizeof *v); }
+static void get_tensor(struct apir_decoder *dec, struct apir_wire_tensor *v) { apir_decode_bytes(dec, v, sizeof *v); }
+
+int apir_inline_op_n_src(const struct apir_inline_op *op)
+{
+    int n = 0;
+    while (n < APIR_MAX_SRC && op->tensor.src[n] != 0) {
+        n++;
+    }
+    return n;
+}
+
+static void put_inline_op(struct apir_encoder *enc, const struct apir_inline_op *op)
+{
+    apir_encode_bytes(enc, &op->tensor, sizeof op->tensor);
+    if (op->tensor.buffer != 0) {
+        apir_encode_u64(enc, op->buffer);
+    }
+    if (op->tensor.view_src != 0) {
+        apir_encode_bytes(enc, &op->view_src, sizeof op->view_src);
+    }
+    for (int i = 0; i < apir_inline_op_n_src(op); i++) {
+        apir_encode_bytes(enc, &op->src[i], sizeof op->src[i]);
+    }
+}
+
+static void get_inline_op(struct apir_decoder *dec, struct apir_inline_op *op)
+{
+    memset(op, 0, sizeof *op); /* what is absent reads as zero */
+    apir_decode_bytes(dec, &op->tensor, sizeof op->tensor);
+    op->buffer = op->tensor.buffer != 0 ? apir_decode_u64(dec) : 0;
+    if (op->tensor.view_src != 0) {
+        apir_decode_bytes(dec, &op->view_src, sizeof op->view_src);
+    }
+    for (int i = 0; i < apir_inline_op_n_src(op) && !dec->fatal; i++) {
+        apir_decode_bytes(dec, &op->src[i], sizeof op->src[i]);
+    }
+}
+
+#define PUT_FIELD(kind, field) put_##kind(enc, &msg->field);
+#define GET_FIELD(kind, field) get_##kind(dec, &msg->field);
+#define DEFINE_CODEC(layout)                                                                      \
+    void apir_encode_msg_##layout(struct apir_encoder *enc, const struct apir_msg_##layout *msg) \
+    {                                                                                             \
+        APIR_MSG_FIELDS_##layout(PUT_FIELD)                                                       \
+    }                                                                                             \
+    void apir_decode_msg_##layout(struct apir_decoder *dec, struct apir_msg_##layout *msg)       \
+    {                                                                                             \
+        APIR_MSG_FIELDS_##layout(GET_FIELD)                                                       \
+    }
+APIR_MESSAGES(DEFINE_CODEC)

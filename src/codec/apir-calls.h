@@ -1,0 +1,103 @@
+/* The request and reply of every forwarded call, one struct per message
+ * layout with one encode and one decode function, used by the guest, the
+ * host and the tests alike. include/apir/protocol.h names, per call, which
+ * layouts its request and reply have.
+ *
+ * A layout is a list of F(kind, field): the struct has the fields in that
+ * order, and the stream has them in that order, each in the codec's 4-byte
+ * slots (apir-codec.h). Decoding never reads past the stream: a message
+ * that does not fit leaves the decoder's `fatal` set. */
+#ifndef APIR_CALLS_H
+#define APIR_CALLS_H
+
+#include "apir-codec.h"
+#include "apir/protocol.h"
+
+/* the longest string a reply carries, NUL included */
+#define APIR_MAX_STRING 256
+
+/* The tensor of supports_op / get_alloc_size with what follows it on the
+ * wire: its buffer handle, its view source and its sources, each present
+ * when the tensor's own field marks it (non-zero), sources up to the first
+ * absent one. */
+struct apir_inline_op {
+    struct apir_inline_tensor tensor;
+    uint64_t buffer;
+    struct apir_inline_tensor view_src;
+    struct apir_inline_tensor src[APIR_MAX_SRC];
+};
+
+/* the number of sources an inline op carries */
+int apir_inline_op_n_src(const struct apir_inline_op *op);
+
+/* ---- field kinds ---------------------------------------------------------- */
+
+typedef int32_t apir_field_i32;
+typedef uint32_t apir_field_u32;
+typedef uint64_t apir_field_u64;
+typedef bool apir_field_bool;
+typedef uint8_t apir_field_u8; /* a whole slot */
+typedef char apir_field_string[APIR_MAX_STRING];
+typedef struct apir_wire_tensor apir_field_tensor;
+typedef struct apir_inline_op apir_field_inline_op;
+
+/* ---- message layouts ------------------------------------------------------ */
+
+#define APIR_MSG_FIELDS_i32(F) F(i32, value)
+#define APIR_MSG_FIELDS_u32(F) F(u32, value)
+#define APIR_MSG_FIELDS_u64(F) F(u64, value)
+#define APIR_MSG_FIELDS_boolean(F) F(bool, value)
+#define APIR_MSG_FIELDS_string(F) F(string, value)
+#define APIR_MSG_FIELDS_memory(F) F(u64, free_bytes) F(u64, total_bytes)
+/* device_buffer_from_ptr is not advertised here: see the host's get_props */
+#define APIR_MSG_FIELDS_props(F) \
+    F(bool, async) F(bool, host_buffer) F(bool, buffer_from_host_ptr) F(bool, events) F(bool, mmap_support)
+#define APIR_MSG_FIELDS_op(F) F(inline_op, op)
+#define APIR_MSG_FIELDS_buft_op(F) F(u64, buft) F(inline_op, op)
+/* a buffer over shared-memory resource res_id, bytes [0, size) */
+#define APIR_MSG_FIELDS_from_ptr(F) F(u32, res_id) F(u64, size) F(u64, max_tensor_size)
+#define APIR_MSG_FIELDS_buffer_and_type(F) F(u64, buffer) F(u64, buft)
+#define APIR_MSG_FIELDS_alloc(F) F(u64, buft) F(u64, size)
+/* bytes [offset, offset + size) of the tensor, through the start of
+ * shared-memory resource res_id */
+#define APIR_MSG_FIELDS_tensor_io(F) \
+    F(u64, buffer) F(tensor, tensor) F(u32, res_id) F(u64, offset) F(u64, size)
+#define APIR_MSG_FIELDS_copy(F) F(u64, buffer) F(tensor, src) F(tensor, dst)
+#define APIR_MSG_FIELDS_clear(F) F(u64, buffer) F(u8, value)
+/* a serialized graph (apir-graph.h): the first size bytes of resource res_id */
+#define APIR_MSG_FIELDS_graph(F) F(u32, res_id) F(u64, size)
+
+/* every layout with fields (`none` has none) */
+#define APIR_MESSAGES(M) \
+    M(i32) M(u32) M(u64) M(boolean) M(string) M(memory) M(props) M(op) M(buft_op) M(from_ptr) \
+    M(buffer_and_type) M(alloc) M(tensor_io) M(copy) M(clear) M(graph)
+
+#define APIR_MSG_FIELD_DECL(kind, field) apir_field_##kind field;
+#define APIR_MSG_DECLARE(layout)                                                              \
+    struct apir_msg_##layout {                                                                \
+        APIR_MSG_FIELDS_##layout(APIR_MSG_FIELD_DECL)                                          \
+    };                                                                                        \
+    void apir_encode_msg_##layout(struct apir_encoder *enc, const struct apir_msg_##layout *msg); \
+    void apir_decode_msg_##layout(struct apir_decoder *dec, struct apir_msg_##layout *msg);
+APIR_MESSAGES(APIR_MSG_DECLARE)
+#undef APIR_MSG_DECLARE
+#undef APIR_MSG_FIELD_DECL
+
+/* the empty message: nothing on the wire */
+struct apir_msg_none {
+    uint8_t unused;
+};
+
+static inline void apir_encode_msg_none(struct apir_encoder *enc, const struct apir_msg_none *msg)
+{
+    (void)enc;
+    (void)msg;
+}
+
+static inline void apir_decode_msg_none(struct apir_decoder *dec, struct apir_msg_none *msg)
+{
+    (void)dec;
+    msg->unused = 0;
+}
+
+#endif

@@ -1,0 +1,110 @@
+/* The real GGML library of a context: loading it as the configuration
+ * says (ggml.library.path, ggml.library.reg), and running the context on
+ * one of its devices. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include "host.h"
+
+#include "ggml-backend-impl.h"
+
+/* ---- loading the GGML library ------------------------------------------- */
+
+uint32_t host_open_ggml_library(struct host_ctx *ctx, ggml_backend_init_t *init)
+{
+    const char *path = ctx->cbs.get_config(ctx->ctx_id, APIR_CFG_GGML_LIBRARY_PATH);
+    if (path == NULL) {
+        LOG_ERROR("cannot open the GGML library: env var '" ENV_GGML_LIBRARY_PATH "' not defined "
+                   "(set it, or the configuration key " APIR_CFG_GGML_LIBRARY_PATH ", to the GGML backend "
+                   "library to run on, e.g. libggml-cuda.so)");
+        return APIR_LOAD_LIBRARY_ENV_VAR_MISSING;
+    }
+    /* kept loaded for the life of the process: GPU runtimes and ggml's own
+     * statics do not survive being unloaded and loaded again */
+    ctx->ggml_library = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (ctx->ggml_library == NULL) {
+        LOG_ERROR("cannot open the GGML library: %s", dlerror());
+        return APIR_LOAD_LIBRARY_CANNOT_OPEN;
+    }
+    const char *reg = ctx->cbs.get_config(ctx->ctx_id, APIR_CFG_GGML_LIBRARY_REG);
+    const char *symbol = reg ? reg : DEFAULT_GGML_LIBRARY_REG;
+    dlerror();
+    *init = (ggml_backend_init_t)(uintptr_t)dlsym(ctx->ggml_library, symbol);
+    if (*init != NULL) {
+        return APIR_LOAD_LIBRARY_SUCCESS;
+    }
+    if (reg == NULL) {
+        LOG_ERROR("cannot register the GGML library: env var '" ENV_GGML_LIBRARY_REG "' not defined "
+                   "(%s has no '" DEFAULT_GGML_LIBRARY_REG "'; set " ENV_GGML_LIBRARY_REG " to its registration "
+                   "function, e.g. ggml_backend_cuda_reg)", path);
+    } else {
+        LOG_ERROR("cannot register the GGML library: no symbol '%s' (from env var '" ENV_GGML_LIBRARY_REG "') "
+                   "in %s", symbol, path);
+    }
+    return APIR_LOAD_LIBRARY_SYMBOL_MISSING;
+}
+
+/* Threads for a CPU backend: one per core (ggml's default is fixed). */
+static void set_backend_threads(struct host_ctx *ctx)
+{
+    typedef void (*set_threads_fn)(ggml_backend_t, int);
+    set_threads_fn set_threads =
+        (set_threads_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_backend_set_n_threads");
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (set_threads != NULL && cores > 0) {
+        set_threads(ctx->backend, (int)cores);
+    }
+}
+
+bool host_bind_device(struct host_ctx *ctx, size_t index)
+{
+    ggml_backend_dev_t dev = index < ggml_backend_reg_dev_count(ctx->reg) ? ggml_backend_reg_dev_get(ctx->reg, index) : NULL;
+    ggml_backend_t backend = dev ? ggml_backend_dev_init(dev, NULL) : NULL;
+    if (backend == NULL) {
+        LOG_ERROR("cannot start a backend on device %zu (%s) of '%s'", index, dev ? ggml_backend_dev_name(dev) : "none",
+                   ggml_backend_reg_name(ctx->reg));
+        return false;
+    }
+    if (ctx->backend != NULL) {
+        ggml_backend_free(ctx->backend);
+    }
+    ctx->dev = dev;
+    ctx->backend = backend;
+    ctx->buft = ggml_backend_dev_buffer_type(dev);
+    set_backend_threads(ctx);
+    LOG_INFO("context %u runs on %s (%s)", ctx->ctx_id, ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
+    return true;
+}
+
+uint32_t host_start_backend(struct host_ctx *ctx, ggml_backend_init_t init)
+{
+    ctx->reg = init();
+    if (ctx->reg == NULL || ctx->reg->api_version != GGML_BACKEND_API_VERSION) {
+        LOG_ERROR("the GGML library's registration function failed or has another backend API version");
+        return APIR_BACKEND_INIT_BACKEND_REG_FAILED;
+    }
+    if (ggml_backend_reg_dev_count(ctx->reg) == 0) {
+        LOG_ERROR("the GGML library '%s' has no device", ggml_backend_reg_name(ctx->reg));
+        return APIR_BACKEND_INIT_NO_DEVICE;
+    }
+    struct ggml_init_params p = { ggml_tensor_overhead() * HOST_CALL_TENSORS, NULL, true };
+    if ((ctx->call_ctx = ggml_init(p)) == NULL) {
+        return APIR_BACKEND_INIT_BACKEND_FAILED;
+    }
+    /* a new context runs on device 0; the guest may bind another one */
+    return host_bind_device(ctx, 0) ? APIR_BACKEND_INIT_SUCCESS : APIR_BACKEND_INIT_BACKEND_INIT_FAILED;
+}
+
+void host_stop_backend(struct host_ctx *ctx)
+{
+    if (ctx->call_ctx != NULL) {
+        ggml_free(ctx->call_ctx);
+    }
+    if (ctx->backend != NULL) {
+        ggml_backend_free(ctx->backend);
+    }
+    if (ctx->ggml_library != NULL) {
+        dlclose(ctx->ggml_library);
+    }
+}
