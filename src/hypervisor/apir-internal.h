@@ -1,5 +1,9 @@
 /* libapir internals: a context's configuration, resources and the backend
- * library it loaded. */
+ * library it loaded.
+ *
+ * The files call each other one way only: commands.c (the commands) uses
+ * context.c (contexts, callbacks) and backend.c (library loading); context.c
+ * uses backend.c; backend.c knows no context, only what it is handed. */
 #ifndef APIR_INTERNAL_H
 #define APIR_INTERNAL_H
 
@@ -18,6 +22,13 @@ struct apir_resource {
     size_t size;
 };
 
+/* the APIR backend library a context loaded (backend.c) */
+struct apir_backend {
+    void *library; /* NULL: none loaded */
+    apir_backend_dispatcher_fn dispatch;
+    apir_backend_deinit_fn deinit;
+};
+
 struct apir_context {
     uint32_t ctx_id;
     uint32_t capset_id;
@@ -30,9 +41,7 @@ struct apir_context {
     size_t n_resources;
     size_t cap_resources;
 
-    void *backend_library;
-    apir_backend_dispatcher_fn dispatch;
-    apir_backend_deinit_fn deinit;
+    struct apir_backend backend;
 };
 
 /* the callbacks handed to the backend library (context.c) */
@@ -40,9 +49,11 @@ extern struct apir_callbacks apir_backend_callbacks;
 
 struct apir_resource *apir_find_resource(struct apir_context *ctx, uint32_t res_id);
 
-/* commands.c: executes one decoded command; returns false when no reply
- * could be written */
-bool apir_execute(struct apir_context *ctx, uint8_t *cmd, size_t size);
-void apir_unload_backend(struct apir_context *ctx);
+/* backend.c: loads the library at path (NULL: none configured) and
+ * initializes it for context ctx_id; returns an APIR_LOAD_LIBRARY_ code. */
+uint32_t apir_backend_load(struct apir_backend *backend, const char *path, uint32_t ctx_id,
+                           struct apir_callbacks *callbacks);
+/* Releases what the library holds for ctx_id and unloads it, if loaded. */
+void apir_backend_unload(struct apir_backend *backend, uint32_t ctx_id);
 
 #endif

@@ -3,7 +3,6 @@
  * payload (from byte 4 on) is written. Waiters blocked on the word with
  * FUTEX_WAIT are woken. */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
@@ -69,69 +68,10 @@ static void handshake(struct apir_context *ctx, struct apir_decoder *dec, const 
 
 /* ---- LOADLIBRARY -------------------------------------------------------- */
 
-void apir_unload_backend(struct apir_context *ctx)
-{
-    if (ctx->backend_library == NULL) {
-        return;
-    }
-    if (ctx->deinit != NULL) {
-        ctx->deinit(ctx->ctx_id);
-    }
-    dlclose(ctx->backend_library);
-    ctx->backend_library = NULL;
-    ctx->dispatch = NULL;
-    ctx->deinit = NULL;
-}
-
-static uint32_t open_backend(struct apir_context *ctx, apir_backend_initialize_fn *init)
-{
-    const char *path = apir_context_get_config(ctx, APIR_CFG_LOAD_LIBRARY_PATH);
-    if (path == NULL) {
-        LOG_ERROR("cannot load the APIR backend library: env var '" ENV_BACKEND_LIBRARY "' not defined (set it, "
-                   "or the configuration key " APIR_CFG_LOAD_LIBRARY_PATH ", to libggml-virtgpu-backend.so)");
-        return APIR_LOAD_LIBRARY_ENV_VAR_MISSING;
-    }
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        LOG_ERROR("cannot open the APIR backend library '%s' (from " ENV_BACKEND_LIBRARY "): %s", path, dlerror());
-        return APIR_LOAD_LIBRARY_CANNOT_OPEN;
-    }
-    *init = (apir_backend_initialize_fn)(uintptr_t)dlsym(lib, APIR_BACKEND_INITIALIZE_SYMBOL);
-    ctx->dispatch = (apir_backend_dispatcher_fn)(uintptr_t)dlsym(lib, APIR_BACKEND_DISPATCHER_SYMBOL);
-    ctx->deinit = (apir_backend_deinit_fn)(uintptr_t)dlsym(lib, APIR_BACKEND_DEINIT_SYMBOL);
-    if (*init == NULL || ctx->dispatch == NULL) {
-        LOG_ERROR("'%s' is not an APIR backend library: it lacks " APIR_BACKEND_INITIALIZE_SYMBOL " or "
-                   APIR_BACKEND_DISPATCHER_SYMBOL, path);
-        dlclose(lib);
-        ctx->dispatch = NULL;
-        ctx->deinit = NULL;
-        return APIR_LOAD_LIBRARY_SYMBOL_MISSING;
-    }
-    ctx->backend_library = lib;
-    return APIR_LOAD_LIBRARY_SUCCESS;
-}
-
 static uint32_t load_library(struct apir_context *ctx)
 {
-    if (ctx->backend_library != NULL) {
-        CTX_WARN(ctx->ctx_id, "the APIR backend library is already loaded");
-        return APIR_LOAD_LIBRARY_ALREADY_LOADED;
-    }
-    apir_backend_initialize_fn init;
-    const uint32_t rc = open_backend(ctx, &init);
-    if (rc != APIR_LOAD_LIBRARY_SUCCESS) {
-        return rc;
-    }
-    const uint32_t r = init(ctx->ctx_id, &apir_backend_callbacks);
-    /* the backend answers 6 + its own code; 6 + 0 (and a bare 0) is success */
-    if (r == APIR_LOAD_LIBRARY_SUCCESS || r == APIR_LOAD_LIBRARY_INIT_BASE_INDEX) {
-        CTX_INFO(ctx->ctx_id, "APIR backend library loaded and initialized");
-        return APIR_LOAD_LIBRARY_SUCCESS;
-    }
-    CTX_ERROR(ctx->ctx_id, "the APIR backend library failed to initialize (code %u); its log says why", r);
-    ctx->deinit = NULL; /* nothing to release: initialize failed */
-    apir_unload_backend(ctx);
-    return APIR_LOAD_LIBRARY_INIT_BASE_INDEX + r;
+    return apir_backend_load(&ctx->backend, apir_context_get_config(ctx, APIR_CFG_LOAD_LIBRARY_PATH), ctx->ctx_id,
+                             &apir_backend_callbacks);
 }
 
 /* ---- FORWARD ------------------------------------------------------------ */
@@ -139,15 +79,15 @@ static uint32_t load_library(struct apir_context *ctx)
 static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, size_t args_size,
                         const struct reply_channel *reply)
 {
-    if (ctx->dispatch == NULL) {
+    if (ctx->backend.dispatch == NULL) {
         CTX_ERROR(ctx->ctx_id, "%s forwarded before the backend library was loaded",
                    apir_call_name(call));
         return APIR_FORWARD_NO_DISPATCH_FCT;
     }
     char *end = NULL;
     char *enc = (char *)reply->payload;
-    const uint32_t rc = ctx->dispatch(ctx->ctx_id, &apir_backend_callbacks, call, (char *)args,
-                                      (const char *)args + args_size, enc, enc + reply->payload_size, &end);
+    const uint32_t rc = ctx->backend.dispatch(ctx->ctx_id, &apir_backend_callbacks, call, (char *)args,
+                                              (const char *)args + args_size, enc, enc + reply->payload_size, &end);
     if (end < enc || end > enc + reply->payload_size) {
         CTX_ERROR(ctx->ctx_id, "%s: the backend wrote past the reply page", apir_call_name(call));
         return APIR_FORWARD_FAILED_TO_SYNC_STREAMS;
@@ -157,7 +97,7 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
 
 /* ---- one command -------------------------------------------------------- */
 
-bool apir_execute(struct apir_context *ctx, uint8_t *cmd, size_t size)
+bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
 {
     struct apir_decoder dec;
     apir_decoder_init(&dec, cmd, size);
@@ -184,7 +124,8 @@ bool apir_execute(struct apir_context *ctx, uint8_t *cmd, size_t size)
         notify(&reply, load_library(ctx));
         return true;
     case APIR_CMD_FORWARD:
-        notify(&reply, forward(ctx, flags, cmd + APIR_COMMAND_HEADER_SIZE, size - APIR_COMMAND_HEADER_SIZE, &reply));
+        notify(&reply, forward(ctx, flags, (uint8_t *)cmd + APIR_COMMAND_HEADER_SIZE,
+                               size - APIR_COMMAND_HEADER_SIZE, &reply));
         return true;
     default:
         CTX_ERROR(ctx->ctx_id, "invalid command type %u", type);

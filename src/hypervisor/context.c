@@ -1,60 +1,19 @@
 /* libapir: contexts, their configuration table and shared-memory resources,
  * and the callbacks through which the backend library reaches them. */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apir-internal.h"
+#include "ctx-table.h"
 
 /* ---- registry of live contexts, for the callbacks (which get an id) ---- */
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct apir_context **registry;
-static size_t n_registry;
+static struct ctx_table registry = CTX_TABLE_INIT;
 
 static struct apir_context *lookup_context(uint32_t ctx_id)
 {
-    struct apir_context *found = NULL;
-    pthread_mutex_lock(&registry_lock);
-    for (size_t i = 0; i < n_registry && found == NULL; i++) {
-        if (registry[i]->ctx_id == ctx_id) {
-            found = registry[i];
-        }
-    }
-    pthread_mutex_unlock(&registry_lock);
-    return found;
-}
-
-/* Adds ctx unless its id is taken. */
-static bool register_context(struct apir_context *ctx)
-{
-    bool ok = false;
-    pthread_mutex_lock(&registry_lock);
-    bool taken = false;
-    for (size_t i = 0; i < n_registry; i++) {
-        taken = taken || registry[i]->ctx_id == ctx->ctx_id;
-    }
-    struct apir_context **grown = taken ? NULL : realloc(registry, sizeof *registry * (n_registry + 1));
-    if (grown != NULL) {
-        registry = grown;
-        registry[n_registry++] = ctx;
-        ok = true;
-    }
-    pthread_mutex_unlock(&registry_lock);
-    return ok;
-}
-
-static void unregister_context(struct apir_context *ctx)
-{
-    pthread_mutex_lock(&registry_lock);
-    for (size_t i = 0; i < n_registry; i++) {
-        if (registry[i] == ctx) {
-            registry[i] = registry[--n_registry];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&registry_lock);
+    return ctx_table_find(&registry, ctx_id);
 }
 
 /* ---- callbacks ---------------------------------------------------------- */
@@ -101,6 +60,21 @@ bool apir_capset_get(uint32_t capset_id, struct apir_capset *out)
 
 /* ---- contexts ----------------------------------------------------------- */
 
+/* Frees a context that holds no backend library and is not (or no longer)
+ * in the registry: its id may belong to another context. */
+static void free_context(struct apir_context *ctx)
+{
+    for (size_t i = 0; i < ctx->n_config; i++) {
+        free(ctx->config[i].key);
+        free(ctx->config[i].value);
+    }
+    free(ctx->config);
+    free(ctx->resources);
+    LOG_INFO("context %u ('%s') destroyed", ctx->ctx_id, ctx->debug_name ? ctx->debug_name : "unknown");
+    free(ctx->debug_name);
+    free(ctx);
+}
+
 /* Step 2 of the configuration flow: the table starts from the environment. */
 static bool config_from_environment(struct apir_context *ctx)
 {
@@ -138,9 +112,9 @@ struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, co
     ctx->ctx_id = ctx_id;
     ctx->capset_id = capset_id;
     ctx->debug_name = strdup(debug_name ? debug_name : "unknown");
-    if (ctx->debug_name == NULL || !config_from_environment(ctx) || !register_context(ctx)) {
+    if (ctx->debug_name == NULL || !config_from_environment(ctx) || !ctx_table_add(&registry, ctx_id, ctx)) {
         snprintf(err, err_size, "context id %u is already in use, or out of memory", ctx_id);
-        apir_context_destroy(ctx);
+        free_context(ctx);
         return NULL;
     }
     LOG_INFO("context %u created for '%s' on capset %u", ctx_id, ctx->debug_name, capset_id);
@@ -222,25 +196,13 @@ void apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id)
     }
 }
 
-bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
-{
-    return apir_execute(ctx, cmd, size);
-}
-
 void apir_context_destroy(struct apir_context *ctx)
 {
     if (ctx == NULL) {
         return;
     }
-    apir_unload_backend(ctx);
-    unregister_context(ctx);
-    for (size_t i = 0; i < ctx->n_config; i++) {
-        free(ctx->config[i].key);
-        free(ctx->config[i].value);
-    }
-    free(ctx->config);
-    free(ctx->resources);
-    LOG_INFO("context %u ('%s') destroyed", ctx->ctx_id, ctx->debug_name ? ctx->debug_name : "unknown");
-    free(ctx->debug_name);
-    free(ctx);
+    /* the backend may still call back with the id while it releases */
+    apir_backend_unload(&ctx->backend, ctx->ctx_id);
+    ctx_table_remove(&registry, ctx->ctx_id);
+    free_context(ctx);
 }
