@@ -12,7 +12,7 @@
 #include "ggml.h"
 #include "loopback.h"
 #include "remote.h"
-#include "transport-vtest.h"
+#include "transport.h"
 
 #define N 256
 
