@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "remote.h"
-#include "transport-vtest.h"
+#include "transport.h"
 
 static int compare_u64(const void *a, const void *b)
 {

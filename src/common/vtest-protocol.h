@@ -39,18 +39,62 @@ enum vtest_command {
     VCMD_SUBMIT_CMD2 = 24,
 };
 
+/* Field positions, in dwords from the payload start, of the requests and
+ * replies both sides use; *_DWORDS is a message's length. */
+
+/* PROTOCOL_VERSION: the client's version; the reply: the version both speak */
+#define VCMD_PROTOCOL_VERSION_VERSION 0
+#define VCMD_PROTOCOL_VERSION_DWORDS 1
+
+/* GET_PARAM: the parameter; the reply: valid flag, value */
+#define VCMD_GET_PARAM_REPLY_VALID 0
+#define VCMD_GET_PARAM_REPLY_VALUE 1
+#define VCMD_GET_PARAM_REPLY_DWORDS 2
 #define VCMD_PARAM_MAX_TIMELINE_COUNT 1u
+
+/* RESOURCE_BUSY_WAIT: the reply: whether the resource is still busy */
+#define VCMD_BUSY_WAIT_REPLY_BUSY 0
+#define VCMD_BUSY_WAIT_REPLY_DWORDS 1
+
+/* GET_CAPSET: capset id, version; the reply: valid flag, then the capset's
+ * words (only when valid) */
+#define VCMD_GET_CAPSET_ID 0
+#define VCMD_GET_CAPSET_VERSION 1
+#define VCMD_GET_CAPSET_DWORDS 2
+#define VCMD_GET_CAPSET_REPLY_VALID 0
+#define VCMD_GET_CAPSET_REPLY_CAPSET 1
+#define VCMD_GET_CAPSET_REPLY_DWORDS(capset_bytes) (VCMD_GET_CAPSET_REPLY_CAPSET + (capset_bytes) / 4)
+
+/* CONTEXT_INIT: the capset id */
+#define VCMD_CONTEXT_INIT_CAPSET_ID 0
+#define VCMD_CONTEXT_INIT_DWORDS 1
+
+/* RESOURCE_CREATE_BLOB: type, flags, size lo/hi, blob id lo/hi; the reply:
+ * the resource id, followed by the blob's fd (SCM_RIGHTS) */
+#define VCMD_RES_CREATE_BLOB_TYPE 0
+#define VCMD_RES_CREATE_BLOB_FLAGS 1
+#define VCMD_RES_CREATE_BLOB_SIZE_LO 2
+#define VCMD_RES_CREATE_BLOB_SIZE_HI 3
+#define VCMD_RES_CREATE_BLOB_ID_LO 4
+#define VCMD_RES_CREATE_BLOB_ID_HI 5
+#define VCMD_RES_CREATE_BLOB_DWORDS 6
+#define VCMD_RES_CREATE_BLOB_REPLY_RES_ID 0
+#define VCMD_RES_CREATE_BLOB_REPLY_DWORDS 1
 
 #define VCMD_BLOB_TYPE_GUEST 1u
 #define VCMD_BLOB_TYPE_HOST3D 2u
 #define VCMD_BLOB_TYPE_HOST3D_GUEST 3u
 #define VCMD_BLOB_FLAG_MAPPABLE 1u
 
-/* RESOURCE_CREATE_BLOB request: type, flags, size lo/hi, blob id lo/hi */
-#define VCMD_RES_CREATE_BLOB_DWORDS 6
+/* RESOURCE_UNREF: the resource id */
+#define VCMD_RES_UNREF_RES_ID 0
+#define VCMD_RES_UNREF_DWORDS 1
+
 /* SUBMIT_CMD2: batch count, then batches of 8 dwords (the servers' stride):
  * flags, cmd offset, cmd size (both in dwords from the payload start), sync
  * offset, sync count, ring index, in/out syncobj counts */
+#define VCMD_SUBMIT_CMD2_NUM_BATCHES 0
+#define VCMD_SUBMIT_CMD2_BATCHES 1
 #define VCMD_SUBMIT_CMD2_BATCH_DWORDS 8
 #define VCMD_SUBMIT_CMD2_BATCH_CMD_OFFSET 1
 #define VCMD_SUBMIT_CMD2_BATCH_CMD_SIZE 2

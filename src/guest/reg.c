@@ -3,28 +3,19 @@
  * refuses, the reason is logged and its devices are missing; with no device
  * at all, llama.cpp carries on with its other backends.
  *
- * Hosts: the one transport GGML_VIRTGPU_TRANSPORT / VTEST_SOCKET_NAME
- * select, or every vtest socket of GGML_VIRTGPU_SOCKETS (a colon-separated
- * list). A host whose GGML library has several devices (a host of this
- * project; llama.cpp's own host shows one) gets one connection per device. */
+ * Hosts: the endpoints the environment names (transport.c). A host whose
+ * GGML library has several devices (a host of this project; llama.cpp's own
+ * host shows one) gets one connection per device. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "frontend.h"
 #include "ggml-virtgpu.h"
-#include "transport-drm.h"
-#include "transport-vtest.h"
-#include "vtest-protocol.h"
+#include "transport.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define MAX_DEVICES 64
-
-/* where a host is: the VM's virtio-gpu device, or a vtest socket */
-struct endpoint {
-    const char *socket_path; /* NULL: drm */
-};
 
 static struct {
     pthread_once_t once;
@@ -33,12 +24,6 @@ static struct {
 } state = { PTHREAD_ONCE_INIT, { NULL }, 0 };
 
 static struct ggml_backend_reg registry;
-
-static struct vgpu_transport *open_endpoint(const struct endpoint *e)
-{
-    const bool venus = getenv(ENV_USE_APIR_CAPSET) == NULL;
-    return e->socket_path ? vgpu_transport_vtest_open(e->socket_path, venus) : vgpu_transport_drm_open(venus);
-}
 
 /* ---- host devices --------------------------------------------------------- */
 
@@ -74,9 +59,9 @@ static void add_device(struct vgpu_remote *remote)
 }
 
 /* Device 0 of the host on the first connection, device i on connection i. */
-static void add_host(const struct endpoint *e)
+static void add_host(const struct vgpu_endpoint *e)
 {
-    struct vgpu_transport *t = open_endpoint(e);
+    struct vgpu_transport *t = vgpu_transport_open(e);
     struct vgpu_remote *first = t ? vgpu_remote_open(t) : NULL;
     if (first == NULL) {
         return;
@@ -84,7 +69,7 @@ static void add_host(const struct endpoint *e)
     const int n = host_device_count(first);
     add_device(first);
     for (int i = 1; i < n; i++) {
-        t = open_endpoint(e);
+        t = vgpu_transport_open(e);
         struct vgpu_remote *r = t ? vgpu_remote_open(t) : NULL;
         if (r != NULL && bind_device(r, i)) {
             add_device(r);
@@ -94,45 +79,14 @@ static void add_host(const struct endpoint *e)
     }
 }
 
-/* ---- which hosts ---------------------------------------------------------- */
-
-static void add_socket_list(const char *list)
-{
-    char *copy = strdup(list);
-    char *save = NULL;
-    for (char *path = copy ? strtok_r(copy, ":", &save) : NULL; path; path = strtok_r(NULL, ":", &save)) {
-        const struct endpoint e = { path };
-        add_host(&e);
-    }
-    free(copy);
-}
-
-/* GGML_VIRTGPU_TRANSPORT, or vtest when VTEST_SOCKET_NAME is set, else drm */
-static void add_selected_host(void)
-{
-    const char *choice = getenv(ENV_TRANSPORT);
-    const char *socket_path = getenv(ENV_VTEST_SOCKET);
-    if (choice == NULL) {
-        choice = socket_path != NULL ? "vtest" : "drm";
-    }
-    if (strcmp(choice, "vtest") != 0 && strcmp(choice, "drm") != 0) {
-        LOG_ERROR(ENV_TRANSPORT "='%s' is neither 'drm' nor 'vtest'", choice);
-        return;
-    }
-    const struct endpoint e = { strcmp(choice, "drm") == 0 ? NULL
-                                : socket_path            ? socket_path
-                                                         : VTEST_DEFAULT_SOCKET_NAME };
-    add_host(&e);
-}
-
 static void connect_hosts(void)
 {
-    const char *list = getenv(ENV_SOCKETS);
-    if (list != NULL && list[0] != '\0') {
-        add_socket_list(list);
-    } else {
-        add_selected_host();
+    struct vgpu_endpoints endpoints;
+    vgpu_endpoints_from_env(&endpoints);
+    for (size_t i = 0; i < endpoints.count; i++) {
+        add_host(&endpoints.items[i]);
     }
+    vgpu_endpoints_release(&endpoints);
     if (state.n_devices == 0) {
         LOG_ERROR("no VirtGPU device: the host is not available (reasons above)");
     }
@@ -160,7 +114,12 @@ static ggml_backend_dev_t reg_get_device(ggml_backend_reg_t reg, size_t index)
 
 static struct ggml_backend_reg registry = {
     .api_version = GGML_BACKEND_API_VERSION,
-    .iface = { reg_get_name, reg_get_device_count, reg_get_device, NULL },
+    .iface = {
+        .get_name = reg_get_name,
+        .get_device_count = reg_get_device_count,
+        .get_device = reg_get_device,
+        .get_proc_address = NULL,
+    },
     .context = NULL,
 };
 

@@ -2,7 +2,7 @@
  * resources mapped through the render node; commands go through
  * EXECBUFFER on ring 0. */
 #define _GNU_SOURCE
-#include "transport-drm.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "apir/names.h"
 #include "apir/protocol.h"
-#include "remote.h"
+#include "log.h"
 #include "virtgpu-uapi.h"
 
 #define RENDER_NODE_FIRST 128
@@ -60,7 +61,7 @@ static int open_render_node(void)
         }
     }
     LOG_ERROR("no virtio-gpu render node in /dev/dri (not in a VM with virtio-gpu? for a local "
-                   "apir-server set " ENV_TRANSPORT "=vtest or " ENV_VTEST_SOCKET ")");
+              "apir-server set " ENV_TRANSPORT "=vtest or " ENV_VTEST_SOCKET ")");
     return -1;
 }
 
@@ -78,7 +79,7 @@ static bool init_context(int fd, uint32_t capset_id)
     struct vgpu_drm_get_caps gc = { capset_id, 0, (uint64_t)(uintptr_t)&caps, sizeof caps, 0 };
     if (drm_ioctl(fd, VGPU_DRM_IOCTL_GET_CAPS, &gc) != 0) {
         LOG_ERROR("the hypervisor does not offer capset %u (%s): %s", capset_id,
-                       capset_id == APIR_CAPSET_ID_APIR ? "APIR" : "Venus", strerror(errno));
+                  capset_id == APIR_CAPSET_ID_APIR ? "APIR" : "Venus", strerror(errno));
         return false;
     }
     struct vgpu_drm_context_set_param params[3] = {
@@ -156,7 +157,11 @@ static void drm_destroy(struct vgpu_transport *t)
 }
 
 static const struct vgpu_transport_ops drm_ops = {
-    drm_create_blob, drm_destroy_blob, drm_submit, drm_alive, drm_destroy,
+    .create_blob = drm_create_blob,
+    .destroy_blob = drm_destroy_blob,
+    .submit = drm_submit,
+    .alive = drm_alive,
+    .destroy = drm_destroy,
 };
 
 struct vgpu_transport *vgpu_transport_drm_open(bool venus_capset)
@@ -167,7 +172,7 @@ struct vgpu_transport *vgpu_transport_drm_open(bool venus_capset)
     }
     if (!has_param(fd, VGPU_DRM_PARAM_RESOURCE_BLOB) || !has_param(fd, VGPU_DRM_PARAM_CONTEXT_INIT)) {
         LOG_ERROR("the virtio-gpu device lacks blob resources or context init; start the VM with "
-                       "blob=true and a hypervisor with virglrenderer's APIR (or Venus) support");
+                  "blob=true and a hypervisor with virglrenderer's APIR (or Venus) support");
         close(fd);
         return NULL;
     }

@@ -2,7 +2,7 @@
  * that hosts APIR contexts. Blobs come back as memfds (SCM_RIGHTS) that
  * both sides map; commands go in SUBMIT_CMD2 messages. */
 #define _GNU_SOURCE
-#include "transport-vtest.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,9 +14,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "apir/names.h"
 #include "apir/protocol.h"
 #include "fdpass.h"
-#include "remote.h"
+#include "log.h"
 #include "vtest-protocol.h"
 
 struct vtest {
@@ -56,11 +57,17 @@ static bool vt_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_bl
     struct vtest *v = (struct vtest *)t;
     const uint64_t size64 = size;
     const uint32_t req[VCMD_RES_CREATE_BLOB_DWORDS] = {
-        VCMD_BLOB_TYPE_HOST3D, VCMD_BLOB_FLAG_MAPPABLE, (uint32_t)size64, (uint32_t)(size64 >> 32), 0, 0,
+        [VCMD_RES_CREATE_BLOB_TYPE] = VCMD_BLOB_TYPE_HOST3D,
+        [VCMD_RES_CREATE_BLOB_FLAGS] = VCMD_BLOB_FLAG_MAPPABLE,
+        [VCMD_RES_CREATE_BLOB_SIZE_LO] = (uint32_t)size64,
+        [VCMD_RES_CREATE_BLOB_SIZE_HI] = (uint32_t)(size64 >> 32),
+        [VCMD_RES_CREATE_BLOB_ID_LO] = 0,
+        [VCMD_RES_CREATE_BLOB_ID_HI] = 0,
     };
-    uint32_t res_id = 0, len = 0;
+    uint32_t answer[VCMD_RES_CREATE_BLOB_REPLY_DWORDS] = { 0 }, len = 0;
     if (!send_command(v, VCMD_RESOURCE_CREATE_BLOB, req, VCMD_RES_CREATE_BLOB_DWORDS) ||
-        !read_reply(v, VCMD_RESOURCE_CREATE_BLOB, &res_id, 1, &len) || len != 1) {
+        !read_reply(v, VCMD_RESOURCE_CREATE_BLOB, answer, VCMD_RES_CREATE_BLOB_REPLY_DWORDS, &len) ||
+        len != VCMD_RES_CREATE_BLOB_REPLY_DWORDS) {
         return false;
     }
     const int fd = fd_receive(v->sock);
@@ -71,7 +78,7 @@ static bool vt_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_bl
     if (ptr == MAP_FAILED) {
         return false;
     }
-    *out = (struct vgpu_blob){ res_id, ptr, size, 0 };
+    *out = (struct vgpu_blob){ answer[VCMD_RES_CREATE_BLOB_REPLY_RES_ID], ptr, size, 0 };
     return true;
 }
 
@@ -79,22 +86,25 @@ static void vt_destroy_blob(struct vgpu_transport *t, struct vgpu_blob *blob)
 {
     struct vtest *v = (struct vtest *)t;
     munmap(blob->ptr, blob->size);
-    send_command(v, VCMD_RESOURCE_UNREF, &blob->res_id, 1);
+    const uint32_t req[VCMD_RES_UNREF_DWORDS] = { [VCMD_RES_UNREF_RES_ID] = blob->res_id };
+    send_command(v, VCMD_RESOURCE_UNREF, req, VCMD_RES_UNREF_DWORDS);
     blob->ptr = NULL;
 }
 
 static bool vt_submit(struct vgpu_transport *t, const void *cmd, size_t size)
 {
     struct vtest *v = (struct vtest *)t;
-    uint32_t head[VTEST_HDR_DWORDS + 1 + VCMD_SUBMIT_CMD2_BATCH_DWORDS];
+    /* the header, then a payload of one batch whose command follows it */
+    enum { BATCH = VTEST_HDR_DWORDS + VCMD_SUBMIT_CMD2_BATCHES };
+    uint32_t head[BATCH + VCMD_SUBMIT_CMD2_BATCH_DWORDS];
     const uint32_t cmd_dwords = (uint32_t)(size / 4);
-    const uint32_t cmd_offset = 1 + VCMD_SUBMIT_CMD2_BATCH_DWORDS;
+    const uint32_t cmd_offset = VCMD_SUBMIT_CMD2_BATCHES + VCMD_SUBMIT_CMD2_BATCH_DWORDS;
     memset(head, 0, sizeof head);
     head[VTEST_HDR_LEN] = cmd_offset + cmd_dwords;
     head[VTEST_HDR_CMD] = VCMD_SUBMIT_CMD2;
-    head[VTEST_HDR_DWORDS] = 1; /* one batch */
-    head[VTEST_HDR_DWORDS + 1 + VCMD_SUBMIT_CMD2_BATCH_CMD_OFFSET] = cmd_offset;
-    head[VTEST_HDR_DWORDS + 1 + VCMD_SUBMIT_CMD2_BATCH_CMD_SIZE] = cmd_dwords;
+    head[VTEST_HDR_DWORDS + VCMD_SUBMIT_CMD2_NUM_BATCHES] = 1;
+    head[BATCH + VCMD_SUBMIT_CMD2_BATCH_CMD_OFFSET] = cmd_offset;
+    head[BATCH + VCMD_SUBMIT_CMD2_BATCH_CMD_SIZE] = cmd_dwords;
     struct iovec iov[2] = { { head, sizeof head }, { (void *)cmd, size } };
     return send_iov_all(v->sock, iov, 2);
 }
@@ -119,7 +129,11 @@ static void vt_destroy(struct vgpu_transport *t)
 }
 
 static const struct vgpu_transport_ops vtest_ops = {
-    vt_create_blob, vt_destroy_blob, vt_submit, vt_alive, vt_destroy,
+    .create_blob = vt_create_blob,
+    .destroy_blob = vt_destroy_blob,
+    .submit = vt_submit,
+    .alive = vt_alive,
+    .destroy = vt_destroy,
 };
 
 static int connect_socket(const char *path)
@@ -135,48 +149,69 @@ static int connect_socket(const char *path)
         return sock;
     }
     LOG_ERROR("cannot connect to the vtest socket %s: %s (is apir-server running there? "
-                   ENV_VTEST_SOCKET " names the socket)", path, strerror(errno));
+              ENV_VTEST_SOCKET " names the socket)", path, strerror(errno));
     if (sock >= 0) {
         close(sock);
     }
     return -1;
 }
 
-/* Renderer creation, protocol version, capset check and context init. */
-static bool start_session(struct vtest *v, uint32_t capset_id)
+/* Renderer creation and protocol version: blob resources need version 3. */
+static bool negotiate_protocol(struct vtest *v)
 {
     static const char name[] = "ggml-virtgpu";
     const uint32_t hdr[VTEST_HDR_DWORDS] = { sizeof name, VCMD_CREATE_RENDERER };
-    uint32_t version = VTEST_PROTOCOL_VERSION, len = 0;
+    uint32_t version[VCMD_PROTOCOL_VERSION_DWORDS] = { [VCMD_PROTOCOL_VERSION_VERSION] = VTEST_PROTOCOL_VERSION };
+    uint32_t len = 0;
     struct iovec iov[2] = { { (void *)hdr, sizeof hdr }, { (void *)name, sizeof name } };
     if (!send_iov_all(v->sock, iov, 2) ||
-        !send_command(v, VCMD_PROTOCOL_VERSION, &version, 1) ||
-        !read_reply(v, VCMD_PROTOCOL_VERSION, &version, 1, &len)) {
+        !send_command(v, VCMD_PROTOCOL_VERSION, version, VCMD_PROTOCOL_VERSION_DWORDS) ||
+        !read_reply(v, VCMD_PROTOCOL_VERSION, version, VCMD_PROTOCOL_VERSION_DWORDS, &len)) {
         LOG_ERROR("the vtest server did not answer the protocol negotiation");
         return false;
     }
-    if (version < VTEST_PROTOCOL_VERSION) {
-        LOG_ERROR("the vtest server speaks protocol %u; blob resources need %u", version,
-                       VTEST_PROTOCOL_VERSION);
+    if (version[VCMD_PROTOCOL_VERSION_VERSION] < VTEST_PROTOCOL_VERSION) {
+        LOG_ERROR("the vtest server speaks protocol %u; blob resources need %u",
+                  version[VCMD_PROTOCOL_VERSION_VERSION], VTEST_PROTOCOL_VERSION);
         return false;
     }
-    const uint32_t query[2] = { capset_id, 0 };
-    uint32_t answer[1 + sizeof(struct apir_capset) / 4] = { 0 };
-    if (!send_command(v, VCMD_GET_CAPSET, query, 2) || !read_reply(v, VCMD_GET_CAPSET, answer, 7, &len)) {
+    return true;
+}
+
+static bool host_offers_capset(struct vtest *v, uint32_t capset_id)
+{
+    const uint32_t query[VCMD_GET_CAPSET_DWORDS] = {
+        [VCMD_GET_CAPSET_ID] = capset_id,
+        [VCMD_GET_CAPSET_VERSION] = 0,
+    };
+    uint32_t answer[VCMD_GET_CAPSET_REPLY_DWORDS(sizeof(struct apir_capset))] = { 0 };
+    uint32_t len = 0;
+    if (!send_command(v, VCMD_GET_CAPSET, query, VCMD_GET_CAPSET_DWORDS) ||
+        !read_reply(v, VCMD_GET_CAPSET, answer, sizeof answer / sizeof answer[0], &len)) {
         LOG_ERROR("the vtest server did not answer the capset query");
         return false;
     }
-    if (answer[0] == 0) {
-        if (capset_id == APIR_CAPSET_ID_VENUS) {
-            LOG_ERROR("the host does not serve APIR on the Venus capset: set " ENV_ROUTE_VENUS " on the "
-                           "host, or " ENV_USE_APIR_CAPSET " in the guest if the host has the APIR capset");
-        } else {
-            LOG_ERROR("the host does not offer the APIR capset (%u); set up the host with apir-server or an "
-                           "APIR-enabled virglrenderer", capset_id);
-        }
+    if (answer[VCMD_GET_CAPSET_REPLY_VALID] != 0) {
+        return true;
+    }
+    if (capset_id == APIR_CAPSET_ID_VENUS) {
+        LOG_ERROR("the host does not serve APIR on the Venus capset: set " ENV_ROUTE_VENUS " on the "
+                  "host, or " ENV_USE_APIR_CAPSET " in the guest if the host has the APIR capset");
+    } else {
+        LOG_ERROR("the host does not offer the APIR capset (%u); set up the host with apir-server or an "
+                  "APIR-enabled virglrenderer", capset_id);
+    }
+    return false;
+}
+
+/* Protocol negotiation, capset check and context init. */
+static bool start_session(struct vtest *v, uint32_t capset_id)
+{
+    if (!negotiate_protocol(v) || !host_offers_capset(v, capset_id)) {
         return false;
     }
-    return send_command(v, VCMD_CONTEXT_INIT, &capset_id, 1);
+    const uint32_t init[VCMD_CONTEXT_INIT_DWORDS] = { [VCMD_CONTEXT_INIT_CAPSET_ID] = capset_id };
+    return send_command(v, VCMD_CONTEXT_INIT, init, VCMD_CONTEXT_INIT_DWORDS);
 }
 
 struct vgpu_transport *vgpu_transport_vtest_open(const char *socket_path, bool venus_capset)

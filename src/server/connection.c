@@ -2,7 +2,7 @@
  * context. Runs in its own process (see main.c), so nothing a guest sends
  * can take down the server or another guest. */
 #define _GNU_SOURCE
-#include "server.h"
+#include "connection.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -14,13 +14,17 @@
 
 #include "apir/apir.h"
 #include "clock.h"
+#include "config.h"
 #include "fdpass.h"
+#include "log.h"
 #include "vtest-protocol.h"
 
 /* bounds on what a guest may ask for */
 #define MAX_PAYLOAD_BYTES (64u << 20)
 #define MAX_BLOB_BYTES ((uint64_t)64 << 30)
 #define MAX_NAME_BYTES 4096u
+/* the longest reply: GET_CAPSET's */
+#define MAX_REPLY_DWORDS VCMD_GET_CAPSET_REPLY_DWORDS(sizeof(struct apir_capset))
 
 struct blob {
     uint32_t res_id;
@@ -72,13 +76,13 @@ static bool conn_read(struct connection *c, void *buf, size_t n)
 
 static bool reply(struct connection *c, uint32_t cmd, const uint32_t *words, uint32_t n_words)
 {
-    uint32_t msg[2 + 8];
+    uint32_t msg[VTEST_HDR_DWORDS + MAX_REPLY_DWORDS];
     msg[VTEST_HDR_LEN] = n_words;
     msg[VTEST_HDR_CMD] = cmd;
     if (n_words > 0) {
-        memcpy(msg + 2, words, sizeof(uint32_t) * n_words);
+        memcpy(msg + VTEST_HDR_DWORDS, words, sizeof(uint32_t) * n_words);
     }
-    return write_all(c->sock, msg, sizeof(uint32_t) * (2 + n_words));
+    return write_all(c->sock, msg, sizeof(uint32_t) * (VTEST_HDR_DWORDS + n_words));
 }
 
 /* ---- blobs -------------------------------------------------------------- */
@@ -103,12 +107,14 @@ static void release_blob(struct connection *c, struct blob *b)
 }
 
 /* A memfd of the asked size, mapped here and sent to the guest. */
-static bool create_blob(struct connection *c, const uint32_t *p)
+static bool create_blob(struct connection *c, uint32_t *p, uint32_t len)
 {
-    const uint64_t size = (uint64_t)p[2] | (uint64_t)p[3] << 32;
+    (void)len;
+    const uint64_t size =
+        (uint64_t)p[VCMD_RES_CREATE_BLOB_SIZE_LO] | (uint64_t)p[VCMD_RES_CREATE_BLOB_SIZE_HI] << 32;
     if (c->ctx == NULL || size == 0 || size > MAX_BLOB_BYTES) {
         LOG_ERROR("%s: refused a blob of %llu bytes (no context yet, or outside 1 B .. 64 GiB)",
-                   c->name, (unsigned long long)size);
+                  c->name, (unsigned long long)size);
         return false;
     }
     struct blob *grown = realloc(c->blobs, sizeof *grown * (c->n_blobs + 1));
@@ -125,10 +131,14 @@ static bool create_blob(struct connection *c, const uint32_t *p)
     bool ok = ptr != MAP_FAILED && apir_context_add_resource(c->ctx, res_id, ptr, (size_t)size);
     if (ok) {
         c->blobs[c->n_blobs++] = (struct blob){ res_id, ptr, (size_t)size };
-        ok = reply(c, VCMD_RESOURCE_CREATE_BLOB, &res_id, 1) && fd_send(c->sock, fd);
+        const uint32_t answer[VCMD_RES_CREATE_BLOB_REPLY_DWORDS] = {
+            [VCMD_RES_CREATE_BLOB_REPLY_RES_ID] = res_id,
+        };
+        ok = reply(c, VCMD_RESOURCE_CREATE_BLOB, answer, VCMD_RES_CREATE_BLOB_REPLY_DWORDS) &&
+             fd_send(c->sock, fd);
     } else {
         LOG_ERROR("%s: cannot create a shared blob of %llu bytes: %s", c->name,
-                   (unsigned long long)size, strerror(errno));
+                  (unsigned long long)size, strerror(errno));
         if (ptr != MAP_FAILED) {
             munmap(ptr, (size_t)size);
         }
@@ -139,32 +149,36 @@ static bool create_blob(struct connection *c, const uint32_t *p)
     return ok;
 }
 
-static void unref_blob(struct connection *c, uint32_t res_id)
+static bool unref_blob(struct connection *c, uint32_t *p, uint32_t len)
 {
-    struct blob *b = find_blob(c, res_id);
+    (void)len;
+    struct blob *b = find_blob(c, p[VCMD_RES_UNREF_RES_ID]);
     if (b != NULL) {
         release_blob(c, b);
     }
+    return true;
 }
 
 /* ---- capsets and the context -------------------------------------------- */
 
-static bool get_capset(struct connection *c, uint32_t capset_id, uint32_t version)
+static bool get_capset(struct connection *c, uint32_t *p, uint32_t len)
 {
+    (void)len;
     struct apir_capset caps;
-    const uint32_t n = sizeof caps / 4;
-    uint32_t words[1 + sizeof caps / 4];
-    if (version != 0 || !apir_capset_get(capset_id, &caps)) {
-        words[0] = 0;
-        return reply(c, VCMD_GET_CAPSET, words, 1);
+    uint32_t words[MAX_REPLY_DWORDS];
+    if (p[VCMD_GET_CAPSET_VERSION] != 0 || !apir_capset_get(p[VCMD_GET_CAPSET_ID], &caps)) {
+        words[VCMD_GET_CAPSET_REPLY_VALID] = 0;
+        return reply(c, VCMD_GET_CAPSET, words, VCMD_GET_CAPSET_REPLY_CAPSET);
     }
-    words[0] = 1;
-    memcpy(words + 1, &caps, sizeof caps);
-    return reply(c, VCMD_GET_CAPSET, words, 1 + n);
+    words[VCMD_GET_CAPSET_REPLY_VALID] = 1;
+    memcpy(words + VCMD_GET_CAPSET_REPLY_CAPSET, &caps, sizeof caps);
+    return reply(c, VCMD_GET_CAPSET, words, MAX_REPLY_DWORDS);
 }
 
-static bool context_init(struct connection *c, uint32_t capset_id)
+static bool context_init(struct connection *c, uint32_t *p, uint32_t len)
 {
+    (void)len;
+    const uint32_t capset_id = p[VCMD_CONTEXT_INIT_CAPSET_ID];
     if (c->ctx != NULL) {
         LOG_ERROR("%s: the context is already initialized", c->name);
         return false;
@@ -191,15 +205,20 @@ static bool submit(struct connection *c, uint32_t *cmd, size_t n_dwords)
     return true;
 }
 
+static bool submit_cmd(struct connection *c, uint32_t *p, uint32_t len)
+{
+    return submit(c, p, len);
+}
+
 static bool submit_cmd2(struct connection *c, uint32_t *p, uint32_t len)
 {
-    const uint32_t count = len > 0 ? p[0] : 0;
-    if (count == 0 || count > (len - 1) / VCMD_SUBMIT_CMD2_BATCH_DWORDS) {
+    const uint32_t count = p[VCMD_SUBMIT_CMD2_NUM_BATCHES];
+    if (count == 0 || count > (len - VCMD_SUBMIT_CMD2_BATCHES) / VCMD_SUBMIT_CMD2_BATCH_DWORDS) {
         LOG_ERROR("%s: SUBMIT_CMD2 with %u batches in %u dwords", c->name, count, len);
         return false;
     }
     for (uint32_t i = 0; i < count; i++) {
-        const uint32_t *batch = p + 1 + i * VCMD_SUBMIT_CMD2_BATCH_DWORDS;
+        const uint32_t *batch = p + VCMD_SUBMIT_CMD2_BATCHES + i * VCMD_SUBMIT_CMD2_BATCH_DWORDS;
         const uint32_t offset = batch[VCMD_SUBMIT_CMD2_BATCH_CMD_OFFSET];
         const uint32_t size = batch[VCMD_SUBMIT_CMD2_BATCH_CMD_SIZE];
         if (offset > len || size > len - offset) {
@@ -213,7 +232,75 @@ static bool submit_cmd2(struct connection *c, uint32_t *p, uint32_t len)
     return true;
 }
 
+/* ---- session ------------------------------------------------------------- */
+
+/* the payload is the client's name, in bytes */
+static bool create_renderer(struct connection *c, uint32_t *p, uint32_t len)
+{
+    snprintf(c->name, sizeof c->name, "%.*s (%u)", (int)(len < 40 ? len : 40), (const char *)p, c->ctx_id);
+    return len <= MAX_NAME_BYTES;
+}
+
+static bool ping_protocol_version(struct connection *c, uint32_t *p, uint32_t len)
+{
+    (void)p, (void)len;
+    return reply(c, VCMD_PING_PROTOCOL_VERSION, NULL, 0);
+}
+
+/* the lower of the client's version and ours */
+static bool protocol_version(struct connection *c, uint32_t *p, uint32_t len)
+{
+    const uint32_t theirs = len > VCMD_PROTOCOL_VERSION_VERSION ? p[VCMD_PROTOCOL_VERSION_VERSION]
+                                                                 : VTEST_PROTOCOL_VERSION;
+    c->protocol_version = theirs < VTEST_PROTOCOL_VERSION ? theirs : VTEST_PROTOCOL_VERSION;
+    const uint32_t answer[VCMD_PROTOCOL_VERSION_DWORDS] = {
+        [VCMD_PROTOCOL_VERSION_VERSION] = c->protocol_version,
+    };
+    return reply(c, VCMD_PROTOCOL_VERSION, answer, VCMD_PROTOCOL_VERSION_DWORDS);
+}
+
+/* APIR replies through shared memory: a resource is never busy */
+static bool busy_wait(struct connection *c, uint32_t *p, uint32_t len)
+{
+    (void)p, (void)len;
+    const uint32_t answer[VCMD_BUSY_WAIT_REPLY_DWORDS] = { [VCMD_BUSY_WAIT_REPLY_BUSY] = 0 };
+    return reply(c, VCMD_RESOURCE_BUSY_WAIT, answer, VCMD_BUSY_WAIT_REPLY_DWORDS);
+}
+
+/* every parameter is unknown: no timelines, sync objects are not used by APIR */
+static bool get_param(struct connection *c, uint32_t *p, uint32_t len)
+{
+    (void)p, (void)len;
+    const uint32_t answer[VCMD_GET_PARAM_REPLY_DWORDS] = { [VCMD_GET_PARAM_REPLY_VALID] = 0 };
+    return reply(c, VCMD_GET_PARAM, answer, VCMD_GET_PARAM_REPLY_DWORDS);
+}
+
 /* ---- the command loop ----------------------------------------------------- */
+
+/* Acts on one command whose payload (len dwords, or bytes) is at p; false
+ * ends the connection. */
+typedef bool (*command_handler)(struct connection *c, uint32_t *p, uint32_t len);
+
+struct command {
+    command_handler handle;
+    bool length_in_bytes; /* the header's length counts bytes, not dwords */
+    uint32_t min_dwords;  /* the payload's fields the handler reads */
+};
+
+/* indexed by vtest command id; a command without a handler is refused */
+static const struct command commands[] = {
+    [VCMD_CREATE_RENDERER] = { .handle = create_renderer, .length_in_bytes = true },
+    [VCMD_PING_PROTOCOL_VERSION] = { .handle = ping_protocol_version },
+    [VCMD_PROTOCOL_VERSION] = { .handle = protocol_version },
+    [VCMD_RESOURCE_BUSY_WAIT] = { .handle = busy_wait },
+    [VCMD_GET_PARAM] = { .handle = get_param },
+    [VCMD_GET_CAPSET] = { .handle = get_capset, .min_dwords = VCMD_GET_CAPSET_DWORDS },
+    [VCMD_CONTEXT_INIT] = { .handle = context_init, .min_dwords = VCMD_CONTEXT_INIT_DWORDS },
+    [VCMD_RESOURCE_CREATE_BLOB] = { .handle = create_blob, .min_dwords = VCMD_RES_CREATE_BLOB_DWORDS },
+    [VCMD_RESOURCE_UNREF] = { .handle = unref_blob, .min_dwords = VCMD_RES_UNREF_DWORDS },
+    [VCMD_SUBMIT_CMD] = { .handle = submit_cmd },
+    [VCMD_SUBMIT_CMD2] = { .handle = submit_cmd2, .min_dwords = VCMD_SUBMIT_CMD2_BATCHES },
+};
 
 static bool read_payload(struct connection *c, size_t bytes)
 {
@@ -235,44 +322,18 @@ static bool read_payload(struct connection *c, size_t bytes)
 /* Handles one command; false ends the connection. */
 static bool handle(struct connection *c, uint32_t cmd, uint32_t len)
 {
-    const size_t bytes = cmd == VCMD_CREATE_RENDERER ? len : (size_t)len * 4;
-    if (!read_payload(c, bytes)) {
-        return false;
-    }
-    uint32_t *p = c->payload;
-    const uint32_t zero[2] = { 0, 0 };
-    switch (cmd) {
-    case VCMD_CREATE_RENDERER:
-        snprintf(c->name, sizeof c->name, "%.*s (%u)", (int)(len < 40 ? len : 40), (const char *)p, c->ctx_id);
-        return len <= MAX_NAME_BYTES;
-    case VCMD_PING_PROTOCOL_VERSION:
-        return reply(c, VCMD_PING_PROTOCOL_VERSION, NULL, 0);
-    case VCMD_PROTOCOL_VERSION:
-        c->protocol_version = len >= 1 && p[0] < VTEST_PROTOCOL_VERSION ? p[0] : VTEST_PROTOCOL_VERSION;
-        return reply(c, VCMD_PROTOCOL_VERSION, &c->protocol_version, 1);
-    case VCMD_RESOURCE_BUSY_WAIT:
-        return reply(c, VCMD_RESOURCE_BUSY_WAIT, zero, 1);
-    case VCMD_GET_PARAM:
-        return reply(c, VCMD_GET_PARAM, zero, 2); /* no timelines: sync objects are not used by APIR */
-    case VCMD_GET_CAPSET:
-        return len >= 2 && get_capset(c, p[0], p[1]);
-    case VCMD_CONTEXT_INIT:
-        return len >= 1 && context_init(c, p[0]);
-    case VCMD_RESOURCE_CREATE_BLOB:
-        return len >= VCMD_RES_CREATE_BLOB_DWORDS && create_blob(c, p);
-    case VCMD_RESOURCE_UNREF:
-        if (len >= 1) {
-            unref_blob(c, p[0]);
-        }
-        return len >= 1;
-    case VCMD_SUBMIT_CMD:
-        return submit(c, p, len);
-    case VCMD_SUBMIT_CMD2:
-        return submit_cmd2(c, p, len);
-    default:
+    const struct command *command = cmd < sizeof commands / sizeof commands[0] ? &commands[cmd] : NULL;
+    if (command == NULL || command->handle == NULL) {
         LOG_ERROR("%s: unsupported vtest command %u; closing the connection", c->name, cmd);
         return false;
     }
+    if (len < command->min_dwords) {
+        LOG_ERROR("%s: vtest command %u with %u dwords, fewer than its %u; closing the connection", c->name,
+                  cmd, len, command->min_dwords);
+        return false;
+    }
+    const size_t bytes = command->length_in_bytes ? len : (size_t)len * 4;
+    return read_payload(c, bytes) && command->handle(c, c->payload, len);
 }
 
 static void close_connection(struct connection *c)

@@ -13,8 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "server.h"
-#include "vtest-protocol.h"
+#include "apir/names.h"
+#include "config.h"
+#include "connection.h"
+#include "log.h"
 
 #define EXIT_USAGE 2
 #define MAX_CHILDREN 1024
@@ -22,66 +24,6 @@
 static volatile sig_atomic_t stopping;
 static pid_t children[MAX_CHILDREN];
 static size_t n_children;
-
-void server_apply_config(const struct server_options *opts, struct apir_context *ctx)
-{
-    if (opts->backend_library != NULL) {
-        apir_context_set_config(ctx, APIR_CFG_LOAD_LIBRARY_PATH, opts->backend_library);
-    }
-    if (opts->ggml_library != NULL) {
-        apir_context_set_config(ctx, APIR_CFG_GGML_LIBRARY_PATH, opts->ggml_library);
-    }
-    if (opts->ggml_reg != NULL) {
-        apir_context_set_config(ctx, APIR_CFG_GGML_LIBRARY_REG, opts->ggml_reg);
-    }
-}
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: apir-server [options]\n"
-            "Serves APIR contexts (GGML API remoting) to guests over virglrenderer's vtest protocol.\n\n"
-            "  --socket PATH            Unix socket to listen on (default %s)\n"
-            "  --backend-library PATH   APIR backend library, libggml-virtgpu-backend.so\n"
-            "                           (key " APIR_CFG_LOAD_LIBRARY_PATH "; env " ENV_BACKEND_LIBRARY ")\n"
-            "  --ggml-library PATH      GGML backend library to run on, e.g. libggml-cuda.so\n"
-            "                           (key " APIR_CFG_GGML_LIBRARY_PATH "; env " ENV_GGML_LIBRARY_PATH ")\n"
-            "  --ggml-reg SYMBOL        its registration function (default " DEFAULT_GGML_LIBRARY_REG ")\n"
-            "                           (key " APIR_CFG_GGML_LIBRARY_REG "; env " ENV_GGML_LIBRARY_REG ")\n"
-            "  --log-file PATH          log of the APIR component (env " ENV_APIR_LOG_FILE ";\n"
-            "                           default stderr)\n"
-            "  -h, --help               this text\n"
-            "Options take precedence over the environment. " ENV_DEBUG "=1 logs every call.\n",
-            VTEST_DEFAULT_SOCKET_NAME);
-}
-
-static bool parse_args(int argc, char **argv, struct server_options *o)
-{
-    static const char *const flags[] = { "--socket", "--backend-library", "--ggml-library", "--ggml-reg",
-                                         "--log-file" };
-    const char **fields[] = { &o->socket_path, &o->backend_library, &o->ggml_library, &o->ggml_reg,
-                              &o->log_file };
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        size_t f = 0;
-        while (f < sizeof flags / sizeof flags[0] && strcmp(argv[i], flags[f]) != 0) {
-            f++;
-        }
-        if (f == sizeof flags / sizeof flags[0]) {
-            fprintf(stderr, "apir-server: unknown option '%s' (see --help)\n", argv[i]);
-            return false;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "apir-server: option '%s' needs a value (see --help)\n", argv[i]);
-            return false;
-        }
-        *fields[f] = argv[++i];
-    }
-    return true;
-}
 
 static int listen_on(const char *path)
 {
@@ -142,18 +84,15 @@ static void spawn_connection(int listener, int sock, uint32_t ctx_id, const stru
     close(sock);
 }
 
-static void warn_unconfigured(const struct server_options *opts)
-{
-    if (opts->backend_library == NULL && getenv(ENV_BACKEND_LIBRARY) == NULL) {
-        LOG_WARN("no APIR backend library: guests will be refused until --backend-library or "
-                             ENV_BACKEND_LIBRARY " names libggml-virtgpu-backend.so");
-    }
-}
-
 int main(int argc, char **argv)
 {
-    struct server_options opts = { VTEST_DEFAULT_SOCKET_NAME, NULL, NULL, NULL, NULL };
-    if (!parse_args(argc, argv, &opts)) {
+    struct server_options opts;
+    switch (server_parse_options(argc, argv, &opts)) {
+    case SERVER_OPTIONS_RUN:
+        break;
+    case SERVER_OPTIONS_HELP:
+        return 0;
+    case SERVER_OPTIONS_INVALID:
         return EXIT_USAGE;
     }
     if (opts.log_file != NULL) {
@@ -170,7 +109,7 @@ int main(int argc, char **argv)
     if (listener < 0) {
         return 1;
     }
-    warn_unconfigured(&opts);
+    server_warn_unconfigured(&opts);
     LOG_INFO("listening on %s", opts.socket_path);
     uint32_t next_ctx_id = 1;
     while (!stopping) {

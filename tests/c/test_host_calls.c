@@ -13,7 +13,7 @@
 #include "loopback.h"
 #include "apir-graph.h"
 #include "remote.h"
-#include "transport-vtest.h"
+#include "transport.h"
 
 #define N 256
 

@@ -1,0 +1,29 @@
+/* apir-server's configuration: command-line options, the environment
+ * variables they stand for, and what a new APIR context takes from them. */
+#ifndef APIR_SERVER_CONFIG_H
+#define APIR_SERVER_CONFIG_H
+
+#include "apir/apir.h"
+
+struct server_options {
+    const char *socket_path;
+    const char *backend_library; /* apir.load_library.path */
+    const char *ggml_library;    /* ggml.library.path */
+    const char *ggml_reg;        /* ggml.library.reg */
+    const char *log_file;
+};
+
+enum server_options_result {
+    SERVER_OPTIONS_RUN,     /* *opts holds what to serve */
+    SERVER_OPTIONS_HELP,    /* the usage text was printed: nothing to serve */
+    SERVER_OPTIONS_INVALID, /* what is wrong was printed */
+};
+
+/* Fills *opts from the command line, defaults for what it leaves out. */
+enum server_options_result server_parse_options(int argc, char **argv, struct server_options *opts);
+/* Warns when no APIR backend library is named: every guest would be refused. */
+void server_warn_unconfigured(const struct server_options *opts);
+/* command-line values override the environment's in a new context */
+void server_apply_config(const struct server_options *opts, struct apir_context *ctx);
+
+#endif
