@@ -3,7 +3,8 @@
 #define _GNU_SOURCE
 #include "host.h"
 
-#include <pthread.h>
+#include "ctx-table.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,52 +14,11 @@
 
 /* ---- context table ------------------------------------------------------ */
 
-static pthread_mutex_t contexts_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct host_ctx **contexts;
-static size_t n_contexts;
+static struct ctx_table contexts = CTX_TABLE_INIT;
 
 static struct host_ctx *find_context(uint32_t ctx_id)
 {
-    struct host_ctx *found = NULL;
-    pthread_mutex_lock(&contexts_lock);
-    for (size_t i = 0; i < n_contexts && found == NULL; i++) {
-        if (contexts[i]->ctx_id == ctx_id) {
-            found = contexts[i];
-        }
-    }
-    pthread_mutex_unlock(&contexts_lock);
-    return found;
-}
-
-static bool add_context(struct host_ctx *ctx)
-{
-    pthread_mutex_lock(&contexts_lock);
-    struct host_ctx **grown = realloc(contexts, sizeof *contexts * (n_contexts + 1));
-    if (grown != NULL) {
-        contexts = grown;
-        contexts[n_contexts++] = ctx;
-    }
-    pthread_mutex_unlock(&contexts_lock);
-    return grown != NULL;
-}
-
-static struct host_ctx *remove_context(uint32_t ctx_id)
-{
-    struct host_ctx *found = NULL;
-    pthread_mutex_lock(&contexts_lock);
-    for (size_t i = 0; i < n_contexts; i++) {
-        if (contexts[i]->ctx_id == ctx_id) {
-            found = contexts[i];
-            contexts[i] = contexts[--n_contexts];
-            break;
-        }
-    }
-    if (n_contexts == 0) {
-        free(contexts);
-        contexts = NULL;
-    }
-    pthread_mutex_unlock(&contexts_lock);
-    return found;
+    return ctx_table_find(&contexts, ctx_id);
 }
 
 static void destroy_context(struct host_ctx *ctx)
@@ -94,7 +54,7 @@ EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *
     if (rc == APIR_LOAD_LIBRARY_SUCCESS) {
         rc = APIR_LOAD_LIBRARY_INIT_BASE_INDEX + host_start_backend(ctx, init);
     }
-    if (rc != APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_BACKEND_INIT_SUCCESS || !add_context(ctx)) {
+    if (rc != APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_BACKEND_INIT_SUCCESS || !ctx_table_add(&contexts, ctx_id, ctx)) {
         destroy_context(ctx);
         return rc == APIR_LOAD_LIBRARY_INIT_BASE_INDEX ? rc + APIR_BACKEND_INIT_BACKEND_FAILED : rc;
     }
@@ -103,7 +63,7 @@ EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *
 
 EXPORT void apir_backend_deinit(uint32_t ctx_id)
 {
-    struct host_ctx *ctx = remove_context(ctx_id);
+    struct host_ctx *ctx = ctx_table_remove(&contexts, ctx_id);
     if (ctx != NULL) {
         LOG_INFO("context %u closed", ctx_id);
         destroy_context(ctx);

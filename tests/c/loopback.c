@@ -65,7 +65,11 @@ static void lb_destroy(struct vgpu_transport *t)
 }
 
 static const struct vgpu_transport_ops loopback_ops = {
-    lb_create_blob, lb_destroy_blob, lb_submit, lb_alive, lb_destroy,
+    .create_blob = lb_create_blob,
+    .destroy_blob = lb_destroy_blob,
+    .submit = lb_submit,
+    .alive = lb_alive,
+    .destroy = lb_destroy,
 };
 
 struct vgpu_transport *loopback_create(struct apir_context *ctx)
