@@ -339,6 +339,7 @@ uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_ms
         CTX_ERROR(ctx->ctx_id, "buffer_free_buffer: unknown buffer handle 0x%llx", (unsigned long long)req->value);
         return APIR_CALL_FAILED;
     }
+    host_graph_cache_clear(ctx); /* kept graphs may point into it */
     ggml_backend_buffer_free(buffer);
     return APIR_CALL_OK;
 }
@@ -353,7 +354,7 @@ uint32_t host_call_backend_graph_compute(struct host_ctx *ctx, const struct apir
         return APIR_CALL_FAILED;
     }
     const uint8_t *data = host_shmem(ctx, req->res_id, req->size);
-    struct ggml_cgraph *graph = data ? host_graph_from_wire(ctx, data, req->size) : NULL;
+    struct ggml_cgraph *graph = data ? host_graph_cache_get(ctx, data, req->size) : NULL;
     if (graph == NULL) {
         CTX_ERROR(ctx->ctx_id, "backend_graph_compute: cannot use the computation graph");
         return APIR_CALL_FAILED;

@@ -284,28 +284,16 @@ static struct ggml_tensor *id_lookup(const struct host_id_map *m, uint64_t id)
     return m->keys[i] == id ? m->values[i] : NULL;
 }
 
-static bool graph_scratch_reserve(struct host_ctx *ctx, uint32_t n_tensors, uint32_t n_nodes)
+/* a ggml context holding a graph's tensors and its cgraph */
+static struct ggml_context *graph_context(uint32_t n_tensors, uint32_t n_nodes)
 {
     const size_t need = ggml_tensor_overhead() * n_tensors + ggml_graph_overhead_custom(n_nodes, false);
-    if (ctx->graph_ctx != NULL && ctx->graph_ctx_size >= need) {
-        ggml_reset(ctx->graph_ctx);
-        return true;
-    }
-    if (ctx->graph_ctx != NULL) {
-        ggml_free(ctx->graph_ctx);
-    }
-    ctx->graph_ctx_size = need + need / 2;
-    struct ggml_init_params p = { ctx->graph_ctx_size, NULL, true };
-    ctx->graph_ctx = ggml_init(p);
-    return ctx->graph_ctx != NULL;
+    struct ggml_init_params p = { need, NULL, true };
+    return ggml_init(p);
 }
 
 void host_graph_scratch_free(struct host_ctx *ctx)
 {
-    if (ctx->graph_ctx != NULL) {
-        ggml_free(ctx->graph_ctx);
-        ctx->graph_ctx = NULL;
-    }
     if (ctx->id_map != NULL) {
         free(ctx->id_map->keys);
         free(ctx->id_map->values);
@@ -316,7 +304,7 @@ void host_graph_scratch_free(struct host_ctx *ctx)
 }
 
 /* Pass 1: every tensor record becomes a validated tensor, indexed by id. */
-static bool create_graph_tensors(struct host_ctx *ctx, const struct apir_graph_reader *g)
+static bool create_graph_tensors(struct host_ctx *ctx, struct ggml_context *mem, const struct apir_graph_reader *g)
 {
     struct host_id_map *m = ctx->id_map;
     for (uint32_t i = 0; i < g->n_tensors; i++) {
@@ -327,7 +315,7 @@ static bool create_graph_tensors(struct host_ctx *ctx, const struct apir_graph_r
             LOG_ERROR("graph: tensor %u has a null or repeated id", i);
             return false;
         }
-        struct ggml_tensor *t = host_tensor_from_wire(ctx, ctx->graph_ctx, &w, true);
+        struct ggml_tensor *t = host_tensor_from_wire(ctx, mem, &w, true);
         if (t == NULL) {
             return false;
         }
@@ -367,31 +355,43 @@ static bool link_graph_tensors(struct host_ctx *ctx, const struct apir_graph_rea
     return true;
 }
 
-struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size)
+/* the cgraph of the decoded tensors, nodes in the guest's order */
+static struct ggml_cgraph *graph_of_nodes(struct host_ctx *ctx, struct ggml_context *mem, uint32_t n_nodes)
 {
-    struct apir_graph_reader g;
-    if (!apir_graph_read(&g, data, (size_t)size, MAX_GRAPH_TENSORS)) {
-        LOG_ERROR("graph: the node or tensor count does not fit the graph's %llu bytes", (unsigned long long)size);
-        return NULL;
-    }
-    if (!id_map_reserve(ctx, g.n_tensors, g.n_nodes) || !graph_scratch_reserve(ctx, g.n_tensors, g.n_nodes)) {
-        return NULL;
-    }
-    /* copied out: the guest may change them while the graph is decoded */
-    for (uint32_t i = 0; i < g.n_nodes; i++) {
-        ctx->id_map->node_ids[i] = apir_graph_node_id(&g, i);
-    }
-    if (!create_graph_tensors(ctx, &g) || !link_graph_tensors(ctx, &g)) {
-        return NULL;
-    }
-    struct ggml_cgraph *graph = ggml_new_graph_custom(ctx->graph_ctx, g.n_nodes, false);
-    for (uint32_t i = 0; i < g.n_nodes; i++) {
+    struct ggml_cgraph *graph = ggml_new_graph_custom(mem, n_nodes, false);
+    for (uint32_t i = 0; i < n_nodes; i++) {
         struct ggml_tensor *node = id_lookup(ctx->id_map, ctx->id_map->node_ids[i]);
         if (node == NULL) {
             LOG_ERROR("graph: node %u is not one of the graph's tensors", i);
             return NULL;
         }
         ggml_graph_add_node(graph, node);
+    }
+    return graph;
+}
+
+struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
+                                         struct ggml_context **mem)
+{
+    struct apir_graph_reader g;
+    if (!apir_graph_read(&g, data, (size_t)size, MAX_GRAPH_TENSORS)) {
+        LOG_ERROR("graph: the node or tensor count does not fit the graph's %llu bytes", (unsigned long long)size);
+        return NULL;
+    }
+    if (!id_map_reserve(ctx, g.n_tensors, g.n_nodes) || (*mem = graph_context(g.n_tensors, g.n_nodes)) == NULL) {
+        LOG_ERROR("graph: out of memory for %u tensors", g.n_tensors);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < g.n_nodes; i++) {
+        ctx->id_map->node_ids[i] = apir_graph_node_id(&g, i);
+    }
+    struct ggml_cgraph *graph = NULL;
+    if (create_graph_tensors(ctx, *mem, &g) && link_graph_tensors(ctx, &g)) {
+        graph = graph_of_nodes(ctx, *mem, g.n_nodes);
+    }
+    if (graph == NULL) {
+        ggml_free(*mem);
+        *mem = NULL;
     }
     return graph;
 }

@@ -23,6 +23,7 @@ static struct host_ctx *find_context(uint32_t ctx_id)
 
 static void destroy_context(struct host_ctx *ctx)
 {
+    host_graph_cache_free(ctx); /* before the buffers its graphs point into */
     host_buffers_free_all(ctx);
     host_graph_scratch_free(ctx);
     host_stop_backend(ctx);

@@ -6,7 +6,7 @@
  *
  * Files, each using only those listed after it: host.c (entry points,
  * context table), dispatch.c (the call table), calls.c (one handler per
- * call), decode.c (tensors and graphs from the wire), ggml-lib.c (the real
+ * call), graph-cache.c, decode.c (tensors and graphs from the wire), ggml-lib.c (the real
  * GGML library), handles.c (buffer handles, shared memory), log.c. */
 #ifndef HOST_H
 #define HOST_H
@@ -48,10 +48,8 @@ struct host_ctx {
     uint32_t n_slots;
     uint32_t cap_slots;
 
-    /* reused by every graph compute: no allocation on the hot path */
-    struct ggml_context *graph_ctx;
-    size_t graph_ctx_size;
-    struct host_id_map *id_map;
+    struct host_id_map *id_map;   /* scratch of the graph decoder */
+    struct host_graph_cache *graphs; /* graph-cache.c */
 };
 
 /* ---- logging (log.c) ---- */
@@ -91,9 +89,22 @@ struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_cont
 /* Builds an inline tensor (supports_op, get_alloc_size) with its sources. */
 struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
                                        const struct apir_inline_op *op);
-/* Decodes a serialized graph of `size` bytes at `data`; NULL when invalid. */
-struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size);
+/* Decodes a serialized graph of `size` bytes at `data` (which must not
+ * change meanwhile) into a new ggml context *mem that holds its tensors and
+ * the cgraph; NULL (logged) when invalid. */
+struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
+                                         struct ggml_context **mem);
 void host_graph_scratch_free(struct host_ctx *ctx);
+
+/* ---- graphs the guest sent, decoded and kept (graph-cache.c) ---- */
+/* The graph of `size` bytes at `data` (guest-shared memory), decoded once
+ * and kept: a graph the guest sends again, byte for byte, runs as the same
+ * cgraph (tensor structs at the same addresses, the same uid), so a GPU
+ * backend replays what it captured. NULL (logged) when invalid. */
+struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size);
+/* Forgets every kept graph: before a buffer they may point into is freed. */
+void host_graph_cache_clear(struct host_ctx *ctx);
+void host_graph_cache_free(struct host_ctx *ctx);
 
 /* ---- forwarded calls (calls.c: one handler per call of APIR_CALLS) ---- */
 /* Room for the tensors of one call: a tensor and its sources, or two. */

@@ -178,6 +178,32 @@ static void test_bad_input(uint64_t buf, const struct apir_wire_tensor *ta, cons
           "the context still works after bad input");
 }
 
+/* The host keeps a graph it has decoded: sent again it runs on the current
+ * data, and a graph that differs in one byte runs as itself. */
+static void test_graph_sent_again(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
+                                  const struct apir_wire_tensor *tc, const float *a, const float *b)
+{
+    float a2[N], c[N];
+    for (int i = 0; i < N; i++) {
+        a2[i] = 3.0f * (float)i;
+    }
+    int32_t status;
+    const struct apir_wire_tensor graph[3] = { *ta, *tb, *tc };
+    CHECK(set_floats(buf, ta, a2) && compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS &&
+              get_floats(buf, tc, c) && c[N - 1] == a2[N - 1] + b[N - 1],
+          "the same graph again computes on the new inputs: c[255] = %g", c[N - 1]);
+    struct apir_wire_tensor product = *tc;
+    product.op = GGML_OP_MUL;
+    const struct apir_wire_tensor changed[3] = { *ta, *tb, product };
+    CHECK(compute(changed, 3, 1, &status) && status == GGML_STATUS_SUCCESS && get_floats(buf, tc, c) &&
+              c[N - 1] == a2[N - 1] * b[N - 1],
+          "a graph that differs in its op runs as itself, not as the kept one: c[255] = %g", c[N - 1]);
+    CHECK(compute(graph, 3, 1, &status) && get_floats(buf, tc, c) && c[N - 1] == a2[N - 1] + b[N - 1],
+          "and the first graph still runs as itself");
+    /* back to a + b for the checks that follow */
+    CHECK(set_floats(buf, ta, a) && compute(graph, 3, 1, &status), "a restored");
+}
+
 static void test_tensors_and_graph(uint64_t buft)
 {
     const uint64_t buf = alloc_buffer(buft, 1 << 20);
@@ -208,6 +234,7 @@ static void test_tensors_and_graph(uint64_t buft)
         sums = sums && c[i] == a[i] + b[i];
     }
     CHECK(sums, "the host computed a + b: c[1] = %g, c[255] = %g", c[1], c[N - 1]);
+    test_graph_sent_again(buf, &ta, &tb, &tc, a, b);
 
     if (validating_host) {
         test_bad_input(buf, &ta, &tb, &tc, a);

@@ -1,0 +1,135 @@
+/* The graphs a guest sent, decoded and validated once, and kept.
+ *
+ * llama.cpp sends the same graph for every generated token. Rebuilding it
+ * per call gives the backend new tensor structs each time, and a GPU
+ * backend then re-checks (or re-captures) its CUDA graph. Here a graph the
+ * guest sends again, byte for byte, runs as the cgraph built the first
+ * time: the same tensor structs and a uid, which ggml-cuda takes as "the
+ * graph it captured" and replays.
+ *
+ * Identity is the bytes: a kept graph runs only when the guest's bytes are
+ * equal to the private copy it was decoded from, so a changed graph is
+ * decoded (and validated) anew and never runs as a stale one. The compare
+ * reads guest-shared memory; a guest that changes it meanwhile can only get
+ * the kept graph run (one it sent) or a fresh decode of a private copy. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+/* for struct ggml_cgraph's uid; the header also defines static helpers
+ * this file does not use */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "ggml-impl.h"
+#pragma GCC diagnostic pop
+
+/* llama.cpp alternates a few graphs (prompt, generation, their splits) */
+#define GRAPH_CACHE_ENTRIES 8
+
+struct graph_entry {
+    uint8_t *bytes; /* private copy of the serialized graph; NULL: free */
+    size_t size;
+    struct ggml_context *mem;
+    struct ggml_cgraph *graph;
+    uint64_t last_use;
+};
+
+struct host_graph_cache {
+    struct graph_entry entries[GRAPH_CACHE_ENTRIES];
+    uint64_t clock;
+};
+
+/* uids start at 1: ggml-cuda takes 0 as "no uid" */
+static uint64_t next_uid(void)
+{
+    static _Atomic uint64_t counter = 1;
+    return counter++;
+}
+
+static void release_entry(struct graph_entry *e)
+{
+    if (e->mem != NULL) {
+        ggml_free(e->mem);
+    }
+    free(e->bytes);
+    memset(e, 0, sizeof *e);
+}
+
+static struct graph_entry *find_entry(struct host_graph_cache *c, const uint8_t *data, size_t size)
+{
+    for (int i = 0; i < GRAPH_CACHE_ENTRIES; i++) {
+        struct graph_entry *e = &c->entries[i];
+        if (e->bytes != NULL && e->size == size && memcmp(e->bytes, data, size) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* a free entry, or the least recently used one, released */
+static struct graph_entry *victim(struct host_graph_cache *c)
+{
+    struct graph_entry *oldest = &c->entries[0];
+    for (int i = 0; i < GRAPH_CACHE_ENTRIES; i++) {
+        struct graph_entry *e = &c->entries[i];
+        if (e->bytes == NULL) {
+            return e;
+        }
+        if (e->last_use < oldest->last_use) {
+            oldest = e;
+        }
+    }
+    release_entry(oldest);
+    return oldest;
+}
+
+/* Decodes a private copy of the guest's bytes into entry e. */
+static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8_t *data, size_t size)
+{
+    if ((e->bytes = malloc(size)) == NULL) {
+        CTX_ERROR(ctx->ctx_id, "graph: out of memory for a copy of %zu bytes", size);
+        return false;
+    }
+    memcpy(e->bytes, data, size);
+    e->size = size;
+    e->graph = host_graph_from_wire(ctx, e->bytes, size, &e->mem);
+    if (e->graph == NULL) {
+        release_entry(e);
+        return false;
+    }
+    e->graph->uid = next_uid();
+    return true;
+}
+
+struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size)
+{
+    if (ctx->graphs == NULL && (ctx->graphs = calloc(1, sizeof *ctx->graphs)) == NULL) {
+        return NULL;
+    }
+    struct host_graph_cache *c = ctx->graphs;
+    struct graph_entry *e = find_entry(c, data, (size_t)size);
+    if (e == NULL) {
+        e = victim(c);
+        if (!decode_into(ctx, e, data, (size_t)size)) {
+            return NULL;
+        }
+        CTX_DEBUG(ctx->ctx_id, "graph: %d nodes decoded and kept", ggml_graph_n_nodes(e->graph));
+    }
+    e->last_use = ++c->clock;
+    return e->graph;
+}
+
+void host_graph_cache_clear(struct host_ctx *ctx)
+{
+    for (int i = 0; ctx->graphs != NULL && i < GRAPH_CACHE_ENTRIES; i++) {
+        release_entry(&ctx->graphs->entries[i]);
+    }
+}
+
+void host_graph_cache_free(struct host_ctx *ctx)
+{
+    host_graph_cache_clear(ctx);
+    free(ctx->graphs);
+    ctx->graphs = NULL;
+}
