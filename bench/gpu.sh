@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The benchmarks on a CUDA machine (no network), in one go: builds the
 # pinned llama.cpp with CUDA from a trimmed copy of its source in
-# .device/llama.cpp (made by `bench/gpu.sh --pack` here, carried there),
+# .device/llama.cpp (made by `bench/gpu.sh --pack` here, carried there;
+# each call replaces a carried path, so copy the checkout to /tmp there and
+# run it from the copy),
 # builds this project against it, then runs bench/run.sh with the CUDA
 # backend on the host side: native CUDA vs VirtGPU vs ggml-rpc.
-# Environment: OUT (results folder), PRESET (default llama-1b), TYPE
+# Environment: OUT (results folder), PRESETS (default "llama-1b llama-8b"), TYPE
 # (default q4_0), JOBS (default all cores), CUDA_ARCH (default 90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,9 +48,13 @@ cmake --build build-gpu -j "$JOBS" >>"$OUT/build.log" 2>&1
 if [[ -z "${SKIP_BENCH:-}" ]]; then
 step "benchmarks"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-LLAMA_BIN_DIR=$LLAMA_BUILD/bin BUILD_DIR=build-gpu BACKEND=$LLAMA_BUILD/bin/libggml-cuda.so DEVICE=CUDA0 \
-    PRESET=${PRESET:-llama-1b} TYPE=${TYPE:-q4_0} PP=512 TG=128 REPS=${REPS:-3} RAW_DIR="$OUT" bench/run.sh 2>&1 |
-    tee "$OUT/bench.txt"
+for preset in ${PRESETS:-llama-1b llama-8b}; do
+    step "benchmark $preset"
+    mkdir -p "$OUT/$preset"
+    LLAMA_BIN_DIR=$LLAMA_BUILD/bin BUILD_DIR=build-gpu BACKEND=$LLAMA_BUILD/bin/libggml-cuda.so DEVICE=CUDA0 \
+        PRESET=$preset TYPE=${TYPE:-q4_0} PP=512 TG=128 REPS=${REPS:-3} RAW_DIR="$OUT/$preset" bench/run.sh 2>&1 |
+        tee "$OUT/bench-$preset.txt"
+done
 fi
 
 step "test-backend-ops through VirtGPU on CUDA0 (the ops of llama models)"
