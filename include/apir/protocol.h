@@ -134,8 +134,15 @@ enum apir_call { APIR_CALLS(APIR_CALL_ENUM_ENTRY) };
 /* the first number of this project's extensions */
 #define APIR_CALL_EXT_FIRST 0x56470000u
 
+/* the calls numbered densely in list order, for per-call tables */
+#define APIR_CALL_INDEX_ENTRY(NAME, number, name, request, reply) APIR_CALL_INDEX_##NAME,
+enum apir_call_index { APIR_CALLS(APIR_CALL_INDEX_ENTRY) APIR_CALL_INDEX_COUNT };
+#undef APIR_CALL_INDEX_ENTRY
+
 /* the call's name ("device_get_name"), or "unknown" */
 const char *apir_call_name(uint32_t call);
+/* the call's apir_call_index, or -1 for a number not in the list */
+int apir_call_index(uint32_t call);
 
 /* ---- tensors on the wire ----------------------------------------------- */
 

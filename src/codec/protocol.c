@@ -11,4 +11,15 @@ const char *apir_call_name(uint32_t call)
 #undef APIR_CALL_NAME_CASE
 }
 
+int apir_call_index(uint32_t call)
+{
+#define APIR_CALL_INDEX_CASE(NAME, number, name, request, reply) \
+    case APIR_CALL_##NAME: return APIR_CALL_INDEX_##NAME;
+    switch (call) {
+    APIR_CALLS(APIR_CALL_INDEX_CASE)
+    default: return -1;
+    }
+#undef APIR_CALL_INDEX_CASE
+}
+
 _Static_assert(APIR_CALL_BACKEND_GRAPH_COMPUTE + 1 == APIR_CALL_COUNT, "the base protocol has 23 calls");

@@ -1,7 +1,9 @@
+#define _POSIX_C_SOURCE 200809L
 /* The VirtGPU backend (stream): graph compute on the host device. The graph
  * is serialized straight into the shared data blob. */
 #include <stdlib.h>
 
+#include "clock.h"
 #include "frontend.h"
 
 struct vgpu_backend {
@@ -29,7 +31,12 @@ static enum ggml_status backend_graph_compute(ggml_backend_t backend, struct ggm
     struct apir_msg_graph req = { .res_id = r->data.res_id };
     struct apir_msg_i32 status = { .value = GGML_STATUS_FAILED };
     vgpu_lock(r);
+    const int64_t start = r->debug ? monotonic_ns() : 0;
     req.size = vgpu_serialize_graph(&b->tensors, graph, r->data.ptr, r->data.size);
+    if (r->debug) {
+        LOG_DEBUG("%s: %d nodes serialized into %llu bytes in %.1f us", b->device->name, ggml_graph_n_nodes(graph),
+                  (unsigned long long)req.size, (double)(monotonic_ns() - start) / 1e3);
+    }
     if (req.size > 0 && vgpu_backend_graph_compute_locked(r, &req, &status) != APIR_CALL_OK) {
         status.value = GGML_STATUS_FAILED;
     }

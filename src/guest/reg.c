@@ -79,6 +79,14 @@ static void add_host(const struct vgpu_endpoint *e)
     }
 }
 
+/* with GGML_VIRTGPU_DEBUG: what each device's connection did */
+static void log_call_stats(void)
+{
+    for (int i = 0; i < state.n_devices; i++) {
+        vgpu_stats_log(&state.devices[i]->remote->stats, state.devices[i]->name);
+    }
+}
+
 static void connect_hosts(void)
 {
     struct vgpu_endpoints endpoints;
@@ -89,6 +97,8 @@ static void connect_hosts(void)
     vgpu_endpoints_release(&endpoints);
     if (state.n_devices == 0) {
         LOG_ERROR("no VirtGPU device: the host is not available (reasons above)");
+    } else if (log_debug_enabled(&component_log)) {
+        atexit(log_call_stats);
     }
 }
 

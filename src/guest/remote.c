@@ -221,6 +221,7 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
         return NULL;
     }
     r->transport = transport;
+    r->debug = log_debug_enabled(&component_log);
     pthread_mutex_init(&r->lock, NULL);
     if (!transport->ops->create_blob(transport, APIR_REPLY_BLOB_SIZE, &r->reply) ||
         !transport->ops->create_blob(transport, APIR_DATA_BLOB_SIZE, &r->data)) {
@@ -281,9 +282,15 @@ uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
         return VGPU_NO_ANSWER;
     }
     uint32_t ret;
+    const int64_t start = r->debug ? monotonic_ns() : 0;
     if (!round_trip(r, NO_TIMEOUT, &ret)) {
         LOG_ERROR("%s: no answer from the host", name);
         return VGPU_NO_ANSWER;
+    }
+    if (r->debug) {
+        const int64_t ns = monotonic_ns() - start;
+        vgpu_stats_record(&r->stats, r->call, ns);
+        LOG_DEBUG("%s: %.1f us", name, (double)ns / 1e3);
     }
     if (ret < APIR_FORWARD_BASE_INDEX) {
         LOG_ERROR("%s: the hypervisor could not forward the call (code %u)", name, ret);

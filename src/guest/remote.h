@@ -8,6 +8,7 @@
 
 #include "apir-calls.h"
 #include "apir-codec.h"
+#include "call-stats.h"
 #include "apir/names.h"
 #include "apir/protocol.h"
 #include "log.h"
@@ -23,6 +24,8 @@ struct vgpu_remote {
     bool broken;             /* the host went away: every call fails fast */
     uint32_t host_major, host_minor;
     uint32_t call;           /* the call in progress */
+    bool debug;              /* GGML_VIRTGPU_DEBUG: each call timed and logged */
+    struct vgpu_call_stats stats;
     struct apir_encoder enc;
     uint8_t cmd[VGPU_CMD_BUFFER_SIZE];
 };
