@@ -273,16 +273,48 @@ static bool prepare_tensor_io(struct host_ctx *ctx, const struct apir_msg_tensor
     return io->shmem != NULL;
 }
 
+/* below this a transfer goes straight to shared memory: the driver's own
+ * staging is as fast, and a small copy is dominated by its latency */
+#define STAGING_MIN_BYTES (64u << 10)
+
+/* The context's pinned staging memory, at least size bytes, or NULL when
+ * the device has no host buffer type (the CPU) or it cannot be had. */
+static void *staging(struct host_ctx *ctx, uint64_t size)
+{
+    ggml_backend_buffer_type_t host_type = ggml_backend_dev_host_buffer_type(ctx->dev);
+    if (host_type == NULL || size < STAGING_MIN_BYTES) {
+        return NULL;
+    }
+    if (ctx->staging != NULL && ggml_backend_buffer_get_size(ctx->staging) < size) {
+        ggml_backend_buffer_free(ctx->staging);
+        ctx->staging = NULL;
+    }
+    if (ctx->staging == NULL && (ctx->staging = ggml_backend_buft_alloc_buffer(host_type, (size_t)size)) == NULL) {
+        CTX_WARN(ctx->ctx_id, "no pinned staging memory of %llu bytes; copying directly", (unsigned long long)size);
+        return NULL;
+    }
+    return ggml_backend_buffer_get_base(ctx->staging);
+}
+
 static uint32_t run_tensor_io(struct host_ctx *ctx, const struct apir_msg_tensor_io *req, bool into_tensor)
 {
     struct tensor_io io;
     if (!prepare_tensor_io(ctx, req, &io)) {
         return APIR_CALL_FAILED;
     }
+    const size_t offset = (size_t)req->offset, size = (size_t)req->size;
+    void *pinned = staging(ctx, size);
+    void *bounce = pinned ? pinned : io.shmem;
     if (into_tensor) {
-        ggml_backend_tensor_set(io.tensor, io.shmem, (size_t)req->offset, (size_t)req->size);
+        if (pinned != NULL) {
+            memcpy(pinned, io.shmem, size);
+        }
+        ggml_backend_tensor_set(io.tensor, bounce, offset, size);
     } else {
-        ggml_backend_tensor_get(io.tensor, io.shmem, (size_t)req->offset, (size_t)req->size);
+        ggml_backend_tensor_get(io.tensor, bounce, offset, size);
+        if (pinned != NULL) {
+            memcpy(io.shmem, pinned, size);
+        }
     }
     return APIR_CALL_OK;
 }

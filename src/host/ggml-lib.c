@@ -57,6 +57,15 @@ static void set_backend_threads(struct host_ctx *ctx)
     }
 }
 
+/* the staging memory belongs to the device's host buffer type */
+static void free_staging(struct host_ctx *ctx)
+{
+    if (ctx->staging != NULL) {
+        ggml_backend_buffer_free(ctx->staging);
+        ctx->staging = NULL;
+    }
+}
+
 bool host_bind_device(struct host_ctx *ctx, size_t index)
 {
     ggml_backend_dev_t dev = index < ggml_backend_reg_dev_count(ctx->reg) ? ggml_backend_reg_dev_get(ctx->reg, index) : NULL;
@@ -69,6 +78,7 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
     if (ctx->backend != NULL) {
         ggml_backend_free(ctx->backend);
     }
+    free_staging(ctx);
     ctx->dev = dev;
     ctx->backend = backend;
     ctx->buft = ggml_backend_dev_buffer_type(dev);
@@ -98,6 +108,7 @@ uint32_t host_start_backend(struct host_ctx *ctx, ggml_backend_init_t init)
 
 void host_stop_backend(struct host_ctx *ctx)
 {
+    free_staging(ctx);
     if (ctx->call_ctx != NULL) {
         ggml_free(ctx->call_ctx);
     }

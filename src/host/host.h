@@ -43,6 +43,12 @@ struct host_ctx {
     ggml_backend_t backend;
     ggml_backend_buffer_type_t buft;
     struct ggml_context *call_ctx; /* tensors of one call (calls.c) */
+    /* pinned host memory for large tensor transfers (devices that have a
+     * host buffer type, e.g. CUDA's): a copy between device and pinned
+     * memory runs at DMA speed, one between pinned and shared memory at
+     * memcpy speed; straight to the guest's pageable shared memory the
+     * driver stages it slowly itself */
+    ggml_backend_buffer_t staging;
 
     struct host_buffer_slot *slots;
     uint32_t n_slots;

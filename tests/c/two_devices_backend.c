@@ -48,6 +48,15 @@ static ggml_backend_buffer_type_t get_buffer_type(ggml_backend_dev_t dev)
     return ggml_backend_dev_buffer_type(cpu);
 }
 
+/* a host buffer type, as GPU devices have (CUDA's pinned memory): the host
+ * library then moves large tensor transfers through staging memory of this
+ * type, which the multi-device tests exercise */
+static ggml_backend_buffer_type_t get_host_buffer_type(ggml_backend_dev_t dev)
+{
+    (void)dev;
+    return ggml_backend_dev_buffer_type(cpu);
+}
+
 static bool supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
 {
     (void)dev;
@@ -68,6 +77,7 @@ static const struct ggml_backend_device_i device_iface = {
     .get_props = get_props,
     .init_backend = init_backend,
     .get_buffer_type = get_buffer_type,
+    .get_host_buffer_type = get_host_buffer_type,
     .supports_op = supports_op,
     .supports_buft = supports_buft,
 };
