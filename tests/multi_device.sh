@@ -65,5 +65,10 @@ with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/ref.sock" -- \
     "$LLAMA_BIN_DIR/llama-completion" --list-devices >"$TEST_TMP/ref.devices" 2>&1
 check_contains "llama.cpp's host library: its device 0 is shown" "$TEST_TMP/ref.devices" "VirtGPU0-TestA"
 check "llama.cpp's host library: no second device" bash -c "! grep -q VirtGPU1 '$TEST_TMP/ref.devices'"
+# without this project's extensions (queued writes, graph run) the guest
+# falls back to the base protocol
+check "llama.cpp's host library: a run on its device" \
+    with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/ref.sock" -- complete ref tiny -ngl 99 -dev VirtGPU0-TestA
+check "llama.cpp's host library: the native tokens through the base protocol" cmp "$TEST_TMP/native.out" "$TEST_TMP/ref.out"
 stop_server "$SERVER_PID"
 finish

@@ -123,7 +123,12 @@ enum apir_backend_init_code {
     X(EXT_DEVICE_COUNT, 0x56470001, ext_device_count, none, i32)                              \
     /* binds this context to device u32 (before any buffer exists); a new                    \
      * context starts on device 0 */                                                         \
-    X(EXT_BIND_DEVICE, 0x56470002, ext_bind_device, u32, none)
+    X(EXT_BIND_DEVICE, 0x56470002, ext_bind_device, u32, none)                                \
+    /* small set_tensor writes, queued by the guest and sent together */                     \
+    X(EXT_SET_TENSORS, 0x56470003, ext_set_tensors, writes, none)                             \
+    /* the queued writes, then a graph: sent whole, or (size 0) the graph                    \
+     * kept under the key; kept = false when there is none (nothing done) */                \
+    X(EXT_GRAPH_RUN, 0x56470004, ext_graph_run, graph_run, graph_result)
 
 #define APIR_CALL_ENUM_ENTRY(NAME, number, name, request, reply) APIR_CALL_##NAME = number,
 enum apir_call { APIR_CALLS(APIR_CALL_ENUM_ENTRY) };

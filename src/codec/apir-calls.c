@@ -55,6 +55,29 @@ static void get_inline_op(struct apir_decoder *dec, struct apir_inline_op *op)
     }
 }
 
+static void put_writes(struct apir_encoder *enc, const struct apir_tensor_writes *w)
+{
+    apir_encode_u32(enc, w->res_id);
+    apir_encode_u32(enc, w->count);
+    if (w->count > APIR_MAX_WRITES) {
+        enc->fatal = true;
+        return;
+    }
+    apir_encode_bytes(enc, w->items, sizeof w->items[0] * w->count);
+}
+
+static void get_writes(struct apir_decoder *dec, struct apir_tensor_writes *w)
+{
+    w->res_id = apir_decode_u32(dec);
+    w->count = apir_decode_u32(dec);
+    if (w->count > APIR_MAX_WRITES) {
+        dec->fatal = true;
+        w->count = 0;
+        return;
+    }
+    apir_decode_bytes(dec, w->items, sizeof w->items[0] * w->count);
+}
+
 #define PUT_FIELD(kind, field) put_##kind(enc, &msg->field);
 #define GET_FIELD(kind, field) get_##kind(dec, &msg->field);
 #define DEFINE_CODEC(layout)                                                                      \

@@ -27,6 +27,25 @@ struct apir_inline_op {
     struct apir_inline_tensor src[APIR_MAX_SRC];
 };
 
+/* Writes of tensor bytes that ride in one command: each takes its bytes
+ * from [data_offset, data_offset + size) of shared-memory resource res_id
+ * and puts them at [offset, offset + size) of its tensor, in order. */
+#define APIR_MAX_WRITES 16
+
+struct apir_tensor_write {
+    uint64_t buffer;
+    struct apir_wire_tensor tensor;
+    uint64_t data_offset;
+    uint64_t offset;
+    uint64_t size;
+};
+
+struct apir_tensor_writes {
+    uint32_t res_id;
+    uint32_t count; /* at most APIR_MAX_WRITES */
+    struct apir_tensor_write items[APIR_MAX_WRITES];
+};
+
 /* the number of sources an inline op carries */
 int apir_inline_op_n_src(const struct apir_inline_op *op);
 
@@ -40,6 +59,7 @@ typedef uint8_t apir_field_u8; /* a whole slot */
 typedef char apir_field_string[APIR_MAX_STRING];
 typedef struct apir_wire_tensor apir_field_tensor;
 typedef struct apir_inline_op apir_field_inline_op;
+typedef struct apir_tensor_writes apir_field_writes;
 
 /* ---- message layouts ------------------------------------------------------ */
 
@@ -67,10 +87,15 @@ typedef struct apir_inline_op apir_field_inline_op;
 /* a serialized graph (apir-graph.h): the first size bytes of resource res_id */
 #define APIR_MSG_FIELDS_graph(F) F(u32, res_id) F(u64, size)
 
+#define APIR_MSG_FIELDS_writes(F) F(writes, writes)
+/* a graph as in `graph` (size 0: the one kept under key), after the writes */
+#define APIR_MSG_FIELDS_graph_run(F) F(writes, writes) F(u64, key) F(u32, res_id) F(u64, size)
+#define APIR_MSG_FIELDS_graph_result(F) F(i32, status) F(bool, kept)
+
 /* every layout with fields (`none` has none) */
 #define APIR_MESSAGES(M) \
     M(i32) M(u32) M(u64) M(boolean) M(string) M(memory) M(props) M(op) M(buft_op) M(from_ptr) \
-    M(buffer_and_type) M(alloc) M(tensor_io) M(copy) M(clear) M(graph)
+    M(buffer_and_type) M(alloc) M(tensor_io) M(copy) M(clear) M(graph) M(writes) M(graph_run) M(graph_result)
 
 #define APIR_MSG_FIELD_DECL(kind, field) apir_field_##kind field;
 #define APIR_MSG_DECLARE(layout)                                                              \

@@ -6,9 +6,18 @@
 #include "clock.h"
 #include "frontend.h"
 
+/* for struct ggml_cgraph's uid; the header also defines static helpers
+ * this file does not use */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "ggml-impl.h"
+#pragma GCC diagnostic pop
+
 struct vgpu_backend {
     struct vgpu_device *device;
     struct vgpu_tensor_set tensors; /* reused by every graph */
+    uint64_t kept_uid;              /* uid of the graph the host keeps for us; 0: none */
+    struct apir_msg_graph_run run;  /* the request of a graph run (large: not on the stack) */
 };
 
 static const char *backend_get_name(ggml_backend_t backend)
@@ -24,28 +33,74 @@ static void backend_free(ggml_backend_t backend)
     free(backend);
 }
 
+/* the graph serialized into the data blob: its size, 0 on failure (logged) */
+static uint64_t serialize(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph)
+{
+    const int64_t start = r->debug ? monotonic_ns() : 0;
+    const size_t size = vgpu_serialize_graph(&b->tensors, graph, r->data.ptr, vgpu_data_capacity(r));
+    if (r->debug) {
+        LOG_DEBUG("%s: %d nodes serialized into %zu bytes in %.1f us", b->device->name,
+                  ggml_graph_n_nodes((struct ggml_cgraph *)graph), size, (double)(monotonic_ns() - start) / 1e3);
+    }
+    return size;
+}
+
+/* The base protocol: the whole graph every time (queued writes were sent
+ * before it by vgpu_request). */
+static int32_t compute_whole(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph)
+{
+    struct apir_msg_graph req = { .res_id = r->data.res_id, .size = serialize(b, r, graph) };
+    struct apir_msg_i32 status = { .value = GGML_STATUS_FAILED };
+    if (req.size == 0 || vgpu_backend_graph_compute_locked(r, &req, &status) != APIR_CALL_OK) {
+        return GGML_STATUS_FAILED;
+    }
+    return status.value;
+}
+
+/* The extension: the queued writes (the token's inputs) and the graph in
+ * one round trip. A graph ggml kept since the last run (same uid: ggml-cuda
+ * relies on the same promise) is named, not sent; the host answers
+ * kept = false when it no longer has it, and then gets it whole. Returns
+ * the call's code; APIR_CALL_INVALID_INDEX from a host without it. */
+static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph,
+                                int32_t *status)
+{
+    struct apir_msg_graph_run *req = &b->run;
+    vgpu_take_writes(r, &req->writes);
+    req->key = graph->uid;
+    req->res_id = r->data.res_id;
+    const bool named = graph->uid != 0 && graph->uid == b->kept_uid;
+    req->size = named ? 0 : serialize(b, r, graph);
+    struct apir_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
+    uint32_t rc = named || req->size > 0 ? vgpu_ext_graph_run_locked(r, req, &result) : APIR_CALL_FAILED;
+    if (rc == APIR_CALL_OK && !result.kept) {
+        req->size = serialize(b, r, graph);
+        rc = req->size > 0 ? vgpu_ext_graph_run_locked(r, req, &result) : APIR_CALL_FAILED;
+    }
+    if (rc != APIR_CALL_OK && !vgpu_send_writes(r, &req->writes)) {
+        LOG_ERROR("%s: the inputs of a graph could not be written", b->device->name);
+    }
+    b->kept_uid = rc == APIR_CALL_OK && result.kept ? graph->uid : 0;
+    *status = rc == APIR_CALL_OK && result.kept ? result.status : GGML_STATUS_FAILED;
+    return rc;
+}
+
 static enum ggml_status backend_graph_compute(ggml_backend_t backend, struct ggml_cgraph *graph)
 {
     struct vgpu_backend *b = backend->context;
     struct vgpu_remote *r = b->device->remote;
-    struct apir_msg_graph req = { .res_id = r->data.res_id };
-    struct apir_msg_i32 status = { .value = GGML_STATUS_FAILED };
+    int32_t status = GGML_STATUS_FAILED;
     vgpu_lock(r);
-    const int64_t start = r->debug ? monotonic_ns() : 0;
-    req.size = vgpu_serialize_graph(&b->tensors, graph, r->data.ptr, r->data.size);
-    if (r->debug) {
-        LOG_DEBUG("%s: %d nodes serialized into %llu bytes in %.1f us", b->device->name, ggml_graph_n_nodes(graph),
-                  (unsigned long long)req.size, (double)(monotonic_ns() - start) / 1e3);
-    }
-    if (req.size > 0 && vgpu_backend_graph_compute_locked(r, &req, &status) != APIR_CALL_OK) {
-        status.value = GGML_STATUS_FAILED;
+    if (r->no_graph_run || run_with_writes(b, r, graph, &status) == APIR_CALL_INVALID_INDEX) {
+        r->no_graph_run = true; /* an older host: the base protocol from now on */
+        status = compute_whole(b, r, graph);
     }
     vgpu_unlock(r);
-    if (status.value != GGML_STATUS_SUCCESS) {
+    if (status != GGML_STATUS_SUCCESS) {
         LOG_ERROR("%s: graph compute of %d nodes failed (status %d)", b->device->name, ggml_graph_n_nodes(graph),
-                  (int)status.value);
+                  (int)status);
     }
-    return (enum ggml_status)status.value;
+    return (enum ggml_status)status;
 }
 
 static const struct ggml_backend_i backend_iface = {

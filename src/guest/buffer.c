@@ -38,6 +38,10 @@ static bool tensor_io(struct vgpu_buffer *b, uint32_t call, const struct ggml_te
     }
     struct apir_msg_none none;
     vgpu_lock(r);
+    if (call == APIR_CALL_BUFFER_SET_TENSOR && src != NULL && vgpu_queue_write(r, b->handle, &req.tensor, offset, src, size)) {
+        vgpu_unlock(r);
+        return true; /* sent with the next call */
+    }
     if (src != NULL) {
         memcpy(r->data.ptr, src, size);
     }
@@ -57,7 +61,7 @@ static void tensor_transfer(ggml_backend_buffer_t buffer, uint32_t call, const s
                             const void *src, void *dst, size_t offset, size_t size, const uint8_t *fill)
 {
     struct vgpu_buffer *b = buffer_of(buffer);
-    const size_t chunk_max = b->device->remote->data.size;
+    const size_t chunk_max = vgpu_data_capacity(b->device->remote);
     void *fill_chunk = NULL;
     if (fill != NULL && (fill_chunk = malloc(size < chunk_max ? size : chunk_max)) != NULL) {
         memset(fill_chunk, *fill, size < chunk_max ? size : chunk_max);

@@ -250,8 +250,6 @@ void vgpu_remote_close(struct vgpu_remote *r)
     free(r);
 }
 
-/* ---- forwarded calls ---------------------------------------------------- */
-
 void vgpu_lock(struct vgpu_remote *r)
 {
     pthread_mutex_lock(&r->lock);
@@ -262,8 +260,106 @@ void vgpu_unlock(struct vgpu_remote *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* ---- queued writes ------------------------------------------------------ */
+
+size_t vgpu_data_capacity(const struct vgpu_remote *r)
+{
+    return r->data.size - VGPU_QUEUE_BYTES;
+}
+
+/* where the queue area starts in the data blob */
+static size_t queue_base(const struct vgpu_remote *r)
+{
+    return vgpu_data_capacity(r);
+}
+
+static bool queue_has_room(const struct vgpu_remote *r, size_t size)
+{
+    return r->queue.writes.count < APIR_MAX_WRITES && size <= VGPU_QUEUE_BYTES - r->queue.used;
+}
+
+/* A host without ext_set_tensors: each write becomes a set_tensor of the
+ * bytes moved to the start of the blob (where set_tensor reads them). */
+static bool send_writes_one_by_one(struct vgpu_remote *r, const struct apir_tensor_writes *writes)
+{
+    for (uint32_t i = 0; i < writes->count; i++) {
+        const struct apir_tensor_write *w = &writes->items[i];
+        memmove(r->data.ptr, (uint8_t *)r->data.ptr + w->data_offset, w->size);
+        const struct apir_msg_tensor_io req = {
+            .buffer = w->buffer, .tensor = w->tensor, .res_id = r->data.res_id, .offset = w->offset, .size = w->size
+        };
+        struct apir_msg_none none;
+        if (vgpu_buffer_set_tensor_locked(r, &req, &none) != APIR_CALL_OK) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool vgpu_send_writes(struct vgpu_remote *r, const struct apir_tensor_writes *writes)
+{
+    if (writes->count == 0) {
+        return true;
+    }
+    if (!r->queue.unsupported) {
+        const struct apir_msg_writes req = { .writes = *writes };
+        struct apir_msg_none none;
+        const uint32_t rc = vgpu_ext_set_tensors_locked(r, &req, &none);
+        if (rc != APIR_CALL_INVALID_INDEX) {
+            return rc == APIR_CALL_OK;
+        }
+        r->queue.unsupported = true; /* an older host: from now on, set_tensor */
+    }
+    return send_writes_one_by_one(r, writes);
+}
+
+void vgpu_take_writes(struct vgpu_remote *r, struct apir_tensor_writes *out)
+{
+    *out = r->queue.writes;
+    r->queue.writes.count = 0;
+    r->queue.used = 0;
+}
+
+static void flush_writes(struct vgpu_remote *r)
+{
+    struct apir_tensor_writes *writes = &r->queue.sending;
+    vgpu_take_writes(r, writes);
+    if (!vgpu_send_writes(r, writes)) {
+        LOG_ERROR("%u queued tensor writes failed (see the host's log)", writes->count);
+    }
+}
+
+bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
+                      uint64_t offset, const void *src, size_t size)
+{
+    if (r->queue.unsupported || size > VGPU_QUEUE_MAX_WRITE) {
+        return false;
+    }
+    if (!queue_has_room(r, size)) {
+        flush_writes(r);
+    }
+    const size_t at = queue_base(r) + r->queue.used;
+    memcpy((uint8_t *)r->data.ptr + at, src, size);
+    r->queue.writes.res_id = r->data.res_id;
+    r->queue.writes.items[r->queue.writes.count++] = (struct apir_tensor_write){
+        .buffer = buffer, .tensor = *tensor, .data_offset = at, .offset = offset, .size = size
+    };
+    r->queue.used += (size + 7) & ~(size_t)7;
+    return true;
+}
+
+/* ---- forwarded calls ------------------------------------------------------ */
+
+static bool carries_writes(uint32_t call)
+{
+    return call == APIR_CALL_EXT_SET_TENSORS || call == APIR_CALL_EXT_GRAPH_RUN;
+}
+
 struct apir_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call)
 {
+    if (r->queue.writes.count > 0 && !carries_writes(call)) {
+        flush_writes(r);
+    }
     r->call = call;
     begin_command(r, APIR_CMD_FORWARD, call);
     return &r->enc;
@@ -291,6 +387,11 @@ uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
         const int64_t ns = monotonic_ns() - start;
         vgpu_stats_record(&r->stats, r->call, ns);
         LOG_DEBUG("%s: %.1f us", name, (double)ns / 1e3);
+    }
+    if (ret < APIR_FORWARD_BASE_INDEX && r->call >= APIR_CALL_EXT_FIRST) {
+        /* what some APIR components answer for a call their host refused */
+        LOG_DEBUG("%s: not forwarded (code %u): taken as a host without it", name, ret);
+        return APIR_CALL_INVALID_INDEX;
     }
     if (ret < APIR_FORWARD_BASE_INDEX) {
         LOG_ERROR("%s: the hypervisor could not forward the call (code %u)", name, ret);

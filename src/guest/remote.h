@@ -15,6 +15,21 @@
 #include "transport.h"
 
 #define VGPU_CMD_BUFFER_SIZE 8192
+/* the end of the data blob that holds the bytes of queued writes; a call's
+ * own data uses the rest (vgpu_data_capacity) */
+#define VGPU_QUEUE_BYTES (4u << 20)
+/* a set_tensor of at most this many bytes may be queued */
+#define VGPU_QUEUE_MAX_WRITE (64u << 10)
+
+/* Small set_tensor writes wait here until the next call, which carries
+ * them (graph run) or sends them first (ext_set_tensors): inputs of a token
+ * reach the host with its graph, in one round trip. */
+struct vgpu_write_queue {
+    struct apir_tensor_writes writes;
+    size_t used;      /* bytes of the queue area taken */
+    bool unsupported; /* the host lacks the extension: writes go one by one */
+    struct apir_tensor_writes sending; /* the writes being sent by a flush */
+};
 
 struct vgpu_remote {
     struct vgpu_transport *transport;
@@ -25,6 +40,8 @@ struct vgpu_remote {
     uint32_t host_major, host_minor;
     uint32_t call;           /* the call in progress */
     bool debug;              /* GGML_VIRTGPU_DEBUG: each call timed and logged */
+    struct vgpu_write_queue queue;
+    bool no_graph_run;       /* the host lacks ext_graph_run */
     struct vgpu_call_stats stats;
     struct apir_encoder enc;
     uint8_t cmd[VGPU_CMD_BUFFER_SIZE];
@@ -41,12 +58,28 @@ void vgpu_remote_close(struct vgpu_remote *r);
 void vgpu_lock(struct vgpu_remote *r);
 void vgpu_unlock(struct vgpu_remote *r);
 
+/* the bytes of the data blob a call may use for its own data */
+size_t vgpu_data_capacity(const struct vgpu_remote *r);
+
+/* Under the lock: queues a write of bytes [offset, offset + size) of the
+ * tensor (in host buffer `buffer`) from src. False when it is not queued
+ * (too large, the host lacks the extension): write it with set_tensor. */
+bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
+                      uint64_t offset, const void *src, size_t size);
+/* Under the lock: moves the queued writes into *out (for a call that
+ * carries them); the queue is empty after it. */
+void vgpu_take_writes(struct vgpu_remote *r, struct apir_tensor_writes *out);
+/* Under the lock: sends writes now (ext_set_tensors, or one set_tensor each
+ * to a host without it); false (logged) when the host refused one. */
+bool vgpu_send_writes(struct vgpu_remote *r, const struct apir_tensor_writes *writes);
+
 /* The return code of a call that got no answer: the transport failed or
  * the request did not fit (logged). */
 #define VGPU_NO_ANSWER UINT32_MAX
 
 /* Under the lock: starts a FORWARD command of `call` and returns the
- * encoder of its request. */
+ * encoder of its request. Queued writes are sent first, unless the call
+ * carries them. */
 struct apir_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call);
 /* Under the lock: submits the request and waits. Returns the call's return
  * code, with *reply set to decode the reply when it is APIR_CALL_OK, or

@@ -245,17 +245,25 @@ uint32_t host_call_buffer_get_base(struct host_ctx *ctx, const struct apir_msg_u
     return APIR_CALL_OK;
 }
 
-/* set_tensor / get_tensor: the tensor's bytes [offset, offset + size) move
- * through the start of a shared-memory resource. */
+/* set_tensor / get_tensor / queued writes: the tensor's bytes [offset,
+ * offset + size) move through bytes [data_offset, data_offset + size) of a
+ * shared-memory resource. */
 struct tensor_io {
+    uint64_t buffer;
+    const struct apir_wire_tensor *wire;
+    uint32_t res_id;
+    uint64_t data_offset;
+    uint64_t offset;
+    uint64_t size;
+    /* resolved */
     struct ggml_tensor *tensor;
-    void *shmem;
+    uint8_t *shmem;
 };
 
-static bool prepare_tensor_io(struct host_ctx *ctx, const struct apir_msg_tensor_io *req, struct tensor_io *io)
+static bool prepare_tensor_io(struct host_ctx *ctx, struct tensor_io *io)
 {
-    ggml_backend_buffer_t buffer = find_buffer(ctx, req->buffer, "tensor transfer");
-    io->tensor = buffer ? host_tensor_from_wire(ctx, call_tensors(ctx), &req->tensor, true) : NULL;
+    ggml_backend_buffer_t buffer = find_buffer(ctx, io->buffer, "tensor transfer");
+    io->tensor = buffer ? host_tensor_from_wire(ctx, call_tensors(ctx), io->wire, true) : NULL;
     if (io->tensor == NULL) {
         return false;
     }
@@ -264,12 +272,18 @@ static bool prepare_tensor_io(struct host_ctx *ctx, const struct apir_msg_tensor
         return false;
     }
     const uint64_t nbytes = ggml_nbytes(io->tensor);
-    if (req->offset > nbytes || req->size > nbytes - req->offset) {
+    if (io->offset > nbytes || io->size > nbytes - io->offset) {
         CTX_ERROR(ctx->ctx_id, "tensor '%s': bytes [%llu, +%llu) are outside its %llu bytes", io->tensor->name,
-                  (unsigned long long)req->offset, (unsigned long long)req->size, (unsigned long long)nbytes);
+                  (unsigned long long)io->offset, (unsigned long long)io->size, (unsigned long long)nbytes);
         return false;
     }
-    io->shmem = host_shmem(ctx, req->res_id, req->size);
+    if (io->data_offset > UINT64_MAX - io->size) {
+        CTX_ERROR(ctx->ctx_id, "tensor '%s': shared-memory offset %llu overflows", io->tensor->name,
+                  (unsigned long long)io->data_offset);
+        return false;
+    }
+    io->shmem = host_shmem(ctx, io->res_id, io->data_offset + io->size);
+    io->shmem = io->shmem ? io->shmem + io->data_offset : NULL;
     return io->shmem != NULL;
 }
 
@@ -296,24 +310,45 @@ static void *staging(struct host_ctx *ctx, uint64_t size)
     return ggml_backend_buffer_get_base(ctx->staging);
 }
 
-static uint32_t run_tensor_io(struct host_ctx *ctx, const struct apir_msg_tensor_io *req, bool into_tensor)
+static uint32_t run_tensor_io(struct host_ctx *ctx, struct tensor_io *io, bool into_tensor)
 {
-    struct tensor_io io;
-    if (!prepare_tensor_io(ctx, req, &io)) {
+    if (!prepare_tensor_io(ctx, io)) {
         return APIR_CALL_FAILED;
     }
-    const size_t offset = (size_t)req->offset, size = (size_t)req->size;
+    const size_t offset = (size_t)io->offset, size = (size_t)io->size;
     void *pinned = staging(ctx, size);
-    void *bounce = pinned ? pinned : io.shmem;
+    void *bounce = pinned ? pinned : io->shmem;
     if (into_tensor) {
         if (pinned != NULL) {
-            memcpy(pinned, io.shmem, size);
+            memcpy(pinned, io->shmem, size);
         }
-        ggml_backend_tensor_set(io.tensor, bounce, offset, size);
+        ggml_backend_tensor_set(io->tensor, bounce, offset, size);
     } else {
-        ggml_backend_tensor_get(io.tensor, bounce, offset, size);
+        ggml_backend_tensor_get(io->tensor, bounce, offset, size);
         if (pinned != NULL) {
-            memcpy(io.shmem, pinned, size);
+            memcpy(io->shmem, pinned, size);
+        }
+    }
+    return APIR_CALL_OK;
+}
+
+static uint32_t run_tensor_io_request(struct host_ctx *ctx, const struct apir_msg_tensor_io *req, bool into_tensor)
+{
+    struct tensor_io io = { .buffer = req->buffer, .wire = &req->tensor, .res_id = req->res_id,
+                            .data_offset = 0, .offset = req->offset, .size = req->size };
+    return run_tensor_io(ctx, &io, into_tensor);
+}
+
+/* the queued writes, in order; stops at the first that fails */
+static uint32_t run_writes(struct host_ctx *ctx, const struct apir_tensor_writes *writes)
+{
+    for (uint32_t i = 0; i < writes->count; i++) {
+        const struct apir_tensor_write *w = &writes->items[i];
+        struct tensor_io io = { .buffer = w->buffer, .wire = &w->tensor, .res_id = writes->res_id,
+                                .data_offset = w->data_offset, .offset = w->offset, .size = w->size };
+        if (run_tensor_io(ctx, &io, true) != APIR_CALL_OK) {
+            CTX_ERROR(ctx->ctx_id, "queued write %u of %u failed", i + 1, writes->count);
+            return APIR_CALL_FAILED;
         }
     }
     return APIR_CALL_OK;
@@ -323,14 +358,14 @@ uint32_t host_call_buffer_set_tensor(struct host_ctx *ctx, const struct apir_msg
                                      struct apir_msg_none *out)
 {
     (void)out;
-    return run_tensor_io(ctx, req, true);
+    return run_tensor_io_request(ctx, req, true);
 }
 
 uint32_t host_call_buffer_get_tensor(struct host_ctx *ctx, const struct apir_msg_tensor_io *req,
                                      struct apir_msg_none *out)
 {
     (void)out;
-    return run_tensor_io(ctx, req, false);
+    return run_tensor_io_request(ctx, req, false);
 }
 
 uint32_t host_call_buffer_cpy_tensor(struct host_ctx *ctx, const struct apir_msg_copy *req,
@@ -378,23 +413,39 @@ uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_ms
 
 /* ---- backend ------------------------------------------------------------ */
 
+/* runs a graph and logs how long it took */
+static int32_t compute(struct host_ctx *ctx, struct ggml_cgraph *graph)
+{
+    const int64_t start = ggml_time_us();
+    const int32_t status = (int32_t)ggml_backend_graph_compute(ctx->backend, graph);
+    CTX_DEBUG(ctx->ctx_id, "backend_graph_compute: %d nodes in %lld us", ggml_graph_n_nodes(graph),
+              (long long)(ggml_time_us() - start));
+    return status;
+}
+
+/* the graph of `size` bytes of resource res_id, decoded once and kept */
+static struct ggml_cgraph *graph_from_guest(struct host_ctx *ctx, uint32_t res_id, uint64_t size, uint64_t key)
+{
+    if (size == 0) {
+        CTX_ERROR(ctx->ctx_id, "backend_graph_compute: zero-size computation graph");
+        return NULL;
+    }
+    const uint8_t *data = host_shmem(ctx, res_id, size);
+    struct ggml_cgraph *graph = data ? host_graph_cache_get(ctx, data, size, key) : NULL;
+    if (graph == NULL) {
+        CTX_ERROR(ctx->ctx_id, "backend_graph_compute: cannot use the computation graph");
+    }
+    return graph;
+}
+
 uint32_t host_call_backend_graph_compute(struct host_ctx *ctx, const struct apir_msg_graph *req,
                                          struct apir_msg_i32 *out)
 {
-    if (req->size == 0) {
-        CTX_ERROR(ctx->ctx_id, "backend_graph_compute: zero-size computation graph");
-        return APIR_CALL_FAILED;
-    }
-    const uint8_t *data = host_shmem(ctx, req->res_id, req->size);
-    struct ggml_cgraph *graph = data ? host_graph_cache_get(ctx, data, req->size) : NULL;
+    struct ggml_cgraph *graph = graph_from_guest(ctx, req->res_id, req->size, 0);
     if (graph == NULL) {
-        CTX_ERROR(ctx->ctx_id, "backend_graph_compute: cannot use the computation graph");
         return APIR_CALL_FAILED;
     }
-    const int64_t start = ggml_time_us();
-    out->value = (int32_t)ggml_backend_graph_compute(ctx->backend, graph);
-    CTX_DEBUG(ctx->ctx_id, "backend_graph_compute: %d nodes in %lld us", ggml_graph_n_nodes(graph),
-              (long long)(ggml_time_us() - start));
+    out->value = compute(ctx, graph);
     return APIR_CALL_OK;
 }
 
@@ -414,4 +465,31 @@ uint32_t host_call_ext_bind_device(struct host_ctx *ctx, const struct apir_msg_u
         return APIR_CALL_FAILED;
     }
     return host_bind_device(ctx, req->value) ? APIR_CALL_OK : APIR_CALL_FAILED;
+}
+
+uint32_t host_call_ext_set_tensors(struct host_ctx *ctx, const struct apir_msg_writes *req, struct apir_msg_none *out)
+{
+    (void)out;
+    return run_writes(ctx, &req->writes);
+}
+
+/* A kept graph is looked up before the writes run: a guest told "not
+ * kept" sends the same writes again with the whole graph. */
+uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
+                                 struct apir_msg_graph_result *out)
+{
+    struct ggml_cgraph *graph = NULL;
+    if (req->size == 0 && (graph = host_graph_cache_find(ctx, req->key)) == NULL) {
+        out->kept = false;
+        return APIR_CALL_OK;
+    }
+    if (run_writes(ctx, &req->writes) != APIR_CALL_OK) {
+        return APIR_CALL_FAILED;
+    }
+    if (graph == NULL && (graph = graph_from_guest(ctx, req->res_id, req->size, req->key)) == NULL) {
+        return APIR_CALL_FAILED;
+    }
+    out->kept = true;
+    out->status = compute(ctx, graph);
+    return APIR_CALL_OK;
 }

@@ -32,6 +32,7 @@ struct graph_entry {
     size_t size;
     struct ggml_context *mem;
     struct ggml_cgraph *graph;
+    uint64_t key;  /* the guest's name for it, 0: none */
     uint64_t last_use;
 };
 
@@ -102,7 +103,28 @@ static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8
     return true;
 }
 
-struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size)
+/* the entry the guest named key, or NULL */
+static struct graph_entry *keyed_entry(struct host_graph_cache *c, uint64_t key)
+{
+    for (int i = 0; key != 0 && c != NULL && i < GRAPH_CACHE_ENTRIES; i++) {
+        if (c->entries[i].bytes != NULL && c->entries[i].key == key) {
+            return &c->entries[i];
+        }
+    }
+    return NULL;
+}
+
+struct ggml_cgraph *host_graph_cache_find(struct host_ctx *ctx, uint64_t key)
+{
+    struct graph_entry *e = keyed_entry(ctx->graphs, key);
+    if (e == NULL) {
+        return NULL;
+    }
+    e->last_use = ++ctx->graphs->clock;
+    return e->graph;
+}
+
+struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size, uint64_t key)
 {
     if (ctx->graphs == NULL && (ctx->graphs = calloc(1, sizeof *ctx->graphs)) == NULL) {
         return NULL;
@@ -116,6 +138,11 @@ struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *da
         }
         CTX_DEBUG(ctx->ctx_id, "graph: %d nodes decoded and kept", ggml_graph_n_nodes(e->graph));
     }
+    struct graph_entry *named = keyed_entry(c, key);
+    if (named != NULL) {
+        named->key = 0; /* the key names this graph now */
+    }
+    e->key = key;
     e->last_use = ++c->clock;
     return e->graph;
 }

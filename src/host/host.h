@@ -107,7 +107,11 @@ void host_graph_scratch_free(struct host_ctx *ctx);
  * and kept: a graph the guest sends again, byte for byte, runs as the same
  * cgraph (tensor structs at the same addresses, the same uid), so a GPU
  * backend replays what it captured. NULL (logged) when invalid. */
-struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size);
+struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size, uint64_t key);
+/* The kept graph the guest named with a non-zero key (its own choice, the
+ * graph's uid in the guest) when it sent it, or NULL. A key only picks
+ * among graphs this guest sent and the host validated. */
+struct ggml_cgraph *host_graph_cache_find(struct host_ctx *ctx, uint64_t key);
 /* Forgets every kept graph: before a buffer they may point into is freed. */
 void host_graph_cache_clear(struct host_ctx *ctx);
 void host_graph_cache_free(struct host_ctx *ctx);

@@ -88,7 +88,8 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
     char *enc = (char *)reply->payload;
     const uint32_t rc = ctx->backend.dispatch(ctx->ctx_id, &apir_backend_callbacks, call, (char *)args,
                                               (const char *)args + args_size, enc, enc + reply->payload_size, &end);
-    if (end < enc || end > enc + reply->payload_size) {
+    /* a refused call has no reply: llama.cpp's host then leaves `end` unset */
+    if (rc == APIR_CALL_OK && (end < enc || end > enc + reply->payload_size)) {
         CTX_ERROR(ctx->ctx_id, "%s: the backend wrote past the reply page", apir_call_name(call));
         return APIR_FORWARD_FAILED_TO_SYNC_STREAMS;
     }

@@ -204,6 +204,71 @@ static void test_graph_sent_again(uint64_t buf, const struct apir_wire_tensor *t
     CHECK(set_floats(buf, ta, a) && compute(graph, 3, 1, &status), "a restored");
 }
 
+/* the writes of one float vector: its bytes at data_offset of the data blob */
+static void one_write(struct apir_tensor_writes *w, uint64_t buf, const struct apir_wire_tensor *t, const float *v,
+                      uint64_t data_offset)
+{
+    memcpy((uint8_t *)R->data.ptr + data_offset, v, sizeof(float) * N);
+    w->res_id = R->data.res_id;
+    w->count = 1;
+    w->items[0] = (struct apir_tensor_write){ .buffer = buf, .tensor = *t, .data_offset = data_offset, .offset = 0,
+                                              .size = sizeof(float) * N };
+}
+
+/* Extensions: queued writes, and a graph run with its inputs, named by a
+ * key once the host keeps it. */
+static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tensor *ta,
+                                      const struct apir_wire_tensor *tb, const struct apir_wire_tensor *tc)
+{
+    static struct apir_msg_writes writes;
+    static struct apir_msg_graph_run run;
+    float v[N], c[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = 7.0f;
+    }
+    one_write(&writes.writes, buf, ta, v, 1 << 20);
+    CHECK(vgpu_ext_set_tensors(R, &writes, &none_reply) && get_floats(buf, ta, c) && c[5] == 7.0f,
+          "ext_set_tensors writes from its offset in the blob");
+    writes.writes.items[0].data_offset = R->data.size;
+    CHECK(!vgpu_ext_set_tensors(R, &writes, &none_reply), "a write from past the blob is refused");
+
+    /* a graph a + b, sent whole under key 42 with a = 1 */
+    float b1[N];
+    get_floats(buf, tb, b1); /* before the graph: the read goes through the blob's start */
+    const struct apir_wire_tensor graph[3] = { *ta, *tb, *tc };
+    struct apir_graph_writer g;
+    apir_graph_begin(&g, R->data.ptr, 1 << 20, 1);
+    apir_graph_put_node(&g, tc->id);
+    for (int i = 0; i < 3; i++) {
+        apir_graph_put_tensor(&g, &graph[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        v[i] = 1.0f;
+    }
+    one_write(&run.writes, buf, ta, v, 2 << 20);
+    run.key = 42;
+    run.res_id = R->data.res_id;
+    run.size = apir_graph_end(&g);
+    struct apir_msg_graph_result result = { .kept = false };
+    CHECK(vgpu_ext_graph_run(R, &run, &result) && result.kept && result.status == GGML_STATUS_SUCCESS &&
+              get_floats(buf, tc, c) && c[9] == 1.0f + b1[9],
+          "ext_graph_run: the writes, then the graph: c[9] = %g", c[9]);
+    for (int i = 0; i < N; i++) {
+        v[i] = 2.0f;
+    }
+    one_write(&run.writes, buf, ta, v, 2 << 20);
+    run.size = 0;
+    CHECK(vgpu_ext_graph_run(R, &run, &result) && result.kept && get_floats(buf, tc, c) && c[9] == 2.0f + b1[9],
+          "the kept graph named by its key runs on the new writes: c[9] = %g", c[9]);
+    for (int i = 0; i < N; i++) {
+        v[i] = 5.0f;
+    }
+    one_write(&run.writes, buf, ta, v, 2 << 20);
+    run.key = 43;
+    CHECK(vgpu_ext_graph_run(R, &run, &result) && !result.kept && get_floats(buf, ta, c) && c[9] == 2.0f,
+          "an unknown key: not kept, and its writes are not done");
+}
+
 static void test_tensors_and_graph(uint64_t buft)
 {
     const uint64_t buf = alloc_buffer(buft, 1 << 20);
@@ -235,6 +300,10 @@ static void test_tensors_and_graph(uint64_t buft)
     }
     CHECK(sums, "the host computed a + b: c[1] = %g, c[255] = %g", c[1], c[N - 1]);
     test_graph_sent_again(buf, &ta, &tb, &tc, a, b);
+    if (validating_host) {
+        test_writes_and_graph_run(buf, &ta, &tb, &tc);
+        CHECK(set_floats(buf, &ta, a) && compute(graph, 3, 1, &status), "a restored after the extensions");
+    }
 
     if (validating_host) {
         test_bad_input(buf, &ta, &tb, &tc, a);
