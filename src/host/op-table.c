@@ -19,6 +19,8 @@
 
 /* ---- types -------------------------------------------------------------- */
 
+/* a set of types is a bit mask over enum ggml_type */
+_Static_assert(GGML_TYPE_COUNT <= 64, "a type set is 64 bits");
 #define TYPE(t) (UINT64_C(1) << GGML_TYPE_##t)
 #define TYPES_F32 TYPE(F32)
 #define TYPES_F16 TYPE(F16)
@@ -298,11 +300,24 @@ static const char *check_concat(const struct ggml_tensor *t)
     return rows_contiguous(a) && rows_contiguous(b) && rows_contiguous(t) ? NULL : "the rows must be contiguous";
 }
 
-/* ggml_norm_impl, ggml_rms_norm_impl: eps (op_params[0]) is not negative */
+/* eps (op_params[0]) of the norms: not negative */
+static const char *eps_refusal(const struct ggml_tensor *t)
+{
+    return param_f32(t, 0) >= 0.0f ? NULL : "eps (op_params[0]) is negative or not a number";
+}
+
+/* ggml_norm_impl: the CPU's norm follows any strides */
 static const char *check_norm(const struct ggml_tensor *t)
 {
+    const char *why = result_like_src0(t);
+    return why != NULL ? why : eps_refusal(t);
+}
+
+/* ggml_rms_norm_impl */
+static const char *check_rms_norm(const struct ggml_tensor *t)
+{
     const char *why = row_op_layout(t);
-    return why != NULL || param_f32(t, 0) >= 0.0f ? why : "eps (op_params[0]) is negative or not a number";
+    return why != NULL ? why : eps_refusal(t);
 }
 
 /* ggml_mul_mat; op_params: the precision of the result and of src[1], and
@@ -652,7 +667,7 @@ static const struct op_rule op_rules[GGML_OP_COUNT] = {
     [GGML_OP_NORM] = { .n_src = 1, .required = SRC(0), .dst_types = TYPES_F32, .src_types = { TYPES_F32 },
                        .check = check_norm },
     [GGML_OP_RMS_NORM] = { .n_src = 1, .required = SRC(0), .dst_types = TYPES_F32, .src_types = { TYPES_F32 },
-                           .check = check_norm },
+                           .check = check_rms_norm },
     [GGML_OP_MUL_MAT] = { .n_src = 2, .required = SRC(0) | SRC(1), .dst_types = TYPES_F32,
                           .src_types = { TYPES_WEIGHT, TYPES_FLOAT },
                           .check = check_mul_mat },
