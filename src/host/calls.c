@@ -99,6 +99,13 @@ uint32_t host_call_device_supports_op(struct host_ctx *ctx, const struct apir_ms
     if (op == NULL) {
         return APIR_CALL_FAILED;
     }
+    /* the table first: the device's supports_op reads the sources an op takes */
+    char why[HOST_OP_WHY_SIZE];
+    if (!host_op_accepted(op, why, sizeof why)) {
+        CTX_DEBUG(ctx->ctx_id, "supports_op: no, %s", why);
+        out->value = false;
+        return APIR_CALL_OK;
+    }
     out->value = ggml_backend_dev_supports_op(ctx->dev, op);
     return APIR_CALL_OK;
 }
@@ -227,6 +234,11 @@ uint32_t host_call_buffer_type_get_alloc_size(struct host_ctx *ctx, const struct
         return APIR_CALL_FAILED;
     }
     struct ggml_tensor *t = host_inline_tensor(ctx, call_tensors(ctx), &req->op);
+    char why[HOST_OP_WHY_SIZE];
+    if (t != NULL && !host_op_accepted(t, why, sizeof why)) {
+        CTX_ERROR(ctx->ctx_id, "buffer_type_get_alloc_size: refused %s", why);
+        t = NULL;
+    }
     if (t == NULL) {
         return APIR_CALL_FAILED;
     }

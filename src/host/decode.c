@@ -5,7 +5,8 @@
  * lies inside the tensor's buffer, buffer handles resolve in this context's
  * table, graph ids resolve to tensors of the same message. A tensor's data
  * pointer is always the host's own base of a known buffer plus a checked
- * offset, never a value from the guest. */
+ * offset, never a value from the guest. A graph runs only when the op table
+ * (op-table.c) accepts each of its nodes and the device supports it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,21 +23,6 @@ static bool valid_type(uint32_t type)
 {
     return type < GGML_TYPE_COUNT && ggml_blck_size((enum ggml_type)type) > 0 &&
            ggml_type_size((enum ggml_type)type) > 0;
-}
-
-static bool valid_op(uint32_t op, const int32_t *op_params)
-{
-    if (op >= GGML_OP_COUNT) {
-        return false;
-    }
-    /* these ops index a table with their first parameter */
-    if (op == GGML_OP_UNARY) {
-        return op_params[0] >= 0 && op_params[0] < GGML_UNARY_OP_COUNT;
-    }
-    if (op == GGML_OP_GLU) {
-        return op_params[0] >= 0 && op_params[0] < GGML_GLU_OP_COUNT;
-    }
-    return true;
 }
 
 static bool add_u64(uint64_t a, uint64_t b, uint64_t *out)
@@ -110,7 +96,7 @@ static struct ggml_tensor *new_tensor(struct ggml_context *mem_ctx, const struct
         LOG_ERROR("tensor '%.*s' has an invalid type %u", APIR_MAX_NAME, d->name, d->type);
         return NULL;
     }
-    if (!valid_op(d->op, d->op_params)) {
+    if (d->op >= GGML_OP_COUNT) { /* the rest of the op is the op table's */
         LOG_ERROR("tensor '%.*s' has an invalid op %u", APIR_MAX_NAME, d->name, d->op);
         return NULL;
     }
@@ -370,6 +356,26 @@ static struct ggml_cgraph *graph_of_nodes(struct host_ctx *ctx, struct ggml_cont
     return graph;
 }
 
+/* Every node is one the op table accepts, then one the device supports
+ * (asked only then: supports_op reads the sources an op takes). */
+static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph)
+{
+    for (int i = 0; i < ggml_graph_n_nodes(graph); i++) {
+        struct ggml_tensor *node = ggml_graph_node(graph, i);
+        char why[HOST_OP_WHY_SIZE];
+        if (!host_op_accepted(node, why, sizeof why)) {
+            CTX_ERROR(ctx->ctx_id, "graph: node %d %s", i, why);
+            return false;
+        }
+        if (!ggml_backend_dev_supports_op(ctx->dev, node)) {
+            CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' (%s): %s does not support it", i, node->name,
+                      ggml_op_desc(node), ggml_backend_dev_name(ctx->dev));
+            return false;
+        }
+    }
+    return true;
+}
+
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
                                          struct ggml_context **mem)
 {
@@ -388,6 +394,9 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
     struct ggml_cgraph *graph = NULL;
     if (create_graph_tensors(ctx, *mem, &g) && link_graph_tensors(ctx, &g)) {
         graph = graph_of_nodes(ctx, *mem, g.n_nodes);
+    }
+    if (graph != NULL && !graph_nodes_accepted(ctx, graph)) {
+        graph = NULL;
     }
     if (graph == NULL) {
         ggml_free(*mem);

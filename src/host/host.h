@@ -6,8 +6,9 @@
  *
  * Files, each using only those listed after it: host.c (entry points,
  * context table), dispatch.c (the call table), calls.c (one handler per
- * call), graph-cache.c, decode.c (tensors and graphs from the wire), ggml-lib.c (the real
- * GGML library), handles.c (buffer handles, shared memory), log.c. */
+ * call), graph-cache.c, decode.c (tensors and graphs from the wire), op-table.c (the ops
+ * the host runs), ggml-lib.c (the real GGML library), handles.c (buffer handles, shared
+ * memory), log.c. */
 #ifndef HOST_H
 #define HOST_H
 
@@ -97,10 +98,21 @@ struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context
                                        const struct apir_inline_op *op);
 /* Decodes a serialized graph of `size` bytes at `data` (which must not
  * change meanwhile) into a new ggml context *mem that holds its tensors and
- * the cgraph; NULL (logged) when invalid. */
+ * the cgraph; NULL (logged) when invalid or when a node is one the op
+ * table refuses or the device does not support. */
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
                                          struct ggml_context **mem);
 void host_graph_scratch_free(struct host_ctx *ctx);
+
+/* ---- the ops the host runs (op-table.c) ---- */
+/* Room for a refusal's reason with the shapes it concerns. */
+#define HOST_OP_WHY_SIZE 512
+/* Whether the table of accepted ops takes tensor t, built by the decoder
+ * (type and op in range) with its sources and view source linked: its op
+ * is one the host runs, with the sources, types, shapes and op_params
+ * ggml's constructor for that op gives. When not, `why` says what is
+ * wrong, naming the tensor and its op. */
+bool host_op_accepted(const struct ggml_tensor *t, char *why, size_t size);
 
 /* ---- graphs the guest sent, decoded and kept (graph-cache.c) ---- */
 /* The graph of `size` bytes at `data` (guest-shared memory), decoded once

@@ -36,21 +36,31 @@ static uint64_t call_u64_arg_u64(bool (*call)(struct vgpu_remote *, const struct
     return reply.value;
 }
 
-static struct apir_wire_tensor f32_vector(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op)
+/* a contiguous tensor of `type` and shape ne at `offset` in the buffer */
+static struct apir_wire_tensor wire_tensor(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op,
+                                           enum ggml_type type, const uint32_t ne[4])
 {
     struct apir_wire_tensor w;
     memset(&w, 0, sizeof w);
     w.id = id;
-    w.type = GGML_TYPE_F32;
+    w.type = type;
     w.buffer = buffer;
-    w.ne[0] = N;
-    w.ne[1] = w.ne[2] = w.ne[3] = 1;
-    w.nb[0] = 4;
-    w.nb[1] = w.nb[2] = w.nb[3] = 4 * N;
+    w.nb[0] = (uint32_t)ggml_type_size(type);
+    for (int i = 0; i < 4; i++) {
+        w.ne[i] = ne[i];
+        w.nb[i] = i == 0 ? w.nb[0] : w.nb[i - 1] * ne[i - 1];
+    }
     w.op = op;
     w.data = offset;
+    w.flags = op != GGML_OP_NONE ? GGML_TENSOR_FLAG_COMPUTE : 0; /* as ggml_build_forward_expand marks nodes */
     snprintf(w.name, sizeof w.name, "t%llu", (unsigned long long)id);
     return w;
+}
+
+static struct apir_wire_tensor f32_vector(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op)
+{
+    const uint32_t ne[4] = { N, 1, 1, 1 };
+    return wire_tensor(id, buffer, offset, op, GGML_TYPE_F32, ne);
 }
 
 /* set (to_host) or get the tensor's bytes through the data blob */
@@ -63,17 +73,27 @@ static bool tensor_io(uint32_t call, uint64_t buffer, const struct apir_wire_ten
                                                : vgpu_buffer_get_tensor(R, &req, &none_reply);
 }
 
+static bool set_bytes(uint64_t buffer, const struct apir_wire_tensor *t, const void *v, size_t size)
+{
+    memcpy(R->data.ptr, v, size);
+    return tensor_io(APIR_CALL_BUFFER_SET_TENSOR, buffer, t, 0, size);
+}
+
+static bool get_bytes(uint64_t buffer, const struct apir_wire_tensor *t, void *v, size_t size)
+{
+    const bool ok = tensor_io(APIR_CALL_BUFFER_GET_TENSOR, buffer, t, 0, size);
+    memcpy(v, R->data.ptr, size);
+    return ok;
+}
+
 static bool set_floats(uint64_t buffer, const struct apir_wire_tensor *t, const float *v)
 {
-    memcpy(R->data.ptr, v, sizeof(float) * N);
-    return tensor_io(APIR_CALL_BUFFER_SET_TENSOR, buffer, t, 0, sizeof(float) * N);
+    return set_bytes(buffer, t, v, sizeof(float) * N);
 }
 
 static bool get_floats(uint64_t buffer, const struct apir_wire_tensor *t, float *v)
 {
-    const bool ok = tensor_io(APIR_CALL_BUFFER_GET_TENSOR, buffer, t, 0, sizeof(float) * N);
-    memcpy(v, R->data.ptr, sizeof(float) * N);
-    return ok;
+    return get_bytes(buffer, t, v, sizeof(float) * N);
 }
 
 /* a graph of the given tensors (in order) whose nodes are the last n_nodes */
@@ -176,6 +196,138 @@ static void test_bad_input(uint64_t buf, const struct apir_wire_tensor *ta, cons
     CHECK(call_unknown(APIR_CALL_COUNT + 3) == APIR_CALL_INVALID_INDEX, "an unknown call index is refused");
     CHECK(get_floats(buf, tc, c) && c[N - 1] == a[N - 1] + 0.5f * (float)(N - 1),
           "the context still works after bad input");
+}
+
+/* ---- hostile graphs and ops: the op table refuses them ------------------- */
+
+/* a graph of the given tensors whose last one is its one node, refused */
+static bool graph_refused(const struct apir_wire_tensor *tensors, uint32_t n)
+{
+    int32_t status;
+    return !compute(tensors, n, 1, &status);
+}
+
+/* a matrix product src0 x src1 into a result of shape `out`, refused */
+static bool mul_mat_refused(uint64_t buf, const uint32_t a_ne[4], const uint32_t b_ne[4], const uint32_t out[4])
+{
+    const struct apir_wire_tensor a = wire_tensor(31, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, a_ne);
+    const struct apir_wire_tensor b = wire_tensor(32, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_F32, b_ne);
+    struct apir_wire_tensor c = wire_tensor(33, buf, 0x30000, GGML_OP_MUL_MAT, GGML_TYPE_F32, out);
+    c.src[0] = a.id;
+    c.src[1] = b.id;
+    const struct apir_wire_tensor graph[3] = { a, b, c };
+    return graph_refused(graph, 3);
+}
+
+/* GET_ROWS of rows 3 and 1 of four rows of 256 floats into a result of ne0
+ * floats per row: refused, or computed (then checked) */
+static bool get_rows_refused(uint64_t buf, uint32_t ne0)
+{
+    const uint32_t rows_ne[4] = { 256, 4, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { ne0, 2, 1, 1 };
+    const struct apir_wire_tensor rows = wire_tensor(41, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
+    const struct apir_wire_tensor ids = wire_tensor(42, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I32, ids_ne);
+    struct apir_wire_tensor out = wire_tensor(43, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
+    out.src[0] = rows.id;
+    out.src[1] = ids.id;
+    static float values[4 * 256], picked[2 * 256];
+    for (int i = 0; i < 4 * 256; i++) {
+        values[i] = (float)i;
+    }
+    const int32_t rows_picked[2] = { 3, 1 };
+    CHECK(set_bytes(buf, &rows, values, sizeof values) && set_bytes(buf, &ids, rows_picked, sizeof rows_picked),
+          "GET_ROWS inputs set");
+    const struct apir_wire_tensor graph[3] = { rows, ids, out };
+    if (graph_refused(graph, 3)) {
+        return true;
+    }
+    CHECK(get_bytes(buf, &out, picked, sizeof picked) && picked[0] == values[3 * 256] &&
+              picked[256 + 255] == values[256 + 255],
+          "GET_ROWS picked rows 3 and 1: %g, %g", picked[0], picked[256 + 255]);
+    return false;
+}
+
+static void test_hostile_graphs(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
+                                const struct apir_wire_tensor *tc)
+{
+    struct apir_wire_tensor node = *tc;
+    node.op = GGML_OP_CUSTOM;
+    const struct apir_wire_tensor custom[3] = { *ta, *tb, node };
+    CHECK(graph_refused(custom, 3), "a CUSTOM op (a function pointer in its op_params) is refused");
+    node = *tc;
+    node.src[1] = 0;
+    const struct apir_wire_tensor one_source[2] = { *ta, node };
+    CHECK(graph_refused(one_source, 2), "an ADD without src[1] is refused");
+    const uint32_t short_ne[4] = { 3, 1, 1, 1 };
+    const struct apir_wire_tensor short_b = wire_tensor(12, buf, 4096, GGML_OP_NONE, GGML_TYPE_F32, short_ne);
+    const struct apir_wire_tensor no_broadcast[3] = { *ta, short_b, *tc };
+    CHECK(graph_refused(no_broadcast, 3), "an ADD of 3 floats to 256 (no broadcast) is refused");
+    node = *tc;
+    node.op = GGML_OP_UNARY;
+    node.src[1] = 0;
+    node.op_params[0] = GGML_UNARY_OP_COUNT + 3;
+    const struct apir_wire_tensor unknown_unary[2] = { *ta, node };
+    CHECK(graph_refused(unknown_unary, 2), "an unknown UNARY sub-op is refused");
+
+    const uint32_t m44[4] = { 4, 4, 1, 1 }, m82[4] = { 8, 2, 1, 1 }, m33[4] = { 3, 3, 1, 1 };
+    CHECK(mul_mat_refused(buf, m44, m82, m33), "MUL_MAT (4,4) x (8,2) into (3,3) is refused");
+    const uint32_t no_batch[4] = { 4, 4, 1, 0 }, m42[4] = { 4, 2, 1, 1 };
+    CHECK(mul_mat_refused(buf, no_batch, m42, m42), "MUL_MAT whose src0 has ne3 = 0 (a divisor) is refused");
+    CHECK(!mul_mat_refused(buf, m44, m42, m42), "but MUL_MAT (4,4) x (4,2) into (4,2) runs");
+    CHECK(get_rows_refused(buf, 16), "GET_ROWS into rows of 16 floats, not 256, is refused");
+    CHECK(!get_rows_refused(buf, 256), "but GET_ROWS into rows of 256 floats runs");
+}
+
+/* a contiguous F32 inline tensor of shape ne */
+static struct apir_inline_tensor inline_f32(uint32_t op, const int64_t ne[4])
+{
+    struct apir_inline_tensor t;
+    memset(&t, 0, sizeof t);
+    t.type = GGML_TYPE_F32;
+    t.op = op;
+    for (int i = 0; i < 4; i++) {
+        t.ne[i] = ne[i];
+        t.nb[i] = i == 0 ? sizeof(float) : t.nb[i - 1] * (uint64_t)ne[i - 1];
+    }
+    return t;
+}
+
+/* `op` on a vector with n_src vector sources, as supports_op and
+ * get_alloc_size carry it */
+static struct apir_inline_op vector_op(uint32_t op, int n_src)
+{
+    static const int64_t ne[4] = { N, 1, 1, 1 };
+    struct apir_inline_op o;
+    memset(&o, 0, sizeof o);
+    o.tensor = inline_f32(op, ne);
+    for (int i = 0; i < n_src; i++) {
+        o.tensor.src[i] = 1; /* present */
+        o.src[i] = inline_f32(GGML_OP_NONE, ne);
+    }
+    return o;
+}
+
+/* the host's supports_op answer, or false when the call failed */
+static bool supports_op(uint32_t op, int n_src)
+{
+    const struct apir_msg_op req = { .op = vector_op(op, n_src) };
+    struct apir_msg_boolean reply = { .value = false };
+    return vgpu_device_supports_op(R, &req, &reply) && reply.value;
+}
+
+static bool alloc_size_answered(uint64_t buft, uint32_t op, int n_src)
+{
+    const struct apir_msg_buft_op req = { .buft = buft, .op = vector_op(op, n_src) };
+    struct apir_msg_u64 reply = { .value = 0 };
+    return vgpu_buffer_type_get_alloc_size(R, &req, &reply) && reply.value >= sizeof(float) * N;
+}
+
+static void test_hostile_ops(uint64_t buft)
+{
+    CHECK(supports_op(GGML_OP_ADD, 2), "supports_op: ADD of two vectors, yes");
+    CHECK(!supports_op(GGML_OP_CUSTOM, 2), "supports_op: a CUSTOM op, no");
+    CHECK(!supports_op(GGML_OP_ADD, 1), "supports_op: ADD without src[1], no");
+    CHECK(alloc_size_answered(buft, GGML_OP_ADD, 2), "get_alloc_size of ADD");
+    CHECK(!alloc_size_answered(buft, GGML_OP_CUSTOM, 2), "get_alloc_size of a CUSTOM op is refused");
 }
 
 /* The host keeps a graph it has decoded: sent again it runs on the current
@@ -286,7 +438,6 @@ static void test_tensors_and_graph(uint64_t buft)
     struct apir_wire_tensor tc = f32_vector(13, buf, 8192, GGML_OP_ADD);
     tc.src[0] = ta.id;
     tc.src[1] = tb.id;
-    tc.flags = GGML_TENSOR_FLAG_COMPUTE; /* as ggml_build_forward_expand marks nodes */
     CHECK(set_floats(buf, &ta, a) && set_floats(buf, &tb, b), "set_tensor");
     CHECK(get_floats(buf, &ta, c) && memcmp(a, c, sizeof a) == 0, "get_tensor returns what was set");
 
@@ -307,6 +458,9 @@ static void test_tensors_and_graph(uint64_t buft)
 
     if (validating_host) {
         test_bad_input(buf, &ta, &tb, &tc, a);
+        test_hostile_graphs(buf, &ta, &tb, &tc);
+        test_hostile_ops(buft);
+        CHECK(get_floats(buf, &tc, c) && c[N - 1] == a[N - 1] + b[N - 1], "the context still works after them");
     }
     CHECK(free_buffer(buf), "free_buffer");
     if (validating_host) {
@@ -338,7 +492,6 @@ static void test_buffer_from_ptr(struct vgpu_transport *t)
     struct apir_wire_tensor tc = f32_vector(23, buf, 8192, GGML_OP_ADD);
     tc.src[0] = ta.id;
     tc.src[1] = tb.id;
-    tc.flags = GGML_TENSOR_FLAG_COMPUTE;
     const struct apir_wire_tensor graph[3] = { ta, tb, tc };
     int32_t status;
     CHECK(compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS, "compute on a blob buffer");
