@@ -57,7 +57,10 @@ APIR_API const char *apir_context_get_config(struct apir_context *ctx, const cha
 
 /* Registers guest-shared memory as resource res_id of the context. */
 APIR_API bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *ptr, size_t size);
-APIR_API void apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id);
+/* Returns false when the backend library pinned the resource (host memory
+ * wraps it): it stays registered, and its memory must stay mapped until
+ * apir_context_destroy(). */
+APIR_API bool apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id);
 
 /* Executes one command buffer (which the backend library may decode in
  * place, and so modify). Returns false (and logs why) when the command

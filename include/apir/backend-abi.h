@@ -7,6 +7,7 @@
 #ifndef APIR_BACKEND_ABI_H
 #define APIR_BACKEND_ABI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,10 @@ struct apir_callbacks {
     /* its size in bytes (0 when unknown); present only when the context's
      * APIR_CFG_CALLBACKS_SHMEM_SIZE key is "1" */
     size_t (*get_shmem_size)(uint32_t ctx_id, uint32_t res_id);
+    /* keeps the resource mapped (the guest's unref no longer removes it)
+     * until the context is destroyed: for host memory that wraps it; false
+     * for an unknown resource. Present with get_shmem_size. */
+    bool (*pin_shmem)(uint32_t ctx_id, uint32_t res_id);
 };
 
 /* Returns an apir_load_library_code: APIR_LOAD_LIBRARY_INIT_BASE_INDEX +

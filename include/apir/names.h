@@ -38,7 +38,8 @@
 #define APIR_CFG_GGML_LIBRARY_PATH "ggml.library.path"
 #define APIR_CFG_GGML_LIBRARY_REG "ggml.library.reg"
 /* Set (to "1") by an APIR component whose callbacks struct has the
- * get_shmem_size member; other components pass only the first two. */
+ * get_shmem_size and pin_shmem members; other components pass only the
+ * first two. */
 #define APIR_CFG_CALLBACKS_SHMEM_SIZE "apir.callbacks.shmem_size"
 
 /* Step 2 of the seed's configuration flow: the keys a new context takes

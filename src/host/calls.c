@@ -147,7 +147,8 @@ uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct api
                                "the hypervisor does not give blob sizes)");
         return APIR_CALL_FAILED;
     }
-    void *ptr = host_shmem(ctx, req->res_id, req->size);
+    /* the blob must outlive the buffer, whatever the guest unrefs */
+    void *ptr = ctx->cbs.pin_shmem(ctx->ctx_id, req->res_id) ? host_shmem(ctx, req->res_id, req->size) : NULL;
     ggml_backend_buffer_t buffer =
         ptr && req->size > 0
             ? ggml_backend_dev_buffer_from_host_ptr(ctx->dev, ptr, (size_t)req->size, (size_t)req->max_tensor_size)

@@ -49,6 +49,7 @@ EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *
     const char *extended = cbs->get_config(ctx_id, APIR_CFG_CALLBACKS_SHMEM_SIZE);
     ctx->shmem_size_known = extended != NULL && strcmp(extended, "1") == 0;
     ctx->cbs.get_shmem_size = ctx->shmem_size_known ? cbs->get_shmem_size : NULL;
+    ctx->cbs.pin_shmem = ctx->shmem_size_known ? cbs->pin_shmem : NULL;
 
     ggml_backend_init_t init = NULL;
     uint32_t rc = host_open_ggml_library(ctx, &init);

@@ -20,6 +20,7 @@ struct apir_resource {
     uint32_t res_id;
     void *ptr;
     size_t size;
+    bool pinned; /* host memory wraps it: stays until the context goes */
 };
 
 /* the APIR backend library a context loaded (backend.c) */

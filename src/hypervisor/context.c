@@ -38,7 +38,22 @@ static size_t cb_get_shmem_size(uint32_t ctx_id, uint32_t res_id)
     return r ? r->size : 0;
 }
 
-struct apir_callbacks apir_backend_callbacks = { cb_get_config, cb_get_shmem_ptr, cb_get_shmem_size };
+static bool cb_pin_shmem(uint32_t ctx_id, uint32_t res_id)
+{
+    struct apir_context *ctx = lookup_context(ctx_id);
+    struct apir_resource *r = ctx ? apir_find_resource(ctx, res_id) : NULL;
+    if (r != NULL) {
+        r->pinned = true;
+    }
+    return r != NULL;
+}
+
+struct apir_callbacks apir_backend_callbacks = {
+    .get_config = cb_get_config,
+    .get_shmem_ptr = cb_get_shmem_ptr,
+    .get_shmem_size = cb_get_shmem_size,
+    .pin_shmem = cb_pin_shmem,
+};
 
 /* ---- capsets ------------------------------------------------------------ */
 
@@ -184,16 +199,21 @@ bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *
         ctx->resources = grown;
         ctx->cap_resources = cap;
     }
-    ctx->resources[ctx->n_resources++] = (struct apir_resource){ res_id, ptr, size };
+    ctx->resources[ctx->n_resources++] = (struct apir_resource){ res_id, ptr, size, false };
     return true;
 }
 
-void apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id)
+bool apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id)
 {
     struct apir_resource *r = apir_find_resource(ctx, res_id);
+    if (r != NULL && r->pinned) {
+        CTX_DEBUG(ctx->ctx_id, "resource %u is pinned by the host library: kept until the context goes", res_id);
+        return false;
+    }
     if (r != NULL) {
         *r = ctx->resources[--ctx->n_resources];
     }
+    return true;
 }
 
 void apir_context_destroy(struct apir_context *ctx)

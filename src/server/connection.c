@@ -30,6 +30,7 @@ struct blob {
     uint32_t res_id;
     void *ptr;
     size_t size;
+    bool pinned; /* unref'd while host memory wraps it: kept until the end */
 };
 
 struct connection {
@@ -90,17 +91,20 @@ static bool reply(struct connection *c, uint32_t cmd, const uint32_t *words, uin
 static struct blob *find_blob(struct connection *c, uint32_t res_id)
 {
     for (size_t i = 0; i < c->n_blobs; i++) {
-        if (c->blobs[i].res_id == res_id) {
+        if (c->blobs[i].res_id == res_id && !c->blobs[i].pinned) {
             return &c->blobs[i];
         }
     }
     return NULL;
 }
 
+/* Unmaps the blob, unless host memory wraps it (the host library pinned
+ * it): then it stays mapped until the context is destroyed. */
 static void release_blob(struct connection *c, struct blob *b)
 {
-    if (c->ctx != NULL) {
-        apir_context_remove_resource(c->ctx, b->res_id);
+    if (c->ctx != NULL && !apir_context_remove_resource(c->ctx, b->res_id)) {
+        b->pinned = true;
+        return;
     }
     munmap(b->ptr, b->size);
     *b = c->blobs[--c->n_blobs];
@@ -130,7 +134,7 @@ static bool create_blob(struct connection *c, uint32_t *p, uint32_t len)
     const uint32_t res_id = ++c->next_res_id;
     bool ok = ptr != MAP_FAILED && apir_context_add_resource(c->ctx, res_id, ptr, (size_t)size);
     if (ok) {
-        c->blobs[c->n_blobs++] = (struct blob){ res_id, ptr, (size_t)size };
+        c->blobs[c->n_blobs++] = (struct blob){ .res_id = res_id, .ptr = ptr, .size = (size_t)size, .pinned = false };
         const uint32_t answer[VCMD_RES_CREATE_BLOB_REPLY_DWORDS] = {
             [VCMD_RES_CREATE_BLOB_REPLY_RES_ID] = res_id,
         };
@@ -338,10 +342,11 @@ static bool handle(struct connection *c, uint32_t cmd, uint32_t len)
 
 static void close_connection(struct connection *c)
 {
+    apir_context_destroy(c->ctx); /* the host library frees the guest's buffers */
+    c->ctx = NULL;                /* before the blobs they may wrap are unmapped */
     while (c->n_blobs > 0) {
         release_blob(c, &c->blobs[c->n_blobs - 1]);
     }
-    apir_context_destroy(c->ctx); /* the host library frees the guest's buffers */
     free(c->blobs);
     free(c->payload);
     close(c->sock);

@@ -3,9 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_PINNED 16
+
 struct loopback {
     struct vgpu_transport base;
     struct apir_context *ctx;
+    void *pinned[MAX_PINNED]; /* blobs the host pinned: freed with the transport */
+    int n_pinned;
     uint32_t next_res_id;
     void *cmd_copy;
     size_t cmd_cap;
@@ -30,8 +34,12 @@ static bool lb_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_bl
 
 static void lb_destroy_blob(struct vgpu_transport *t, struct vgpu_blob *blob)
 {
-    apir_context_remove_resource(((struct loopback *)t)->ctx, blob->res_id);
-    free(blob->ptr);
+    struct loopback *lb = (struct loopback *)t;
+    if (apir_context_remove_resource(lb->ctx, blob->res_id) || lb->n_pinned == MAX_PINNED) {
+        free(blob->ptr);
+    } else {
+        lb->pinned[lb->n_pinned++] = blob->ptr; /* the host still uses it */
+    }
     blob->ptr = NULL;
 }
 
@@ -60,6 +68,9 @@ static bool lb_alive(struct vgpu_transport *t)
 static void lb_destroy(struct vgpu_transport *t)
 {
     struct loopback *lb = (struct loopback *)t;
+    for (int i = 0; i < lb->n_pinned; i++) {
+        free(lb->pinned[i]);
+    }
     free(lb->cmd_copy);
     free(lb);
 }
