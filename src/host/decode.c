@@ -358,13 +358,35 @@ static struct ggml_cgraph *graph_of_nodes(struct host_ctx *ctx, struct ggml_cont
 
 /* Every node is one the op table accepts, then one the device supports
  * (asked only then: supports_op reads the sources an op takes). */
+/* The elements a graph's nodes read and write, summed: a bound on its
+ * work. Zero strides let a few bytes of buffer pose as 2^48 elements; a
+ * graph over the bound would run for hours, so it is refused. Real graphs
+ * stay far below: a 70B model's prompt batch touches about 2^36. */
+#define MAX_GRAPH_ELEMENTS ((uint64_t)1 << 40)
+
+static uint64_t node_elements(const struct ggml_tensor *node)
+{
+    uint64_t n = (uint64_t)ggml_nelements(node);
+    for (int s = 0; s < GGML_MAX_SRC; s++) {
+        n += node->src[s] ? (uint64_t)ggml_nelements(node->src[s]) : 0;
+    }
+    return n;
+}
+
 static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph)
 {
+    uint64_t elements = 0;
     for (int i = 0; i < ggml_graph_n_nodes(graph); i++) {
         struct ggml_tensor *node = ggml_graph_node(graph, i);
         char why[HOST_OP_WHY_SIZE];
         if (!host_op_accepted(node, why, sizeof why)) {
             CTX_ERROR(ctx->ctx_id, "graph: node %d %s", i, why);
+            return false;
+        }
+        /* each term is below 2^60 (the op table caps a tensor at 2^56) */
+        if ((elements += node_elements(node)) > MAX_GRAPH_ELEMENTS) {
+            CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' brings the graph past %llu elements read and written; "
+                      "refused as a runaway", i, node->name, (unsigned long long)MAX_GRAPH_ELEMENTS);
             return false;
         }
         if (!ggml_backend_dev_supports_op(ctx->dev, node)) {

@@ -273,6 +273,17 @@ static void test_hostile_graphs(uint64_t buf, const struct apir_wire_tensor *ta,
     const uint32_t no_batch[4] = { 4, 4, 1, 0 }, m42[4] = { 4, 2, 1, 1 };
     CHECK(mul_mat_refused(buf, no_batch, m42, m42), "MUL_MAT whose src0 has ne3 = 0 (a divisor) is refused");
     CHECK(!mul_mat_refused(buf, m44, m42, m42), "but MUL_MAT (4,4) x (4,2) into (4,2) runs");
+    /* zero strides: 2^42 elements over 4 bytes each, which would run for hours */
+    const uint32_t huge[4] = { 1, 1u << 16, 1u << 16, 1u << 10 };
+    struct apir_wire_tensor runaway[3];
+    for (int i = 0; i < 3; i++) {
+        runaway[i] = wire_tensor(41 + (uint64_t)i, buf, 0x1000 * (uint64_t)i, i < 2 ? GGML_OP_NONE : GGML_OP_ADD,
+                                 GGML_TYPE_F32, huge);
+        runaway[i].nb[1] = runaway[i].nb[2] = runaway[i].nb[3] = 0;
+    }
+    runaway[2].src[0] = runaway[0].id;
+    runaway[2].src[1] = runaway[1].id;
+    CHECK(graph_refused(runaway, 3), "an ADD of 2^42 elements over zero strides is refused (work bound)");
     CHECK(get_rows_refused(buf, 16), "GET_ROWS into rows of 16 floats, not 256, is refused");
     CHECK(!get_rows_refused(buf, 256), "but GET_ROWS into rows of 256 floats runs");
 }
