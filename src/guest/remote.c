@@ -273,6 +273,11 @@ static size_t queue_base(const struct vgpu_remote *r)
     return vgpu_data_capacity(r);
 }
 
+/* used grows by at most APIR_MAX_WRITES padded writes of VGPU_QUEUE_MAX_WRITE
+ * bytes, so it never passes VGPU_QUEUE_BYTES and the subtraction below is
+ * safe */
+_Static_assert(APIR_MAX_WRITES * (VGPU_QUEUE_MAX_WRITE + 8) <= VGPU_QUEUE_BYTES, "the write queue fits its area");
+
 static bool queue_has_room(const struct vgpu_remote *r, size_t size)
 {
     return r->queue.writes.count < APIR_MAX_WRITES && size <= VGPU_QUEUE_BYTES - r->queue.used;
