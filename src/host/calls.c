@@ -153,7 +153,7 @@ uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct api
         ptr && req->size > 0
             ? ggml_backend_dev_buffer_from_host_ptr(ctx->dev, ptr, (size_t)req->size, (size_t)req->max_tensor_size)
             : NULL;
-    const uint64_t handle = buffer ? host_buffer_add(ctx, buffer) : 0;
+    const uint64_t handle = buffer ? host_buffer_add(ctx, buffer, true) : 0;
     if (handle == 0) {
         if (buffer != NULL) {
             ggml_backend_buffer_free(buffer);
@@ -222,7 +222,7 @@ uint32_t host_call_buffer_type_alloc_buffer(struct host_ctx *ctx, const struct a
     if (buffer == NULL) {
         CTX_WARN(ctx->ctx_id, "cannot allocate a buffer of %llu bytes on %s", (unsigned long long)req->size,
                  ggml_backend_dev_name(ctx->dev));
-    } else if ((out->value = host_buffer_add(ctx, buffer)) == 0) {
+    } else if ((out->value = host_buffer_add(ctx, buffer, false)) == 0) {
         ggml_backend_buffer_free(buffer);
     }
     return APIR_CALL_OK; /* a handle of 0 tells the guest the allocation failed */
@@ -426,25 +426,30 @@ uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_ms
 
 /* ---- backend ------------------------------------------------------------ */
 
-/* runs a graph and logs how long it took */
-static int32_t compute(struct host_ctx *ctx, struct ggml_cgraph *graph)
+/* Runs a graph, once the indices the guest wrote are checked, into
+ * *status (a ggml_status), and logs how long it took. */
+static uint32_t compute(struct host_ctx *ctx, const struct host_graph *graph, int32_t *status)
 {
+    if (!host_index_checks_pass(ctx, graph->index_checks)) {
+        return APIR_CALL_FAILED;
+    }
     const int64_t start = ggml_time_us();
-    const int32_t status = (int32_t)ggml_backend_graph_compute(ctx->backend, graph);
-    CTX_DEBUG(ctx->ctx_id, "backend_graph_compute: %d nodes in %lld us", ggml_graph_n_nodes(graph),
+    *status = (int32_t)ggml_backend_graph_compute(ctx->backend, graph->cgraph);
+    CTX_DEBUG(ctx->ctx_id, "backend_graph_compute: %d nodes in %lld us", ggml_graph_n_nodes(graph->cgraph),
               (long long)(ggml_time_us() - start));
-    return status;
+    return APIR_CALL_OK;
 }
 
 /* the graph of `size` bytes of resource res_id, decoded once and kept */
-static struct ggml_cgraph *graph_from_guest(struct host_ctx *ctx, uint32_t res_id, uint64_t size, uint64_t key)
+static const struct host_graph *graph_from_guest(struct host_ctx *ctx, uint32_t res_id, uint64_t size,
+                                                 uint64_t key)
 {
     if (size == 0) {
         CTX_ERROR(ctx->ctx_id, "backend_graph_compute: zero-size computation graph");
         return NULL;
     }
     const uint8_t *data = host_shmem(ctx, res_id, size);
-    struct ggml_cgraph *graph = data ? host_graph_cache_get(ctx, data, size, key) : NULL;
+    const struct host_graph *graph = data ? host_graph_cache_get(ctx, data, size, key) : NULL;
     if (graph == NULL) {
         CTX_ERROR(ctx->ctx_id, "backend_graph_compute: cannot use the computation graph");
     }
@@ -454,12 +459,8 @@ static struct ggml_cgraph *graph_from_guest(struct host_ctx *ctx, uint32_t res_i
 uint32_t host_call_backend_graph_compute(struct host_ctx *ctx, const struct apir_msg_graph *req,
                                          struct apir_msg_i32 *out)
 {
-    struct ggml_cgraph *graph = graph_from_guest(ctx, req->res_id, req->size, 0);
-    if (graph == NULL) {
-        return APIR_CALL_FAILED;
-    }
-    out->value = compute(ctx, graph);
-    return APIR_CALL_OK;
+    const struct host_graph *graph = graph_from_guest(ctx, req->res_id, req->size, 0);
+    return graph != NULL ? compute(ctx, graph, &out->value) : APIR_CALL_FAILED;
 }
 
 /* ---- extensions ----------------------------------------------------------- */
@@ -491,7 +492,7 @@ uint32_t host_call_ext_set_tensors(struct host_ctx *ctx, const struct apir_msg_w
 uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
                                  struct apir_msg_graph_result *out)
 {
-    struct ggml_cgraph *graph = NULL;
+    const struct host_graph *graph = NULL;
     if (req->size == 0 && (graph = host_graph_cache_find(ctx, req->key)) == NULL) {
         out->kept = false;
         return APIR_CALL_OK;
@@ -503,6 +504,5 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
         return APIR_CALL_FAILED;
     }
     out->kept = true;
-    out->status = compute(ctx, graph);
-    return APIR_CALL_OK;
+    return compute(ctx, graph, &out->status);
 }

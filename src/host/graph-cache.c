@@ -31,7 +31,7 @@ struct graph_entry {
     uint8_t *bytes; /* private copy of the serialized graph; NULL: free */
     size_t size;
     struct ggml_context *mem;
-    struct ggml_cgraph *graph;
+    struct host_graph graph;
     uint64_t key;  /* the guest's name for it, 0: none */
     uint64_t last_use;
 };
@@ -53,6 +53,7 @@ static void release_entry(struct graph_entry *e)
     if (e->mem != NULL) {
         ggml_free(e->mem);
     }
+    host_index_checks_free(e->graph.index_checks);
     free(e->bytes);
     memset(e, 0, sizeof *e);
 }
@@ -94,12 +95,12 @@ static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8
     }
     memcpy(e->bytes, data, size);
     e->size = size;
-    e->graph = host_graph_from_wire(ctx, e->bytes, size, &e->mem);
-    if (e->graph == NULL) {
+    e->graph.cgraph = host_graph_from_wire(ctx, e->bytes, size, &e->mem);
+    if (e->graph.cgraph == NULL || !host_index_checks_plan(ctx, e->graph.cgraph, &e->graph.index_checks)) {
         release_entry(e);
         return false;
     }
-    e->graph->uid = next_uid();
+    e->graph.cgraph->uid = next_uid();
     return true;
 }
 
@@ -114,17 +115,18 @@ static struct graph_entry *keyed_entry(struct host_graph_cache *c, uint64_t key)
     return NULL;
 }
 
-struct ggml_cgraph *host_graph_cache_find(struct host_ctx *ctx, uint64_t key)
+const struct host_graph *host_graph_cache_find(struct host_ctx *ctx, uint64_t key)
 {
     struct graph_entry *e = keyed_entry(ctx->graphs, key);
     if (e == NULL) {
         return NULL;
     }
     e->last_use = ++ctx->graphs->clock;
-    return e->graph;
+    return &e->graph;
 }
 
-struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size, uint64_t key)
+const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
+                                              uint64_t key)
 {
     if (ctx->graphs == NULL && (ctx->graphs = calloc(1, sizeof *ctx->graphs)) == NULL) {
         return NULL;
@@ -136,7 +138,7 @@ struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *da
         if (!decode_into(ctx, e, data, (size_t)size)) {
             return NULL;
         }
-        CTX_DEBUG(ctx->ctx_id, "graph: %d nodes decoded and kept", ggml_graph_n_nodes(e->graph));
+        CTX_DEBUG(ctx->ctx_id, "graph: %d nodes decoded and kept", ggml_graph_n_nodes(e->graph.cgraph));
     }
     struct graph_entry *named = keyed_entry(c, key);
     if (named != NULL) {
@@ -144,7 +146,7 @@ struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *da
     }
     e->key = key;
     e->last_use = ++c->clock;
-    return e->graph;
+    return &e->graph;
 }
 
 void host_graph_cache_clear(struct host_ctx *ctx)

@@ -33,7 +33,7 @@ static bool grow_slots(struct host_ctx *ctx)
     return true;
 }
 
-uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer)
+uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer, bool guest_memory)
 {
     uint32_t slot = 0;
     while (slot < ctx->n_slots && ctx->slots[slot].buffer != NULL) {
@@ -46,6 +46,7 @@ uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer)
         ctx->n_slots++;
     }
     ctx->slots[slot].buffer = buffer;
+    ctx->slots[slot].guest_memory = guest_memory;
     return make_handle(slot, ctx->slots[slot].generation);
 }
 
@@ -83,6 +84,16 @@ ggml_backend_buffer_t host_buffer_remove(struct host_ctx *ctx, uint64_t handle)
 uint64_t host_buffer_guest_base(uint64_t handle)
 {
     return (handle & 0xffffffffu) << GUEST_BASE_SHIFT;
+}
+
+bool host_buffer_wraps_guest_memory(const struct host_ctx *ctx, ggml_backend_buffer_t buffer)
+{
+    for (uint32_t i = 0; i < ctx->n_slots; i++) { /* asked once per distinct graph */
+        if (ctx->slots[i].buffer == buffer) {
+            return ctx->slots[i].guest_memory;
+        }
+    }
+    return false;
 }
 
 uint32_t host_buffer_count(const struct host_ctx *ctx)

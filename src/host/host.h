@@ -6,8 +6,8 @@
  *
  * Files, each using only those listed after it: host.c (entry points,
  * context table), dispatch.c (the call table), calls.c (one handler per
- * call), graph-cache.c, decode.c (tensors and graphs from the wire), op-table.c (the ops
- * the host runs), ggml-lib.c (the real GGML library), handles.c (buffer handles, shared
+ * call), graph-cache.c, index-check.c (indices a graph reads), decode.c (tensors and graphs
+ * from the wire), op-table.c (the ops the host runs), ggml-lib.c (the real GGML library), handles.c (buffer handles, shared
  * memory), log.c. */
 #ifndef HOST_H
 #define HOST_H
@@ -30,6 +30,7 @@
 
 struct host_buffer_slot {
     ggml_backend_buffer_t buffer; /* NULL when the slot is free */
+    bool guest_memory;            /* it wraps memory the guest shares */
     uint32_t generation;          /* bumped on free: stale handles miss */
 };
 
@@ -64,7 +65,9 @@ struct host_ctx {
 void host_route_ggml_log(void);
 
 /* ---- buffer handles and shared memory (handles.c) ---- */
-uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer);
+/* guest_memory: the buffer wraps memory the guest shares (and may change) */
+uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer, bool guest_memory);
+bool host_buffer_wraps_guest_memory(const struct host_ctx *ctx, ggml_backend_buffer_t buffer);
 ggml_backend_buffer_t host_buffer_get(struct host_ctx *ctx, uint64_t handle);
 /* removes and returns the buffer, or NULL for an unknown handle */
 ggml_backend_buffer_t host_buffer_remove(struct host_ctx *ctx, uint64_t handle);
@@ -114,16 +117,33 @@ void host_graph_scratch_free(struct host_ctx *ctx);
  * wrong, naming the tensor and its op. */
 bool host_op_accepted(const struct ggml_tensor *t, char *why, size_t size);
 
+/* ---- indices a graph reads (index-check.c) ---- */
+struct host_index_checks;
+/* Traces the indices each GET_ROWS, SET_ROWS, MUL_MAT_ID and ADD_ID node
+ * reads: those the guest wrote are to be checked before every run (*out),
+ * those the graph computes must be proven in range now. false (logged)
+ * when some can be neither. */
+bool host_index_checks_plan(struct host_ctx *ctx, struct ggml_cgraph *graph, struct host_index_checks **out);
+/* Whether every index the guest wrote lies in its range; logged when not. */
+bool host_index_checks_pass(struct host_ctx *ctx, const struct host_index_checks *checks);
+void host_index_checks_free(struct host_index_checks *checks);
+
 /* ---- graphs the guest sent, decoded and kept (graph-cache.c) ---- */
+struct host_graph {
+    struct ggml_cgraph *cgraph;
+    struct host_index_checks *index_checks; /* of the indices the guest wrote */
+};
+
 /* The graph of `size` bytes at `data` (guest-shared memory), decoded once
  * and kept: a graph the guest sends again, byte for byte, runs as the same
  * cgraph (tensor structs at the same addresses, the same uid), so a GPU
  * backend replays what it captured. NULL (logged) when invalid. */
-struct ggml_cgraph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size, uint64_t key);
+const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
+                                              uint64_t key);
 /* The kept graph the guest named with a non-zero key (its own choice, the
  * graph's uid in the guest) when it sent it, or NULL. A key only picks
  * among graphs this guest sent and the host validated. */
-struct ggml_cgraph *host_graph_cache_find(struct host_ctx *ctx, uint64_t key);
+const struct host_graph *host_graph_cache_find(struct host_ctx *ctx, uint64_t key);
 /* Forgets every kept graph: before a buffer they may point into is freed. */
 void host_graph_cache_clear(struct host_ctx *ctx);
 void host_graph_cache_free(struct host_ctx *ctx);

@@ -219,9 +219,9 @@ static bool mul_mat_refused(uint64_t buf, const uint32_t a_ne[4], const uint32_t
     return graph_refused(graph, 3);
 }
 
-/* GET_ROWS of rows 3 and 1 of four rows of 256 floats into a result of ne0
- * floats per row: refused, or computed (then checked) */
-static bool get_rows_refused(uint64_t buf, uint32_t ne0)
+/* GET_ROWS of rows ids[0] and ids[1] of four rows of 256 floats into a
+ * result of ne0 floats per row: refused, or computed (then checked) */
+static bool get_rows_refused(uint64_t buf, uint32_t ne0, const int32_t ids_picked[2])
 {
     const uint32_t rows_ne[4] = { 256, 4, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { ne0, 2, 1, 1 };
     const struct apir_wire_tensor rows = wire_tensor(41, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
@@ -233,17 +233,100 @@ static bool get_rows_refused(uint64_t buf, uint32_t ne0)
     for (int i = 0; i < 4 * 256; i++) {
         values[i] = (float)i;
     }
-    const int32_t rows_picked[2] = { 3, 1 };
-    CHECK(set_bytes(buf, &rows, values, sizeof values) && set_bytes(buf, &ids, rows_picked, sizeof rows_picked),
+    CHECK(set_bytes(buf, &rows, values, sizeof values) && set_bytes(buf, &ids, ids_picked, 2 * sizeof(int32_t)),
           "GET_ROWS inputs set");
     const struct apir_wire_tensor graph[3] = { rows, ids, out };
     if (graph_refused(graph, 3)) {
         return true;
     }
-    CHECK(get_bytes(buf, &out, picked, sizeof picked) && picked[0] == values[3 * 256] &&
-              picked[256 + 255] == values[256 + 255],
-          "GET_ROWS picked rows 3 and 1: %g, %g", picked[0], picked[256 + 255]);
+    CHECK(get_bytes(buf, &out, picked, sizeof picked) && picked[0] == values[ids_picked[0] * 256] &&
+              picked[256 + 255] == values[ids_picked[1] * 256 + 255],
+          "GET_ROWS picked rows %d and %d: %g, %g", ids_picked[0], ids_picked[1], picked[0], picked[256 + 255]);
     return false;
+}
+
+/* SET_ROWS of two rows of 4 floats into rows ids[0] and ids[1] of a 3-row
+ * table: refused, or computed */
+static bool set_rows_refused(uint64_t buf, const int64_t ids_picked[2])
+{
+    const uint32_t src_ne[4] = { 4, 2, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, table_ne[4] = { 4, 3, 1, 1 };
+    const struct apir_wire_tensor src = wire_tensor(51, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, src_ne);
+    const struct apir_wire_tensor ids = wire_tensor(52, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I64, ids_ne);
+    const struct apir_wire_tensor table = wire_tensor(53, buf, 0x30000, GGML_OP_NONE, GGML_TYPE_F32, table_ne);
+    struct apir_wire_tensor out = wire_tensor(54, buf, 0x30000, GGML_OP_SET_ROWS, GGML_TYPE_F32, table_ne);
+    out.src[0] = src.id;
+    out.src[1] = ids.id;
+    out.src[2] = table.id;
+    out.view_src = table.id;
+    CHECK(set_bytes(buf, &ids, ids_picked, 2 * sizeof(int64_t)), "SET_ROWS indices set");
+    const struct apir_wire_tensor graph[4] = { src, ids, table, out };
+    return graph_refused(graph, 4);
+}
+
+/* GET_ROWS of four rows whose indices the graph computes first, by
+ * `producer` (a node of id 61, I32 of shape {2}, whose sources are set) */
+static bool computed_indices_refused(uint64_t buf, uint32_t n_rows, const struct apir_wire_tensor *inputs,
+                                     uint32_t n_inputs, const struct apir_wire_tensor *producer)
+{
+    const uint32_t rows_ne[4] = { 256, n_rows, 1, 1 }, out_ne[4] = { 256, (uint32_t)producer->ne[0], 1, 1 };
+    struct apir_wire_tensor graph[8];
+    memcpy(graph, inputs, sizeof *inputs * n_inputs);
+    graph[n_inputs] = wire_tensor(62, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
+    graph[n_inputs + 1] = *producer;
+    struct apir_wire_tensor *out = &graph[n_inputs + 2];
+    *out = wire_tensor(63, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
+    out->src[0] = graph[n_inputs].id;
+    out->src[1] = producer->id;
+    int32_t status;
+    return !compute(graph, n_inputs + 3, 2, &status);
+}
+
+/* indices the guest wrote are checked before every run; indices a graph
+ * computes must be bounded by how they are computed */
+static void test_index_checks(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb)
+{
+    const int32_t in_range[2] = { 3, 1 }, past_end[2] = { 3, 4 }, negative[2] = { -1, 0 };
+    CHECK(!get_rows_refused(buf, 256, in_range), "GET_ROWS of rows 3 and 1 of 4 runs");
+    CHECK(get_rows_refused(buf, 256, past_end), "then, the same graph with row index 4 of 4 is refused");
+    CHECK(get_rows_refused(buf, 256, negative), "and with row index -1");
+    CHECK(!get_rows_refused(buf, 256, in_range), "and with rows 3 and 1 again it runs");
+    const int64_t rows_ok[2] = { 2, 0 }, rows_past[2] = { 0, 3 };
+    CHECK(!set_rows_refused(buf, rows_ok), "SET_ROWS into rows 2 and 0 of 3 runs");
+    CHECK(set_rows_refused(buf, rows_past), "SET_ROWS into row 3 of 3 is refused");
+
+    const uint32_t four[4] = { 4, 1, 1, 1 }, table_ne[4] = { 2, 4, 1, 1 }, one[4] = { 1, 1, 1, 1 },
+                   two[4] = { 2, 1, 1, 1 };
+    const struct apir_wire_tensor keys = wire_tensor(64, buf, 0x40000, GGML_OP_NONE, GGML_TYPE_F32, four);
+    struct apir_wire_tensor sorted = wire_tensor(61, buf, 0x50000, GGML_OP_ARGSORT, GGML_TYPE_I32, four);
+    sorted.src[0] = keys.id;
+    CHECK(!computed_indices_refused(buf, 4, &keys, 1, &sorted), "GET_ROWS of 4 rows by an ARGSORT of 4 runs");
+    CHECK(computed_indices_refused(buf, 3, &keys, 1, &sorted), "GET_ROWS of 3 rows by an ARGSORT of 4 is refused");
+    /* I32 rows picked from a table the guest wrote: any values at all */
+    const struct apir_wire_tensor table = wire_tensor(65, buf, 0x40000, GGML_OP_NONE, GGML_TYPE_I32, table_ne);
+    const struct apir_wire_tensor pick = wire_tensor(66, buf, 0x60000, GGML_OP_NONE, GGML_TYPE_I32, one);
+    struct apir_wire_tensor picked = wire_tensor(61, buf, 0x50000, GGML_OP_GET_ROWS, GGML_TYPE_I32, two);
+    picked.src[0] = table.id;
+    picked.src[1] = pick.id;
+    const struct apir_wire_tensor sources[2] = { table, pick };
+    CHECK(computed_indices_refused(buf, 4, sources, 2, &picked),
+          "indices computed by GET_ROWS of I32 rows (unbounded values) are refused");
+    /* an earlier node writes over the indices after they were checked */
+    struct apir_wire_tensor overwrite = wire_tensor(61, buf, 0x20000, GGML_OP_ADD, GGML_TYPE_F32, two);
+    overwrite.src[0] = ta->id;
+    overwrite.src[1] = tb->id;
+    const uint32_t rows_ne[4] = { 256, 4, 1, 1 };
+    const struct apir_wire_tensor rows = wire_tensor(62, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
+    const struct apir_wire_tensor ids = wire_tensor(42, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I32, two);
+    struct apir_wire_tensor out = wire_tensor(63, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, rows_ne);
+    out.ne[1] = 2;
+    out.nb[2] = out.nb[3] = out.nb[1] * 2;
+    out.src[0] = rows.id;
+    out.src[1] = ids.id;
+    const struct apir_wire_tensor ta2 = wire_tensor(ta->id, buf, ta->data, GGML_OP_NONE, GGML_TYPE_F32, two),
+                                  tb2 = wire_tensor(tb->id, buf, tb->data, GGML_OP_NONE, GGML_TYPE_F32, two);
+    const struct apir_wire_tensor overwritten[6] = { ta2, tb2, rows, ids, overwrite, out };
+    int32_t status;
+    CHECK(!compute(overwritten, 6, 2, &status), "indices an earlier node of the graph overwrites are refused");
 }
 
 static void test_hostile_graphs(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
@@ -284,8 +367,10 @@ static void test_hostile_graphs(uint64_t buf, const struct apir_wire_tensor *ta,
     runaway[2].src[0] = runaway[0].id;
     runaway[2].src[1] = runaway[1].id;
     CHECK(graph_refused(runaway, 3), "an ADD of 2^42 elements over zero strides is refused (work bound)");
-    CHECK(get_rows_refused(buf, 16), "GET_ROWS into rows of 16 floats, not 256, is refused");
-    CHECK(!get_rows_refused(buf, 256), "but GET_ROWS into rows of 256 floats runs");
+    const int32_t ids[2] = { 3, 1 };
+    CHECK(get_rows_refused(buf, 16, ids), "GET_ROWS into rows of 16 floats, not 256, is refused");
+    CHECK(!get_rows_refused(buf, 256, ids), "but GET_ROWS into rows of 256 floats runs");
+    test_index_checks(buf, ta, tb);
 }
 
 /* a contiguous F32 inline tensor of shape ne */
@@ -487,7 +572,7 @@ static void test_tensors_and_graph(uint64_t buft)
 static void test_buffer_from_ptr(struct vgpu_transport *t)
 {
     struct vgpu_blob blob;
-    CHECK(t->ops->create_blob(t, 1 << 16, &blob), "a blob for the buffer");
+    CHECK(t->ops->create_blob(t, 1 << 18, &blob), "a blob for the buffer");
     const struct apir_msg_from_ptr req = { .res_id = blob.res_id, .size = blob.size, .max_tensor_size = blob.size };
     struct apir_msg_buffer_and_type reply = { .buffer = 0 };
     const bool ok = vgpu_device_buffer_from_ptr(R, &req, &reply);
@@ -514,6 +599,8 @@ static void test_buffer_from_ptr(struct vgpu_transport *t)
     CHECK(compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS && get_floats(buf, &tc, sums) &&
               sums[7] == 9.0f,
           "after the guest's unref the buffer still computes from the blob: %g", sums[7]);
+    const int32_t ids[2] = { 3, 1 };
+    CHECK(get_rows_refused(buf, 256, ids), "GET_ROWS whose indices lie in memory the guest shares is refused");
     CHECK(free_buffer(buf), "free the blob buffer");
 }
 
