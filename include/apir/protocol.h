@@ -163,7 +163,8 @@ int apir_call_index(uint32_t call);
 struct apir_wire_tensor {
     uint64_t id;
     uint32_t type;
-    uint32_t reserved0;
+    uint32_t use_count; /* ext_graph_run graphs: ggml's use count of the tensor in the
+                         * guest's whole graph (0 elsewhere; call 22 leaves it unset) */
     uint64_t buffer;
     uint32_t ne[APIR_MAX_DIMS];
     uint32_t nb[APIR_MAX_DIMS];

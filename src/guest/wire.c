@@ -7,6 +7,13 @@
 #include "apir-graph.h"
 #include "frontend.h"
 
+/* for the cgraph's use counts; the header also defines static helpers this
+ * file does not use */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "ggml-impl.h"
+#pragma GCC diagnostic pop
+
 bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out)
 {
     memset(out, 0, sizeof *out);
@@ -122,10 +129,25 @@ static bool tensor_set_add(struct vgpu_tensor_set *set, const struct ggml_tensor
 }
 
 struct graph_writer {
+    const struct ggml_cgraph *graph;
     struct vgpu_tensor_set *set;
     struct apir_graph_writer out;
     bool failed;
 };
+
+/* How many nodes of the whole graph read t: ggml's count, which a split
+ * shares with the graph it was cut from. The host gives it to its backend,
+ * which fuses a node into the nodes after it only when they are all its
+ * readers (so a node a later split reads is never fused away). */
+static uint32_t use_count(const struct ggml_cgraph *graph, const struct ggml_tensor *t)
+{
+    const struct ggml_hash_set *set = &graph->visited_hash_set;
+    if (set->size == 0 || graph->use_counts == NULL || !ggml_hash_contains(set, (struct ggml_tensor *)t)) {
+        return 0;
+    }
+    const int32_t n = graph->use_counts[ggml_hash_find(set, t)];
+    return n > 0 ? (uint32_t)n : 0;
+}
 
 /* sources first (depth first), then the tensor itself */
 static void add_tensor(struct graph_writer *g, const struct ggml_tensor *t)
@@ -147,6 +169,7 @@ static void add_tensor(struct graph_writer *g, const struct ggml_tensor *t)
         g->failed = true;
         return;
     }
+    w.use_count = use_count(g->graph, t);
     apir_graph_put_tensor(&g->out, &w);
 }
 
@@ -158,7 +181,7 @@ size_t vgpu_serialize_graph(struct vgpu_tensor_set *set, const struct ggml_cgrap
     if (n_nodes <= 0 || !tensor_set_reserve(set, (size_t)n_nodes * (GGML_MAX_SRC + 2))) {
         return 0;
     }
-    struct graph_writer g = { .set = set, .failed = false };
+    struct graph_writer g = { .graph = graph, .set = set, .failed = false };
     apir_graph_begin(&g.out, out, cap, (uint32_t)n_nodes);
     for (int i = 0; i < n_nodes; i++) {
         apir_graph_put_node(&g.out, (uint64_t)(uintptr_t)ggml_graph_node(g_nodes, i));

@@ -442,14 +442,14 @@ static uint32_t compute(struct host_ctx *ctx, const struct host_graph *graph, in
 
 /* the graph of `size` bytes of resource res_id, decoded once and kept */
 static const struct host_graph *graph_from_guest(struct host_ctx *ctx, uint32_t res_id, uint64_t size,
-                                                 uint64_t key)
+                                                 uint64_t key, bool use_counts)
 {
     if (size == 0) {
         CTX_ERROR(ctx->ctx_id, "backend_graph_compute: zero-size computation graph");
         return NULL;
     }
     const uint8_t *data = host_shmem(ctx, res_id, size);
-    const struct host_graph *graph = data ? host_graph_cache_get(ctx, data, size, key) : NULL;
+    const struct host_graph *graph = data ? host_graph_cache_get(ctx, data, size, key, use_counts) : NULL;
     if (graph == NULL) {
         CTX_ERROR(ctx->ctx_id, "backend_graph_compute: cannot use the computation graph");
     }
@@ -459,7 +459,7 @@ static const struct host_graph *graph_from_guest(struct host_ctx *ctx, uint32_t 
 uint32_t host_call_backend_graph_compute(struct host_ctx *ctx, const struct apir_msg_graph *req,
                                          struct apir_msg_i32 *out)
 {
-    const struct host_graph *graph = graph_from_guest(ctx, req->res_id, req->size, 0);
+    const struct host_graph *graph = graph_from_guest(ctx, req->res_id, req->size, 0, false);
     return graph != NULL ? compute(ctx, graph, &out->value) : APIR_CALL_FAILED;
 }
 
@@ -500,7 +500,7 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
     if (run_writes(ctx, &req->writes) != APIR_CALL_OK) {
         return APIR_CALL_FAILED;
     }
-    if (graph == NULL && (graph = graph_from_guest(ctx, req->res_id, req->size, req->key)) == NULL) {
+    if (graph == NULL && (graph = graph_from_guest(ctx, req->res_id, req->size, req->key, true)) == NULL) {
         return APIR_CALL_FAILED;
     }
     out->kept = true;

@@ -13,6 +13,13 @@
 #include "apir-graph.h"
 #include "host.h"
 
+/* for the cgraph's use counts; the header also defines static helpers this
+ * file does not use */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "ggml-impl.h"
+#pragma GCC diagnostic pop
+
 #define MAX_GRAPH_TENSORS (1u << 20)
 #define MAX_INLINE_DIM ((int64_t)1 << 32)
 #define MAX_INLINE_STRIDE ((uint64_t)1 << 48)
@@ -341,6 +348,26 @@ static bool link_graph_tensors(struct host_ctx *ctx, const struct apir_graph_rea
     return true;
 }
 
+/* The guest's use counts of the graph's nodes (ggml's, from its whole
+ * graph): a GPU backend fuses a node into the nodes after it only when they
+ * are all its readers. A wrong count can only make the guest's own results
+ * wrong: every fused node was validated on its own. */
+static void set_use_counts(struct host_ctx *ctx, struct ggml_cgraph *graph, const struct apir_graph_reader *g)
+{
+    struct ggml_hash_set *set = &graph->visited_hash_set; /* room for twice the nodes */
+    for (int i = 0; i < graph->n_nodes; i++) {
+        graph->use_counts[ggml_hash_find_or_insert(set, graph->nodes[i])] = 0;
+    }
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        struct apir_wire_tensor w;
+        apir_graph_tensor(g, i, &w);
+        struct ggml_tensor *t = id_lookup(ctx->id_map, w.id);
+        if (t != NULL && ggml_hash_contains(set, t)) {
+            graph->use_counts[ggml_hash_find(set, t)] = w.use_count > INT32_MAX ? INT32_MAX : (int32_t)w.use_count;
+        }
+    }
+}
+
 /* the cgraph of the decoded tensors, nodes in the guest's order */
 static struct ggml_cgraph *graph_of_nodes(struct host_ctx *ctx, struct ggml_context *mem, uint32_t n_nodes)
 {
@@ -399,7 +426,7 @@ static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph
 }
 
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
-                                         struct ggml_context **mem)
+                                         bool use_counts, struct ggml_context **mem)
 {
     struct apir_graph_reader g;
     if (!apir_graph_read(&g, data, (size_t)size, MAX_GRAPH_TENSORS)) {
@@ -419,6 +446,9 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
     }
     if (graph != NULL && !graph_nodes_accepted(ctx, graph)) {
         graph = NULL;
+    }
+    if (graph != NULL && use_counts) {
+        set_use_counts(ctx, graph, &g);
     }
     if (graph == NULL) {
         ggml_free(*mem);

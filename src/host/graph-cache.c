@@ -32,6 +32,7 @@ struct graph_entry {
     size_t size;
     struct ggml_context *mem;
     struct host_graph graph;
+    bool use_counts; /* decoded with the guest's use counts */
     uint64_t key;  /* the guest's name for it, 0: none */
     uint64_t last_use;
 };
@@ -58,11 +59,11 @@ static void release_entry(struct graph_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-static struct graph_entry *find_entry(struct host_graph_cache *c, const uint8_t *data, size_t size)
+static struct graph_entry *find_entry(struct host_graph_cache *c, const uint8_t *data, size_t size, bool use_counts)
 {
     for (int i = 0; i < GRAPH_CACHE_ENTRIES; i++) {
         struct graph_entry *e = &c->entries[i];
-        if (e->bytes != NULL && e->size == size && memcmp(e->bytes, data, size) == 0) {
+        if (e->bytes != NULL && e->size == size && e->use_counts == use_counts && memcmp(e->bytes, data, size) == 0) {
             return e;
         }
     }
@@ -87,7 +88,8 @@ static struct graph_entry *victim(struct host_graph_cache *c)
 }
 
 /* Decodes a private copy of the guest's bytes into entry e. */
-static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8_t *data, size_t size)
+static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8_t *data, size_t size,
+                        bool use_counts)
 {
     if ((e->bytes = malloc(size)) == NULL) {
         CTX_ERROR(ctx->ctx_id, "graph: out of memory for a copy of %zu bytes", size);
@@ -95,7 +97,8 @@ static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8
     }
     memcpy(e->bytes, data, size);
     e->size = size;
-    e->graph.cgraph = host_graph_from_wire(ctx, e->bytes, size, &e->mem);
+    e->use_counts = use_counts;
+    e->graph.cgraph = host_graph_from_wire(ctx, e->bytes, size, use_counts, &e->mem);
     if (e->graph.cgraph == NULL || !host_index_checks_plan(ctx, e->graph.cgraph, &e->graph.index_checks)) {
         release_entry(e);
         return false;
@@ -126,16 +129,16 @@ const struct host_graph *host_graph_cache_find(struct host_ctx *ctx, uint64_t ke
 }
 
 const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
-                                              uint64_t key)
+                                              uint64_t key, bool use_counts)
 {
     if (ctx->graphs == NULL && (ctx->graphs = calloc(1, sizeof *ctx->graphs)) == NULL) {
         return NULL;
     }
     struct host_graph_cache *c = ctx->graphs;
-    struct graph_entry *e = find_entry(c, data, (size_t)size);
+    struct graph_entry *e = find_entry(c, data, (size_t)size, use_counts);
     if (e == NULL) {
         e = victim(c);
-        if (!decode_into(ctx, e, data, (size_t)size)) {
+        if (!decode_into(ctx, e, data, (size_t)size, use_counts)) {
             return NULL;
         }
         CTX_DEBUG(ctx->ctx_id, "graph: %d nodes decoded and kept", ggml_graph_n_nodes(e->graph.cgraph));

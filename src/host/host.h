@@ -101,10 +101,11 @@ struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context
                                        const struct apir_inline_op *op);
 /* Decodes a serialized graph of `size` bytes at `data` (which must not
  * change meanwhile) into a new ggml context *mem that holds its tensors and
- * the cgraph; NULL (logged) when invalid or when a node is one the op
- * table refuses or the device does not support. */
+ * the cgraph, with the guest's use counts of its nodes if use_counts; NULL
+ * (logged) when invalid or when a node is one the op table refuses or the
+ * device does not support. */
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
-                                         struct ggml_context **mem);
+                                         bool use_counts, struct ggml_context **mem);
 void host_graph_scratch_free(struct host_ctx *ctx);
 
 /* ---- the ops the host runs (op-table.c) ---- */
@@ -137,9 +138,11 @@ struct host_graph {
 /* The graph of `size` bytes at `data` (guest-shared memory), decoded once
  * and kept: a graph the guest sends again, byte for byte, runs as the same
  * cgraph (tensor structs at the same addresses, the same uid), so a GPU
- * backend replays what it captured. NULL (logged) when invalid. */
+ * backend replays what it captured. use_counts: the wire's use counts are
+ * the guest's (ext_graph_run), and the backend may fuse by them. NULL
+ * (logged) when invalid. */
 const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
-                                              uint64_t key);
+                                              uint64_t key, bool use_counts);
 /* The kept graph the guest named with a non-zero key (its own choice, the
  * graph's uid in the guest) when it sent it, or NULL. A key only picks
  * among graphs this guest sent and the host validated. */

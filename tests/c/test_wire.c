@@ -6,6 +6,11 @@
 
 #include "check.h"
 #include "apir-graph.h"
+/* ggml_graph_view, as the scheduler cuts splits */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "ggml-impl.h"
+#pragma GCC diagnostic pop
 #include "frontend.h"
 #include "virtgpu-uapi.h"
 
@@ -92,7 +97,16 @@ static void test_graph(struct ggml_context *ctx)
         const int yi = index_of(&g, (uint64_t)(uintptr_t)y);
         CHECK(yi >= 0 && g.tensors[yi].op == GGML_OP_MUL_MAT && g.tensors[yi].src[0] == (uint64_t)(uintptr_t)w,
               "op and sources travel");
+        const int outi = index_of(&g, (uint64_t)(uintptr_t)out);
+        CHECK(yi >= 0 && g.tensors[yi].use_count == 2 && outi >= 0 && g.tensors[outi].use_count == 0,
+              "ggml's use counts travel (y is read by the ADD and the view: %u)", yi >= 0 ? g.tensors[yi].use_count : 0);
     }
+    /* a split's nodes count the readers in the whole graph */
+    struct ggml_cgraph split = ggml_graph_view(graph, ggml_graph_n_nodes(graph) - 2, ggml_graph_n_nodes(graph));
+    const size_t size = vgpu_serialize_graph(&set, &split, buf, sizeof buf);
+    struct parsed_graph g;
+    const int zi = size > 0 && parse(buf, size, &g) ? index_of(&g, (uint64_t)(uintptr_t)z) : -1;
+    CHECK(zi >= 0 && g.tensors[zi].use_count == 1, "a split of the last two nodes carries z's use count (1)");
     CHECK(vgpu_serialize_graph(&set, graph, buf, 100) == 0, "a graph that does not fit is refused");
     free(set.slots);
 }
