@@ -77,6 +77,16 @@ if [[ -n "${RAW_DIR:-}" ]]; then
     cp "$work"/*.jsonl "$RAW_DIR"/
 fi
 
+# the same greedy completion natively and through VirtGPU: the tokens must be identical
+completion() {
+    "$LLAMA_BIN_DIR/llama-completion" -m "$MODEL" -p "The capital of France is" -n 32 --temp 0 -s 42 --ignore-eos \
+        -no-cnv --no-display-prompt --no-warmup -c 256 -t "$THREADS" "$@" 2>"$work/completion.log"
+}
+native_text=$(completion "${native_args[@]}" || echo "native completion failed")
+vgpu_text=$(GGML_BACKEND_PATH=$PWD/$BUILD_DIR/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=$socket \
+    GGML_REMOTING_USE_APIR_CAPSET=1 completion -ngl 99 -dev "VirtGPU0-$DEVICE" || echo "VirtGPU completion failed")
+if [[ "$native_text" == "$vgpu_text" ]]; then same_tokens=yes; else same_tokens=NO; fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
 echo "== llama-bench: $MODEL, pp$PP / tg$TG, $REPS reps, $THREADS threads, device $DEVICE ($(basename "$BACKEND")) =="
@@ -85,3 +95,4 @@ printf '%-6s %12.2f %12.2f %8s %12.2f %8s\n' "pp$PP" "$native_pp" "$vgpu_pp" "$(
     "$rpc_pp" "$(ratio "$rpc_pp" "$native_pp")"
 printf '%-6s %12.2f %12.2f %8s %12.2f %8s\n' "tg$TG" "$native_tg" "$vgpu_tg" "$(ratio "$vgpu_tg" "$native_tg")" \
     "$rpc_tg" "$(ratio "$rpc_tg" "$native_tg")"
+echo "greedy completion of 32 tokens, native and through VirtGPU identical: $same_tokens"
