@@ -51,7 +51,8 @@ APIR_API bool apir_capset_get(uint32_t capset_id, struct apir_capset *out);
 APIR_API struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, const char *debug_name,
                                          char *err, size_t err_size);
 
-/* Sets a configuration key; returns false when out of memory. */
+/* Sets a configuration key; returns false when out of memory, or when the
+ * value of a limit's key is not a limit (logged). */
 APIR_API bool apir_context_set_config(struct apir_context *ctx, const char *key, const char *value);
 APIR_API const char *apir_context_get_config(struct apir_context *ctx, const char *key);
 
@@ -66,6 +67,16 @@ APIR_API bool apir_context_remove_resource(struct apir_context *ctx, uint32_t re
  * place, and so modify). Returns false (and logs why) when the command
  * could not be answered at all: too short, or its reply resource unknown. */
 APIR_API bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size);
+
+/* The largest command apir_context_submit takes (apir.limits.command_bytes;
+ * 0: no limit). A larger one is refused, its reply telling the guest it
+ * was over a limit. */
+APIR_API uint64_t apir_context_max_command_bytes(const struct apir_context *ctx);
+/* Refuses a command of `size` bytes, over that limit, which the caller did
+ * not keep whole: head holds its first head_size bytes, its header at
+ * least. Its reply tells the guest so. False when even its header is
+ * missing or its reply resource is unknown (logged). */
+APIR_API bool apir_context_refuse_command(struct apir_context *ctx, const void *head, size_t head_size, size_t size);
 
 APIR_API void apir_context_destroy(struct apir_context *ctx);
 

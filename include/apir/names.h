@@ -42,11 +42,55 @@
  * first two. */
 #define APIR_CFG_CALLBACKS_SHMEM_SIZE "apir.callbacks.shmem_size"
 
+/* ---- limits of a context (apir-server's --max-* options) ---------------- */
+
+#define APIR_CFG_MAX_CONTEXT_MEMORY "apir.limits.context_memory"
+#define APIR_CFG_MAX_BUFFERS "apir.limits.buffers"
+#define APIR_CFG_MAX_GRAPH_NODES "apir.limits.graph_nodes"
+#define APIR_CFG_MAX_COMMAND_BYTES "apir.limits.command_bytes"
+#define ENV_MAX_CONTEXT_MEMORY "APIR_MAX_CONTEXT_MEMORY"
+#define ENV_MAX_BUFFERS "APIR_MAX_BUFFERS"
+#define ENV_MAX_GRAPH_NODES "APIR_MAX_GRAPH_NODES"
+#define ENV_MAX_COMMAND_BYTES "APIR_MAX_COMMAND_BYTES"
+#define OPT_MAX_CONTEXT_MEMORY "--max-context-memory"
+#define OPT_MAX_BUFFERS "--max-buffers"
+#define OPT_MAX_GRAPH_NODES "--max-graph-nodes"
+#define OPT_MAX_COMMAND_BYTES "--max-command-bytes"
+#define DEFAULT_MAX_CONTEXT_MEMORY 0 /* none: the device's memory bounds it */
+#define DEFAULT_MAX_BUFFERS 4096
+#define DEFAULT_MAX_GRAPH_NODES 262144 /* a large model's graph has about 16k */
+#define DEFAULT_MAX_COMMAND_BYTES 1048576 /* guests send at most a few KiB */
+
+/* X(key, variable, default, apir-server option, its argument, what it
+ * bounds): the
+ * limits the APIR component (command bytes) and the host library (the
+ * rest) read from a context's configuration. A value is a number with an
+ * optional K, M, G or T suffix (powers of 1024); 0 means no limit. */
+#define APIR_LIMITS(X)                                                                               \
+    X(APIR_CFG_MAX_CONTEXT_MEMORY, ENV_MAX_CONTEXT_MEMORY, DEFAULT_MAX_CONTEXT_MEMORY,                 \
+      OPT_MAX_CONTEXT_MEMORY, "BYTES", "bytes of device buffers one context allocates")                 \
+    X(APIR_CFG_MAX_BUFFERS, ENV_MAX_BUFFERS, DEFAULT_MAX_BUFFERS, OPT_MAX_BUFFERS, "N",                   \
+      "buffers one context holds")                                                                    \
+    X(APIR_CFG_MAX_GRAPH_NODES, ENV_MAX_GRAPH_NODES, DEFAULT_MAX_GRAPH_NODES, OPT_MAX_GRAPH_NODES, "N",  \
+      "tensors (nodes and leafs) of one graph")                                                       \
+    X(APIR_CFG_MAX_COMMAND_BYTES, ENV_MAX_COMMAND_BYTES, DEFAULT_MAX_COMMAND_BYTES,                    \
+      OPT_MAX_COMMAND_BYTES, "BYTES", "bytes of one command")
+
+/* where a refusal's log tells the operator to raise a limit, e.g.
+ * APIR_LIMIT_KNOBS(OPT_MAX_BUFFERS, ENV_MAX_BUFFERS, APIR_CFG_MAX_BUFFERS) */
+#define APIR_LIMIT_KNOBS(option, variable, key) "apir-server " option " (env " variable ", key " key ")"
+
+/* apir-server only: the contexts (guest connections) served at once */
+#define OPT_MAX_CONTEXTS "--max-contexts"
+#define ENV_MAX_CONTEXTS "APIR_MAX_CONTEXTS"
+#define DEFAULT_MAX_CONTEXTS 1024
+
 /* Step 2 of the seed's configuration flow: the keys a new context takes
- * from the environment. X(key, variable) */
+ * from the environment, the limits included. X(key, variable, ...) */
 #define APIR_CONFIG_FROM_ENVIRONMENT(X)                   \
     X(APIR_CFG_LOAD_LIBRARY_PATH, ENV_BACKEND_LIBRARY)    \
     X(APIR_CFG_GGML_LIBRARY_PATH, ENV_GGML_LIBRARY_PATH)  \
-    X(APIR_CFG_GGML_LIBRARY_REG, ENV_GGML_LIBRARY_REG)
+    X(APIR_CFG_GGML_LIBRARY_REG, ENV_GGML_LIBRARY_REG)    \
+    APIR_LIMITS(X)
 
 #endif

@@ -86,6 +86,24 @@ enum apir_backend_init_code {
 #define APIR_CALL_FAILED 1u
 #define APIR_CALL_INVALID_INDEX 6u
 
+/* Why the host refused a call: answered, instead of APIR_CALL_FAILED, only
+ * to a guest that asked for them (ext_error_codes); llama.cpp's frontend
+ * and host know only 0, 1 and 6. X(NAME, number, what the guest logs) */
+#define APIR_CALL_ERRORS(X)                                                                  \
+    X(UNKNOWN_HANDLE, 16, "unknown handle (a buffer or buffer type it does not have)")      \
+    X(OUT_OF_RANGE, 17, "out of range (bytes outside a tensor, buffer or shared memory)")   \
+    X(OVER_LIMIT, 18, "over a limit (memory quota, buffer count, graph or command size)")   \
+    X(NOT_ALLOWED, 19, "op not allowed (not in the host's op table, or not on its device)") \
+    X(MALFORMED, 20, "malformed request")
+
+#define APIR_CALL_ERROR_ENTRY(NAME, number, what) APIR_CALL_##NAME = number,
+enum apir_call_error { APIR_CALL_ERRORS(APIR_CALL_ERROR_ENTRY) };
+#undef APIR_CALL_ERROR_ENTRY
+
+/* what a return code means ("over a limit (...)"), or NULL for a code that
+ * is not one of APIR_CALL_ERRORS */
+const char *apir_call_error_text(uint32_t code);
+
 /* ---- forwarded ggml calls (the flags word of a FORWARD command) -------- */
 
 /* THE list of forwarded calls: X(NAME, number, name, request, reply).
@@ -128,7 +146,9 @@ enum apir_backend_init_code {
     X(EXT_SET_TENSORS, 0x56470003, ext_set_tensors, writes, none)                             \
     /* the queued writes, then a graph: sent whole, or (size 0) the graph                    \
      * kept under the key; kept = false when there is none (nothing done) */                \
-    X(EXT_GRAPH_RUN, 0x56470004, ext_graph_run, graph_run, graph_result)
+    X(EXT_GRAPH_RUN, 0x56470004, ext_graph_run, graph_run, graph_result)                      \
+    /* from now on, a refused call answers with its APIR_CALL_ERRORS code */                  \
+    X(EXT_ERROR_CODES, 0x56470005, ext_error_codes, none, none)
 
 #define APIR_CALL_ENUM_ENTRY(NAME, number, name, request, reply) APIR_CALL_##NAME = number,
 enum apir_call { APIR_CALLS(APIR_CALL_ENUM_ENTRY) };

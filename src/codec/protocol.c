@@ -1,4 +1,5 @@
 #include "apir/protocol.h"
+#include <stddef.h>
 
 const char *apir_call_name(uint32_t call)
 {
@@ -20,6 +21,17 @@ int apir_call_index(uint32_t call)
     default: return -1;
     }
 #undef APIR_CALL_INDEX_CASE
+}
+
+const char *apir_call_error_text(uint32_t code)
+{
+#define APIR_CALL_ERROR_CASE(NAME, number, what) \
+    case APIR_CALL_##NAME: return what;
+    switch (code) {
+    APIR_CALL_ERRORS(APIR_CALL_ERROR_CASE)
+    default: return NULL;
+    }
+#undef APIR_CALL_ERROR_CASE
 }
 
 _Static_assert(APIR_CALL_BACKEND_GRAPH_COMPUTE + 1 == APIR_CALL_COUNT, "the base protocol has 23 calls");

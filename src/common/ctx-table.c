@@ -1,66 +1,19 @@
 /* The context-id table: linear probing, at most half full, with
  * backward-shift deletion (no tombstones, so lookups stay short however
  * many ids come and go). */
-#define _GNU_SOURCE
 #include "ctx-table.h"
 
-#include <errno.h>
 #include <stdlib.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "seeded-hash.h"
 
 #define MIN_CAPACITY_LOG2 3
 
 /* ---- the keyed hash ------------------------------------------------------ */
 
-/* Dietzfelbinger's multiply-add-shift: for random 64-bit a and b, the top
- * bits of a * id + b are a universal hash of a 32-bit id (two given ids
- * share a slot with probability about 1 / capacity). */
-static struct {
-    uint64_t mul;
-    uint64_t add;
-} seed;
-static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
-
-static bool read_random(void *buf, size_t size)
-{
-    size_t done = 0;
-    while (done < size) {
-        const ssize_t n = getrandom((char *)buf + done, size - done, 0);
-        if (n < 0 && errno != EINTR) {
-            return false;
-        }
-        done += n > 0 ? (size_t)n : 0;
-    }
-    return true;
-}
-
-/* splitmix64's step, to spread a weak seed over all bits */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static void init_seed(void)
-{
-    if (read_random(&seed, sizeof seed)) {
-        return;
-    }
-    /* getrandom() refused (an old kernel, a seccomp filter): the time, the
-     * pid and where the stack lies are still unknown to a guest */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    seed.mul = mix64((uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32) ^ (uint64_t)(uintptr_t)&now);
-    seed.add = mix64(seed.mul ^ (uint64_t)getpid());
-}
-
 static size_t home_slot(const struct ctx_table *table, uint32_t ctx_id)
 {
-    return (size_t)((seed.mul * ctx_id + seed.add) >> (64 - table->capacity_log2));
+    return (size_t)(seeded_hash(ctx_id) >> (64 - table->capacity_log2));
 }
 
 /* ---- probing ------------------------------------------------------------- */
@@ -149,7 +102,6 @@ bool ctx_table_add(struct ctx_table *table, uint32_t ctx_id, void *value)
     if (value == NULL) {
         return false;
     }
-    pthread_once(&seed_once, init_seed);
     pthread_mutex_lock(&table->lock);
     const bool added = add_locked(table, ctx_id, value);
     pthread_mutex_unlock(&table->lock);

@@ -64,6 +64,13 @@ enum vtest_command {
 #define VCMD_GET_CAPSET_REPLY_VALID 0
 #define VCMD_GET_CAPSET_REPLY_CAPSET 1
 #define VCMD_GET_CAPSET_REPLY_DWORDS(capset_bytes) (VCMD_GET_CAPSET_REPLY_CAPSET + (capset_bytes) / 4)
+/* apir-server's reply when it refuses the connection because --max-contexts
+ * contexts are running: not valid, then the magic word and the limit. A
+ * client that does not know them sees a capset that is not offered. */
+#define VCMD_GET_CAPSET_REPLY_REFUSED 1
+#define VCMD_GET_CAPSET_REPLY_REFUSED_CONTEXTS 2
+#define VCMD_GET_CAPSET_REPLY_REFUSED_DWORDS 3
+#define VTEST_REFUSED_TOO_MANY_CONTEXTS 0x78746341u /* "Actx" */
 
 /* CONTEXT_INIT: the capset id */
 #define VCMD_CONTEXT_INIT_CAPSET_ID 0

@@ -213,6 +213,18 @@ static bool load_library(struct vgpu_remote *r)
     return true;
 }
 
+/* From now on the host answers a refused call with why (an APIR_CALL_ERRORS
+ * code); an older host does not know the extension and answers
+ * APIR_CALL_FAILED, as before. */
+static void ask_for_error_codes(struct vgpu_remote *r)
+{
+    struct apir_msg_none none = { 0 };
+    r->error_codes = vgpu_ext_error_codes_locked(r, &none, &none) == APIR_CALL_OK;
+    if (!r->error_codes) {
+        LOG_DEBUG("the host does not say why it refuses a call: its own log will");
+    }
+}
+
 struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
 {
     struct vgpu_remote *r = calloc(1, sizeof *r);
@@ -233,6 +245,7 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
         vgpu_remote_close(r);
         return NULL;
     }
+    ask_for_error_codes(r);
     return r;
 }
 
@@ -403,8 +416,11 @@ uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
         return VGPU_NO_ANSWER;
     }
     const uint32_t rc = ret - APIR_FORWARD_BASE_INDEX;
-    if (rc != APIR_CALL_OK && !is_unknown_extension(r->call, rc)) {
-        LOG_ERROR("%s: the host refused the call (code %u; see the host's log)", name, rc);
+    const char *why = apir_call_error_text(rc);
+    if (why != NULL) {
+        LOG_ERROR("the host refused %s: %s, code %u (the host's log says more)", name, why, rc);
+    } else if (rc != APIR_CALL_OK && !is_unknown_extension(r->call, rc)) {
+        LOG_ERROR("the host refused %s (code %u; see the host's log)", name, rc);
     }
     reply_decoder(r, reply);
     return rc;

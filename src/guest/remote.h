@@ -42,6 +42,7 @@ struct vgpu_remote {
     bool debug;              /* GGML_VIRTGPU_DEBUG: each call timed and logged */
     struct vgpu_write_queue queue;
     bool no_graph_run;       /* the host lacks ext_graph_run */
+    bool error_codes;        /* the host says why it refuses a call */
     struct vgpu_call_stats stats;
     struct apir_encoder enc;
     uint8_t cmd[VGPU_CMD_BUFFER_SIZE];
@@ -83,8 +84,9 @@ bool vgpu_send_writes(struct vgpu_remote *r, const struct apir_tensor_writes *wr
 struct apir_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call);
 /* Under the lock: submits the request and waits. Returns the call's return
  * code, with *reply set to decode the reply when it is APIR_CALL_OK, or
- * VGPU_NO_ANSWER. A failure is logged, except an extension the host does
- * not know (APIR_CALL_INVALID_INDEX): an older peer, which callers handle. */
+ * VGPU_NO_ANSWER. A failure is logged ("the host refused <call>: <why>"
+ * with a host that gives reasons), except an extension the host does not
+ * know (APIR_CALL_INVALID_INDEX): an older peer, which callers handle. */
 uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply);
 /* APIR_CALL_OK when the reply decoded whole, else logged and FAILED */
 uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply);

@@ -194,7 +194,11 @@ static bool host_offers_capset(struct vtest *v, uint32_t capset_id)
     if (answer[VCMD_GET_CAPSET_REPLY_VALID] != 0) {
         return true;
     }
-    if (capset_id == APIR_CAPSET_ID_VENUS) {
+    if (len >= VCMD_GET_CAPSET_REPLY_REFUSED_DWORDS &&
+        answer[VCMD_GET_CAPSET_REPLY_REFUSED] == VTEST_REFUSED_TOO_MANY_CONTEXTS) {
+        LOG_ERROR("apir-server refused: %u contexts already running (--max-contexts); try again later, or raise "
+                  "the server's limit", answer[VCMD_GET_CAPSET_REPLY_REFUSED_CONTEXTS]);
+    } else if (capset_id == APIR_CAPSET_ID_VENUS) {
         LOG_ERROR("the host does not serve APIR on the Venus capset: set " ENV_ROUTE_VENUS " on the "
                   "host, or " ENV_USE_APIR_CAPSET " in the guest if the host has the APIR capset");
     } else {

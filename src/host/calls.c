@@ -1,8 +1,9 @@
 /* The forwarded ggml calls, host side: one handler per call of APIR_CALLS
  * (dispatch.c decodes the request and encodes the reply). Each handler
  * validates its arguments against this context's state, calls the real
- * GGML backend and fills the reply. A failed check logs what was wrong and
- * returns APIR_CALL_FAILED; nothing a guest sends reaches ggml unchecked. */
+ * GGML backend and fills the reply. A failed check logs what was wrong,
+ * notes why (host_refuse) and returns APIR_CALL_FAILED; nothing a guest
+ * sends reaches ggml unchecked. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ static bool check_buft(struct host_ctx *ctx, uint64_t handle)
 {
     if (handle != HOST_BUFT_HANDLE) {
         CTX_ERROR(ctx->ctx_id, "unknown buffer type handle 0x%llx", (unsigned long long)handle);
+        host_refuse(ctx, APIR_CALL_UNKNOWN_HANDLE);
         return false;
     }
     return true;
@@ -32,6 +34,7 @@ static ggml_backend_buffer_t find_buffer(struct host_ctx *ctx, uint64_t handle, 
     ggml_backend_buffer_t buffer = host_buffer_get(ctx, handle);
     if (buffer == NULL) {
         CTX_ERROR(ctx->ctx_id, "%s: unknown buffer handle 0x%llx", call, (unsigned long long)handle);
+        host_refuse(ctx, APIR_CALL_UNKNOWN_HANDLE);
     }
     return buffer;
 }
@@ -145,6 +148,10 @@ uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct api
     if (!props.caps.buffer_from_host_ptr || !ctx->shmem_size_known) {
         CTX_ERROR(ctx->ctx_id, "device_buffer_from_ptr: not possible here (the device cannot wrap memory, or "
                                "the hypervisor does not give blob sizes)");
+        return APIR_CALL_NOT_ALLOWED;
+    }
+    /* not charged to the memory quota: the memory is the guest's blob */
+    if (!host_buffer_admit(ctx, 0, "device_buffer_from_ptr")) {
         return APIR_CALL_FAILED;
     }
     /* the blob must outlive the buffer, whatever the guest unrefs */
@@ -211,21 +218,38 @@ uint32_t host_call_buffer_type_is_host(struct host_ctx *ctx, const struct apir_m
     return APIR_CALL_OK;
 }
 
+/* A buffer of the device's memory, charged to the quota as allocated (at
+ * least the size asked for), or NULL (logged). */
+static ggml_backend_buffer_t alloc_charged(struct host_ctx *ctx, uint64_t size)
+{
+    if (size > SIZE_MAX || !host_buffer_admit(ctx, size, "buffer_type_alloc_buffer")) {
+        return NULL;
+    }
+    ggml_backend_buffer_t buffer = ggml_backend_buft_alloc_buffer(ctx->buft, (size_t)size);
+    if (buffer == NULL) {
+        CTX_WARN(ctx->ctx_id, "cannot allocate a buffer of %llu bytes on %s", (unsigned long long)size,
+                 ggml_backend_dev_name(ctx->dev));
+    } else if (ggml_backend_buffer_get_size(buffer) > size &&
+               !host_buffer_admit(ctx, ggml_backend_buffer_get_size(buffer), "buffer_type_alloc_buffer")) {
+        ggml_backend_buffer_free(buffer);
+        buffer = NULL;
+    }
+    return buffer;
+}
+
 uint32_t host_call_buffer_type_alloc_buffer(struct host_ctx *ctx, const struct apir_msg_alloc *req,
                                             struct apir_msg_u64 *out)
 {
     if (!check_buft(ctx, req->buft)) {
         return APIR_CALL_FAILED;
     }
-    ggml_backend_buffer_t buffer =
-        req->size <= SIZE_MAX ? ggml_backend_buft_alloc_buffer(ctx->buft, (size_t)req->size) : NULL;
-    if (buffer == NULL) {
-        CTX_WARN(ctx->ctx_id, "cannot allocate a buffer of %llu bytes on %s", (unsigned long long)req->size,
-                 ggml_backend_dev_name(ctx->dev));
-    } else if ((out->value = host_buffer_add(ctx, buffer, false)) == 0) {
+    ggml_backend_buffer_t buffer = alloc_charged(ctx, req->size);
+    if (buffer != NULL && (out->value = host_buffer_add(ctx, buffer, false)) == 0) {
         ggml_backend_buffer_free(buffer);
     }
-    return APIR_CALL_OK; /* a handle of 0 tells the guest the allocation failed */
+    /* a handle of 0 tells the guest the allocation failed; one that asked
+     * for error codes is told which limit refused it */
+    return out->value == 0 && ctx->detailed_errors && ctx->refusal != 0 ? APIR_CALL_FAILED : APIR_CALL_OK;
 }
 
 uint32_t host_call_buffer_type_get_alloc_size(struct host_ctx *ctx, const struct apir_msg_buft_op *req,
@@ -238,6 +262,7 @@ uint32_t host_call_buffer_type_get_alloc_size(struct host_ctx *ctx, const struct
     char why[HOST_OP_WHY_SIZE];
     if (t != NULL && !host_op_accepted(t, why, sizeof why)) {
         CTX_ERROR(ctx->ctx_id, "buffer_type_get_alloc_size: refused %s", why);
+        host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
         t = NULL;
     }
     if (t == NULL) {
@@ -282,17 +307,20 @@ static bool prepare_tensor_io(struct host_ctx *ctx, struct tensor_io *io)
     }
     if (io->tensor->buffer != buffer) {
         CTX_ERROR(ctx->ctx_id, "tensor '%s' is not in the buffer the call names", io->tensor->name);
+        host_refuse(ctx, APIR_CALL_MALFORMED);
         return false;
     }
     const uint64_t nbytes = ggml_nbytes(io->tensor);
     if (io->offset > nbytes || io->size > nbytes - io->offset) {
         CTX_ERROR(ctx->ctx_id, "tensor '%s': bytes [%llu, +%llu) are outside its %llu bytes", io->tensor->name,
                   (unsigned long long)io->offset, (unsigned long long)io->size, (unsigned long long)nbytes);
+        host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
         return false;
     }
     if (io->data_offset > UINT64_MAX - io->size) {
         CTX_ERROR(ctx->ctx_id, "tensor '%s': shared-memory offset %llu overflows", io->tensor->name,
                   (unsigned long long)io->data_offset);
+        host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
         return false;
     }
     io->shmem = host_shmem(ctx, io->res_id, io->data_offset + io->size);
@@ -394,7 +422,7 @@ uint32_t host_call_buffer_cpy_tensor(struct host_ctx *ctx, const struct apir_msg
     if (dst->buffer != buffer || ggml_nbytes(src) != ggml_nbytes(dst)) {
         CTX_ERROR(ctx->ctx_id, "buffer_cpy_tensor: '%s' and '%s' differ in size, or the buffer is wrong", src->name,
                   dst->name);
-        return APIR_CALL_FAILED;
+        return APIR_CALL_MALFORMED;
     }
     out->value = ggml_backend_buffer_copy_tensor(src, dst);
     return APIR_CALL_OK;
@@ -417,7 +445,7 @@ uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_ms
     ggml_backend_buffer_t buffer = host_buffer_remove(ctx, req->value);
     if (buffer == NULL) {
         CTX_ERROR(ctx->ctx_id, "buffer_free_buffer: unknown buffer handle 0x%llx", (unsigned long long)req->value);
-        return APIR_CALL_FAILED;
+        return APIR_CALL_UNKNOWN_HANDLE;
     }
     host_graph_cache_clear(ctx); /* kept graphs may point into it */
     ggml_backend_buffer_free(buffer);
@@ -446,6 +474,7 @@ static const struct host_graph *graph_from_guest(struct host_ctx *ctx, uint32_t 
 {
     if (size == 0) {
         CTX_ERROR(ctx->ctx_id, "backend_graph_compute: zero-size computation graph");
+        host_refuse(ctx, APIR_CALL_MALFORMED);
         return NULL;
     }
     const uint8_t *data = host_shmem(ctx, res_id, size);
@@ -476,7 +505,10 @@ uint32_t host_call_ext_bind_device(struct host_ctx *ctx, const struct apir_msg_u
     if (host_buffer_count(ctx) != 0) {
         CTX_ERROR(ctx->ctx_id, "ext_bind_device: the context already has buffers on %s",
                   ggml_backend_dev_name(ctx->dev));
-        return APIR_CALL_FAILED;
+        return APIR_CALL_NOT_ALLOWED;
+    }
+    if (req->value >= ggml_backend_reg_dev_count(ctx->reg)) {
+        host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
     }
     return host_bind_device(ctx, req->value) ? APIR_CALL_OK : APIR_CALL_FAILED;
 }
@@ -505,4 +537,12 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
     }
     out->kept = true;
     return compute(ctx, graph, &out->status);
+}
+
+uint32_t host_call_ext_error_codes(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_none *out)
+{
+    (void)req;
+    (void)out;
+    ctx->detailed_errors = true;
+    return APIR_CALL_OK;
 }

@@ -12,6 +12,7 @@
 
 #include "apir-graph.h"
 #include "host.h"
+#include "seeded-hash.h"
 
 /* for the cgraph's use counts; the header also defines static helpers this
  * file does not use */
@@ -20,7 +21,6 @@
 #include "ggml-impl.h"
 #pragma GCC diagnostic pop
 
-#define MAX_GRAPH_TENSORS (1u << 20)
 #define MAX_INLINE_DIM ((int64_t)1 << 32)
 #define MAX_INLINE_STRIDE ((uint64_t)1 << 48)
 
@@ -136,12 +136,14 @@ static bool place_in_buffer(struct host_ctx *ctx, struct ggml_tensor *t, uint64_
     ggml_backend_buffer_t buffer = host_buffer_get(ctx, handle);
     if (buffer == NULL) {
         LOG_ERROR("tensor '%s' names an unknown buffer handle 0x%llx", t->name, (unsigned long long)handle);
+        host_refuse(ctx, APIR_CALL_UNKNOWN_HANDLE);
         return false;
     }
     uint64_t end;
     if (!add_u64(offset, extent, &end) || end > ggml_backend_buffer_get_size(buffer)) {
         LOG_ERROR("tensor '%s' (%llu bytes at offset %llu) lies outside its buffer of %zu bytes", t->name,
                    (unsigned long long)extent, (unsigned long long)offset, ggml_backend_buffer_get_size(buffer));
+        host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
         return false;
     }
     t->buffer = buffer;
@@ -160,6 +162,7 @@ struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_cont
     uint64_t extent;
     struct ggml_tensor *t = new_tensor(mem_ctx, &d, &extent);
     if (t == NULL) {
+        host_refuse(ctx, APIR_CALL_MALFORMED);
         return NULL;
     }
     if (w->buffer != 0) {
@@ -169,6 +172,7 @@ struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_cont
         }
     } else if (need_data) {
         LOG_ERROR("tensor '%s' has no buffer", t->name);
+        host_refuse(ctx, APIR_CALL_MALFORMED);
         return NULL;
     }
     return t;
@@ -191,8 +195,8 @@ static struct ggml_tensor *inline_tensor_body(struct ggml_context *mem_ctx, cons
     return new_tensor(mem_ctx, &d, &extent);
 }
 
-struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
-                                       const struct apir_inline_op *op)
+static struct ggml_tensor *inline_tensor_linked(struct host_ctx *ctx, struct ggml_context *mem_ctx,
+                                                const struct apir_inline_op *op)
 {
     struct ggml_tensor *t = inline_tensor_body(mem_ctx, &op->tensor);
     if (t == NULL) {
@@ -215,11 +219,23 @@ struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context
     return t;
 }
 
+struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
+                                       const struct apir_inline_op *op)
+{
+    struct ggml_tensor *t = inline_tensor_linked(ctx, mem_ctx, op);
+    if (t == NULL) {
+        host_refuse(ctx, APIR_CALL_MALFORMED);
+    }
+    return t;
+}
+
 /* ---- graphs ------------------------------------------------------------- */
 
-/* Open-addressing map from wire ids to tensors, reused across graphs. */
+/* Open-addressing map from wire ids to tensors, reused across graphs. The
+ * guest picks the ids: the hash is seeded, so it cannot make them collide. */
 struct host_id_map {
     uint32_t cap; /* power of two */
+    unsigned cap_log2;
     uint64_t *keys; /* 0 = empty (0 is never a valid id) */
     struct ggml_tensor **values;
     uint64_t *node_ids;
@@ -228,8 +244,7 @@ struct host_id_map {
 
 static uint32_t id_slot(const struct host_id_map *m, uint64_t id)
 {
-    uint64_t h = id * 0x9E3779B97F4A7C15ull;
-    uint32_t i = (uint32_t)(h >> 32) & (m->cap - 1);
+    uint32_t i = (uint32_t)(seeded_hash(id) >> (64 - m->cap_log2));
     while (m->keys[i] != 0 && m->keys[i] != id) {
         i = (i + 1) & (m->cap - 1);
     }
@@ -243,8 +258,13 @@ static bool id_map_reserve(struct host_ctx *ctx, uint32_t n_tensors, uint32_t n_
         return false;
     }
     uint32_t cap = 64;
-    while (cap < 2 * n_tensors) {
+    unsigned cap_log2 = 6;
+    while (cap < 2 * (uint64_t)n_tensors) {
+        if (cap_log2 == 31) {
+            return false; /* 2^30 tensors: more than any graph's bytes hold */
+        }
         cap *= 2;
+        cap_log2++;
     }
     if (cap > m->cap) {
         free(m->keys);
@@ -252,6 +272,7 @@ static bool id_map_reserve(struct host_ctx *ctx, uint32_t n_tensors, uint32_t n_
         m->keys = malloc(sizeof *m->keys * cap);
         m->values = malloc(sizeof *m->values * cap);
         m->cap = m->keys && m->values ? cap : 0;
+        m->cap_log2 = cap_log2;
         if (m->cap == 0) {
             return false;
         }
@@ -306,6 +327,7 @@ static bool create_graph_tensors(struct host_ctx *ctx, struct ggml_context *mem,
         const uint32_t slot = id_slot(m, w.id);
         if (w.id == 0 || m->keys[slot] != 0) {
             LOG_ERROR("graph: tensor %u has a null or repeated id", i);
+            host_refuse(ctx, APIR_CALL_MALFORMED);
             return false;
         }
         struct ggml_tensor *t = host_tensor_from_wire(ctx, mem, &w, true);
@@ -329,17 +351,20 @@ static bool link_graph_tensors(struct host_ctx *ctx, const struct apir_graph_rea
         struct ggml_tensor *t = id_lookup(ctx->id_map, w.id);
         if (t == NULL) {
             LOG_ERROR("graph: tensor %u changed while being decoded", i);
+            host_refuse(ctx, APIR_CALL_MALFORMED);
             return false;
         }
         for (int s = 0; s < APIR_MAX_SRC; s++) {
             if (w.src[s] != 0 && (t->src[s] = id_lookup(ctx->id_map, w.src[s])) == NULL) {
                 LOG_ERROR("graph: source %d of tensor '%s' is not in the graph", s, t->name);
+                host_refuse(ctx, APIR_CALL_MALFORMED);
                 return false;
             }
         }
         if (w.view_src != 0) {
             if ((t->view_src = id_lookup(ctx->id_map, w.view_src)) == NULL) {
                 LOG_ERROR("graph: the view source of tensor '%s' is not in the graph", t->name);
+                host_refuse(ctx, APIR_CALL_MALFORMED);
                 return false;
             }
             t->view_offs = (size_t)w.view_offs;
@@ -376,6 +401,7 @@ static struct ggml_cgraph *graph_of_nodes(struct host_ctx *ctx, struct ggml_cont
         struct ggml_tensor *node = id_lookup(ctx->id_map, ctx->id_map->node_ids[i]);
         if (node == NULL) {
             LOG_ERROR("graph: node %u is not one of the graph's tensors", i);
+            host_refuse(ctx, APIR_CALL_MALFORMED);
             return NULL;
         }
         ggml_graph_add_node(graph, node);
@@ -408,19 +434,37 @@ static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph
         char why[HOST_OP_WHY_SIZE];
         if (!host_op_accepted(node, why, sizeof why)) {
             CTX_ERROR(ctx->ctx_id, "graph: node %d %s", i, why);
+            host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
             return false;
         }
         /* each term is below 2^60 (the op table caps a tensor at 2^56) */
         if ((elements += node_elements(node)) > MAX_GRAPH_ELEMENTS) {
             CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' brings the graph past %llu elements read and written; "
                       "refused as a runaway", i, node->name, (unsigned long long)MAX_GRAPH_ELEMENTS);
+            host_refuse(ctx, APIR_CALL_OVER_LIMIT);
             return false;
         }
         if (!ggml_backend_dev_supports_op(ctx->dev, node)) {
             CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' (%s): %s does not support it", i, node->name,
                       ggml_op_desc(node), ggml_backend_dev_name(ctx->dev));
+            host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
             return false;
         }
+    }
+    return true;
+}
+
+/* Whether the graph's nodes and tensors (nodes and leafs) are within the
+ * context's limit; logged and noted when not. */
+static bool graph_within_limit(struct host_ctx *ctx, const struct apir_graph_reader *g)
+{
+    const uint64_t limit = ctx->limits.graph_nodes;
+    if (limit != 0 && (g->n_tensors > limit || g->n_nodes > limit)) {
+        CTX_ERROR(ctx->ctx_id, "graph: refused, %u nodes and %u tensors in all are over the limit of %llu; raise it "
+                  "with " APIR_LIMIT_KNOBS(OPT_MAX_GRAPH_NODES, ENV_MAX_GRAPH_NODES, APIR_CFG_MAX_GRAPH_NODES),
+                  g->n_nodes, g->n_tensors, (unsigned long long)limit);
+        host_refuse(ctx, APIR_CALL_OVER_LIMIT);
+        return false;
     }
     return true;
 }
@@ -429,8 +473,12 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
                                          bool use_counts, struct ggml_context **mem)
 {
     struct apir_graph_reader g;
-    if (!apir_graph_read(&g, data, (size_t)size, MAX_GRAPH_TENSORS)) {
+    if (!apir_graph_read(&g, data, (size_t)size, UINT32_MAX)) {
         LOG_ERROR("graph: the node or tensor count does not fit the graph's %llu bytes", (unsigned long long)size);
+        host_refuse(ctx, APIR_CALL_MALFORMED);
+        return NULL;
+    }
+    if (!graph_within_limit(ctx, &g)) {
         return NULL;
     }
     if (!id_map_reserve(ctx, g.n_tensors, g.n_nodes) || (*mem = graph_context(g.n_tensors, g.n_nodes)) == NULL) {

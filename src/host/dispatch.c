@@ -16,7 +16,7 @@ typedef uint32_t (*host_run_fn)(struct host_ctx *ctx, struct apir_decoder *dec, 
         apir_decode_msg_##request(dec, &req);                                                       \
         if (dec->fatal) {                                                                           \
             CTX_ERROR(ctx->ctx_id, "%s: the command is shorter than its arguments", #name);         \
-            return APIR_CALL_FAILED;                                                                \
+            return APIR_CALL_MALFORMED;                                                             \
         }                                                                                           \
         const uint32_t rc = host_call_##name(ctx, &req, &out);                                      \
         if (rc == APIR_CALL_OK) {                                                                   \
@@ -38,6 +38,16 @@ static host_run_fn find_call(uint32_t call)
 #undef RUNNER_CASE
 }
 
+/* The code a failed call answers: why it failed (an APIR_CALL_ERRORS code)
+ * to a guest that asked for them, APIR_CALL_FAILED to the others. */
+static uint32_t answer_code(const struct host_ctx *ctx, uint32_t rc)
+{
+    if (rc == APIR_CALL_FAILED && ctx->refusal != 0) {
+        rc = ctx->refusal;
+    }
+    return apir_call_error_text(rc) != NULL && !ctx->detailed_errors ? APIR_CALL_FAILED : rc;
+}
+
 uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder *dec, struct apir_encoder *enc)
 {
     const host_run_fn run = find_call(call);
@@ -46,5 +56,6 @@ uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder 
         return APIR_CALL_INVALID_INDEX;
     }
     CTX_DEBUG(ctx->ctx_id, "%s", apir_call_name(call));
-    return run(ctx, dec, enc);
+    ctx->refusal = 0;
+    return answer_code(ctx, run(ctx, dec, enc));
 }

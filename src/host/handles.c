@@ -1,13 +1,57 @@
 /* Buffer handles: (generation << 32) | (slot + 1). A freed slot gets a new
- * generation, so a stale or forged handle never reaches another buffer. */
+ * generation, so a stale or forged handle never reaches another buffer.
+ * Free slots form a list, so adding, finding and removing are O(1). Each
+ * buffer is counted against the context's limits (APIR_LIMITS). */
 #include <stdlib.h>
 
 #include "host.h"
+#include "limit-value.h"
 
 /* Each slot owns a 1 TiB window of guest-visible addresses: the guest only
  * does arithmetic on them (tensor data = base + offset), never dereferences. */
 #define GUEST_BASE_SHIFT 40
 #define MAX_SLOTS (1u << 22)
+
+/* ---- limits --------------------------------------------------------------- */
+
+/* the largest value each limit takes (graph counts are 32-bit on the wire) */
+#define MAX_BUFFERS_LIMIT MAX_SLOTS
+#define MAX_GRAPH_NODES_LIMIT UINT32_MAX
+
+bool host_read_limits(struct host_ctx *ctx)
+{
+    struct host_limits *l = &ctx->limits;
+    const char *(*get)(uint32_t, const char *) = ctx->cbs.get_config;
+    return limit_from_config(APIR_CFG_MAX_CONTEXT_MEMORY, get(ctx->ctx_id, APIR_CFG_MAX_CONTEXT_MEMORY),
+                             DEFAULT_MAX_CONTEXT_MEMORY, UINT64_MAX, &l->context_memory) &&
+           limit_from_config(APIR_CFG_MAX_BUFFERS, get(ctx->ctx_id, APIR_CFG_MAX_BUFFERS), DEFAULT_MAX_BUFFERS,
+                             MAX_BUFFERS_LIMIT, &l->buffers) &&
+           limit_from_config(APIR_CFG_MAX_GRAPH_NODES, get(ctx->ctx_id, APIR_CFG_MAX_GRAPH_NODES),
+                             DEFAULT_MAX_GRAPH_NODES, MAX_GRAPH_NODES_LIMIT, &l->graph_nodes);
+}
+
+bool host_buffer_admit(struct host_ctx *ctx, uint64_t bytes, const char *call)
+{
+    const struct host_limits *l = &ctx->limits;
+    if (l->buffers != 0 && ctx->n_buffers >= l->buffers) {
+        CTX_ERROR(ctx->ctx_id, "%s: refused, the context already holds %u buffers, its limit; raise it with "
+                  APIR_LIMIT_KNOBS(OPT_MAX_BUFFERS, ENV_MAX_BUFFERS, APIR_CFG_MAX_BUFFERS), call, ctx->n_buffers);
+        host_refuse(ctx, APIR_CALL_OVER_LIMIT);
+        return false;
+    }
+    if (l->context_memory != 0 && (bytes > l->context_memory || ctx->memory_used > l->context_memory - bytes)) {
+        CTX_ERROR(ctx->ctx_id, "%s: refused, %llu more bytes would bring the context past its memory quota "
+                  "(%llu of %llu bytes in use); raise it with "
+                  APIR_LIMIT_KNOBS(OPT_MAX_CONTEXT_MEMORY, ENV_MAX_CONTEXT_MEMORY, APIR_CFG_MAX_CONTEXT_MEMORY),
+                  call, (unsigned long long)bytes, (unsigned long long)ctx->memory_used,
+                  (unsigned long long)l->context_memory);
+        host_refuse(ctx, APIR_CALL_OVER_LIMIT);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the handle table ----------------------------------------------------- */
 
 static uint64_t make_handle(uint32_t slot, uint32_t generation)
 {
@@ -25,28 +69,39 @@ static bool grow_slots(struct host_ctx *ctx)
         return false;
     }
     for (uint32_t i = ctx->cap_slots; i < cap; i++) {
-        slots[i].buffer = NULL;
-        slots[i].generation = 1;
+        slots[i] = (struct host_buffer_slot){ .buffer = NULL, .generation = 1 };
     }
     ctx->slots = slots;
     ctx->cap_slots = cap;
     return true;
 }
 
+/* a slot to use: the first of the free list, or a new one */
+static bool take_slot(struct host_ctx *ctx, uint32_t *slot)
+{
+    if (ctx->free_slots != 0) {
+        *slot = ctx->free_slots - 1;
+        ctx->free_slots = ctx->slots[*slot].next_free;
+        return true;
+    }
+    if (ctx->n_slots == ctx->cap_slots && !grow_slots(ctx)) {
+        return false;
+    }
+    *slot = ctx->n_slots++;
+    return true;
+}
+
 uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer, bool guest_memory)
 {
-    uint32_t slot = 0;
-    while (slot < ctx->n_slots && ctx->slots[slot].buffer != NULL) {
-        slot++;
-    }
-    if (slot == ctx->n_slots) {
-        if (ctx->n_slots == ctx->cap_slots && !grow_slots(ctx)) {
-            return 0;
-        }
-        ctx->n_slots++;
+    uint32_t slot;
+    if (!take_slot(ctx, &slot)) {
+        return 0;
     }
     ctx->slots[slot].buffer = buffer;
     ctx->slots[slot].guest_memory = guest_memory;
+    ctx->slots[slot].charged = guest_memory ? 0 : ggml_backend_buffer_get_size(buffer);
+    ctx->n_buffers++;
+    ctx->memory_used += ctx->slots[slot].charged;
     return make_handle(slot, ctx->slots[slot].generation);
 }
 
@@ -76,8 +131,13 @@ ggml_backend_buffer_t host_buffer_remove(struct host_ctx *ctx, uint64_t handle)
         return NULL;
     }
     ggml_backend_buffer_t buffer = s->buffer;
+    ctx->n_buffers--;
+    ctx->memory_used -= s->charged;
     s->buffer = NULL;
+    s->charged = 0;
     s->generation++;
+    s->next_free = ctx->free_slots;
+    ctx->free_slots = (uint32_t)(s - ctx->slots) + 1;
     return buffer;
 }
 
@@ -98,11 +158,7 @@ bool host_buffer_wraps_guest_memory(const struct host_ctx *ctx, ggml_backend_buf
 
 uint32_t host_buffer_count(const struct host_ctx *ctx)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < ctx->n_slots; i++) {
-        n += ctx->slots[i].buffer != NULL;
-    }
-    return n;
+    return ctx->n_buffers;
 }
 
 void host_buffers_free_all(struct host_ctx *ctx)
@@ -114,7 +170,8 @@ void host_buffers_free_all(struct host_ctx *ctx)
     }
     free(ctx->slots);
     ctx->slots = NULL;
-    ctx->n_slots = ctx->cap_slots = 0;
+    ctx->n_slots = ctx->cap_slots = ctx->free_slots = ctx->n_buffers = 0;
+    ctx->memory_used = 0;
 }
 
 /* ---- shared memory resources --------------------------------------------- */
@@ -124,6 +181,7 @@ void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need)
     void *ptr = ctx->cbs.get_shmem_ptr(ctx->ctx_id, res_id);
     if (ptr == NULL) {
         LOG_ERROR("shared-memory resource %u is unknown to the hypervisor", res_id);
+        host_refuse(ctx, APIR_CALL_UNKNOWN_HANDLE);
         return NULL;
     }
     if (ctx->shmem_size_known) {
@@ -131,6 +189,7 @@ void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need)
         if (need > size) {
             LOG_ERROR("shared-memory resource %u holds %zu bytes, the call needs %llu", res_id, size,
                        (unsigned long long)need);
+            host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
             return NULL;
         }
     }

@@ -51,6 +51,10 @@ EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *
     ctx->cbs.get_shmem_size = ctx->shmem_size_known ? cbs->get_shmem_size : NULL;
     ctx->cbs.pin_shmem = ctx->shmem_size_known ? cbs->pin_shmem : NULL;
 
+    if (!host_read_limits(ctx)) {
+        destroy_context(ctx);
+        return APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_BACKEND_INIT_BACKEND_FAILED;
+    }
     ggml_backend_init_t init = NULL;
     uint32_t rc = host_open_ggml_library(ctx, &init);
     if (rc == APIR_LOAD_LIBRARY_SUCCESS) {

@@ -32,6 +32,15 @@ struct host_buffer_slot {
     ggml_backend_buffer_t buffer; /* NULL when the slot is free */
     bool guest_memory;            /* it wraps memory the guest shares */
     uint32_t generation;          /* bumped on free: stale handles miss */
+    uint32_t next_free;           /* free slots form a list: index + 1, 0 ends it */
+    uint64_t charged;             /* bytes counted against the memory quota */
+};
+
+/* A context's limits (names.h, APIR_LIMITS; 0: none). */
+struct host_limits {
+    uint64_t context_memory; /* bytes of the buffers it allocates */
+    uint64_t buffers;        /* buffers it holds at once */
+    uint64_t graph_nodes;    /* tensors of one graph */
 };
 
 struct host_ctx {
@@ -55,21 +64,49 @@ struct host_ctx {
     struct host_buffer_slot *slots;
     uint32_t n_slots;
     uint32_t cap_slots;
+    uint32_t free_slots;          /* head of the free list: index + 1, 0: empty */
+    uint32_t n_buffers;           /* slots in use */
+    uint64_t memory_used;         /* sum of the slots' charged bytes */
+
+    struct host_limits limits;
+    bool detailed_errors;         /* the guest asked for APIR_CALL_ERRORS codes */
+    uint32_t refusal;             /* why the current call fails, 0: not known */
 
     struct host_id_map *id_map;   /* scratch of the graph decoder */
     struct host_graph_cache *graphs; /* graph-cache.c */
 };
+
+/* ---- refusals ---- */
+/* Notes why the current call is refused, an APIR_CALL_ERRORS code, where
+ * the check that failed knows it: the call answers with it (dispatch.c)
+ * when it fails. The first note of a call counts. */
+static inline void host_refuse(struct host_ctx *ctx, uint32_t code)
+{
+    if (ctx->refusal == 0) {
+        ctx->refusal = code;
+    }
+}
 
 /* ---- logging (log.c) ---- */
 /* With APIR_LLAMA_CPP_LOG_TO_FILE set, the GGML library logs there too. */
 void host_route_ggml_log(void);
 
 /* ---- buffer handles and shared memory (handles.c) ---- */
-/* guest_memory: the buffer wraps memory the guest shares (and may change) */
+/* Reads the context's limits from its configuration; false (logged) when
+ * a value is invalid. */
+bool host_read_limits(struct host_ctx *ctx);
+/* Whether one more buffer of `bytes` (0 for memory the context does not
+ * allocate) keeps the context within its limits; when not, logs which
+ * limit and how to raise it, and notes APIR_CALL_OVER_LIMIT. */
+bool host_buffer_admit(struct host_ctx *ctx, uint64_t bytes, const char *call);
+/* Adds a buffer: its handle, or 0 when out of memory. O(1). Its size is
+ * charged to the memory quota unless it wraps memory the guest shares
+ * (guest_memory: the guest may change it meanwhile). */
 uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer, bool guest_memory);
 bool host_buffer_wraps_guest_memory(const struct host_ctx *ctx, ggml_backend_buffer_t buffer);
 ggml_backend_buffer_t host_buffer_get(struct host_ctx *ctx, uint64_t handle);
-/* removes and returns the buffer, or NULL for an unknown handle */
+/* removes and returns the buffer (its bytes no longer charged), or NULL
+ * for an unknown handle */
 ggml_backend_buffer_t host_buffer_remove(struct host_ctx *ctx, uint64_t handle);
 /* the base address the guest computes tensor offsets from */
 uint64_t host_buffer_guest_base(uint64_t handle);

@@ -43,6 +43,9 @@ struct apir_context {
     size_t cap_resources;
 
     struct apir_backend backend;
+
+    uint64_t max_command_bytes; /* apir.limits.command_bytes, 0: none */
+    bool detailed_errors;       /* the guest asked for APIR_CALL_ERRORS codes */
 };
 
 /* the callbacks handed to the backend library (context.c) */

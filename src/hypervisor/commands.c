@@ -88,6 +88,10 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
     char *enc = (char *)reply->payload;
     const uint32_t rc = ctx->backend.dispatch(ctx->ctx_id, &apir_backend_callbacks, call, (char *)args,
                                               (const char *)args + args_size, enc, enc + reply->payload_size, &end);
+    /* the guest asked for error codes: this component's own refusals give them too */
+    if (call == APIR_CALL_EXT_ERROR_CODES && rc == APIR_CALL_OK) {
+        ctx->detailed_errors = true;
+    }
     /* a refused call has no reply: llama.cpp's host then leaves `end` unset */
     if (rc == APIR_CALL_OK && (end < enc || end > enc + reply->payload_size)) {
         CTX_ERROR(ctx->ctx_id, "%s: the backend wrote past the reply page", apir_call_name(call));
@@ -98,39 +102,82 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
 
 /* ---- one command -------------------------------------------------------- */
 
-bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
-{
-    struct apir_decoder dec;
-    apir_decoder_init(&dec, cmd, size);
-    uint32_t type = apir_decode_u32(&dec);
-    const uint32_t flags = apir_decode_u32(&dec);
-    const uint32_t reply_res = apir_decode_u32(&dec);
+struct command_header {
+    uint32_t type;
+    uint32_t flags;
     struct reply_channel reply;
-    if (dec.fatal) {
+};
+
+/* Reads the header of a command of `size` bytes at cmd (at least `size`
+ * bytes, or its first head_size) and opens its reply; false (logged) when
+ * it cannot be answered. */
+static bool read_header(struct apir_context *ctx, struct apir_decoder *dec, size_t size, struct command_header *h)
+{
+    h->type = apir_decode_u32(dec);
+    h->flags = apir_decode_u32(dec);
+    const uint32_t reply_res = apir_decode_u32(dec);
+    if (dec->fatal) {
         CTX_ERROR(ctx->ctx_id, "a command of %zu bytes is shorter than its header", size);
         return false;
     }
-    if (!open_reply(ctx, reply_res, &reply)) {
+    if (!open_reply(ctx, reply_res, &h->reply)) {
         return false;
     }
-    if (type >= APIR_VENUS_COMMAND_OFFSET && apir_venus_routed()) {
-        type -= APIR_VENUS_COMMAND_OFFSET;
+    if (h->type >= APIR_VENUS_COMMAND_OFFSET && apir_venus_routed()) {
+        h->type -= APIR_VENUS_COMMAND_OFFSET;
     }
-    CTX_DEBUG(ctx->ctx_id, "command %u (flags %u)", type, flags);
-    switch (type) {
+    return true;
+}
+
+/* Tells the guest its command was over the size limit. */
+static void refuse_oversized(struct apir_context *ctx, const struct command_header *h, size_t size)
+{
+    CTX_ERROR(ctx->ctx_id, "%s: refused, a command of %zu bytes is over the limit of %llu; raise it with "
+              APIR_LIMIT_KNOBS(OPT_MAX_COMMAND_BYTES, ENV_MAX_COMMAND_BYTES, APIR_CFG_MAX_COMMAND_BYTES),
+              h->type == APIR_CMD_FORWARD ? apir_call_name(h->flags) : "a command", size,
+              (unsigned long long)ctx->max_command_bytes);
+    notify(&h->reply, APIR_FORWARD_BASE_INDEX + (ctx->detailed_errors ? APIR_CALL_OVER_LIMIT : APIR_CALL_FAILED));
+}
+
+bool apir_context_refuse_command(struct apir_context *ctx, const void *head, size_t head_size, size_t size)
+{
+    struct apir_decoder dec;
+    struct command_header h;
+    apir_decoder_init(&dec, head, head_size);
+    if (!read_header(ctx, &dec, size, &h)) {
+        return false;
+    }
+    refuse_oversized(ctx, &h, size);
+    return true;
+}
+
+bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
+{
+    struct apir_decoder dec;
+    struct command_header h;
+    apir_decoder_init(&dec, cmd, size);
+    if (!read_header(ctx, &dec, size, &h)) {
+        return false;
+    }
+    if (ctx->max_command_bytes != 0 && size > ctx->max_command_bytes) {
+        refuse_oversized(ctx, &h, size);
+        return true;
+    }
+    CTX_DEBUG(ctx->ctx_id, "command %u (flags %u)", h.type, h.flags);
+    switch (h.type) {
     case APIR_CMD_HANDSHAKE:
-        handshake(ctx, &dec, &reply);
+        handshake(ctx, &dec, &h.reply);
         return true;
     case APIR_CMD_LOAD_LIBRARY:
-        notify(&reply, load_library(ctx));
+        notify(&h.reply, load_library(ctx));
         return true;
     case APIR_CMD_FORWARD:
-        notify(&reply, forward(ctx, flags, (uint8_t *)cmd + APIR_COMMAND_HEADER_SIZE,
-                               size - APIR_COMMAND_HEADER_SIZE, &reply));
+        notify(&h.reply, forward(ctx, h.flags, (uint8_t *)cmd + APIR_COMMAND_HEADER_SIZE,
+                                 size - APIR_COMMAND_HEADER_SIZE, &h.reply));
         return true;
     default:
-        CTX_ERROR(ctx->ctx_id, "invalid command type %u", type);
-        notify(&reply, APIR_FORWARD_NO_DISPATCH_FCT);
+        CTX_ERROR(ctx->ctx_id, "invalid command type %u", h.type);
+        notify(&h.reply, APIR_FORWARD_NO_DISPATCH_FCT);
         return true;
     }
 }

@@ -6,6 +6,7 @@
 
 #include "apir-internal.h"
 #include "ctx-table.h"
+#include "limit-value.h"
 
 /* ---- registry of live contexts, for the callbacks (which get an id) ---- */
 
@@ -93,7 +94,7 @@ static void free_context(struct apir_context *ctx)
 /* Step 2 of the configuration flow: the table starts from the environment. */
 static bool config_from_environment(struct apir_context *ctx)
 {
-#define CONFIG_ENTRY(key, variable) { key, variable },
+#define CONFIG_ENTRY(key, variable, ...) { key, variable },
     static const char *const keys_and_vars[][2] = { APIR_CONFIG_FROM_ENVIRONMENT(CONFIG_ENTRY) };
 #undef CONFIG_ENTRY
     for (size_t i = 0; i < sizeof keys_and_vars / sizeof keys_and_vars[0]; i++) {
@@ -126,9 +127,11 @@ struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, co
     }
     ctx->ctx_id = ctx_id;
     ctx->capset_id = capset_id;
+    ctx->max_command_bytes = DEFAULT_MAX_COMMAND_BYTES;
     ctx->debug_name = strdup(debug_name ? debug_name : "unknown");
     if (ctx->debug_name == NULL || !config_from_environment(ctx) || !ctx_table_add(&registry, ctx_id, ctx)) {
-        snprintf(err, err_size, "context id %u is already in use, or out of memory", ctx_id);
+        snprintf(err, err_size, "context id %u is already in use, a configuration value is invalid (logged), "
+                 "or out of memory", ctx_id);
         free_context(ctx);
         return NULL;
     }
@@ -136,8 +139,18 @@ struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, co
     return ctx;
 }
 
+uint64_t apir_context_max_command_bytes(const struct apir_context *ctx)
+{
+    return ctx->max_command_bytes;
+}
+
 bool apir_context_set_config(struct apir_context *ctx, const char *key, const char *value)
 {
+    /* the limit this component applies itself */
+    if (strcmp(key, APIR_CFG_MAX_COMMAND_BYTES) == 0 &&
+        !limit_from_config(key, value, DEFAULT_MAX_COMMAND_BYTES, UINT64_MAX, &ctx->max_command_bytes)) {
+        return false;
+    }
     char *copy = strdup(value);
     if (copy == NULL) {
         return false;

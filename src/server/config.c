@@ -6,9 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apir/names.h"
+#include "limit-value.h"
 #include "log.h"
 #include "vtest-protocol.h"
+
+/* the --max-* options of the limits a context's configuration carries */
+struct limit_option {
+    const char *key;
+    const char *variable;
+    uint64_t default_value;
+    const char *option;
+    const char *argument;
+    const char *what;
+};
+
+#define LIMIT_OPTION(key, variable, default_value, option, argument, what) \
+    { key, variable, default_value, option, argument, what },
+static const struct limit_option limit_options[SERVER_LIMIT_COUNT] = { APIR_LIMITS(LIMIT_OPTION) };
+#undef LIMIT_OPTION
 
 void server_apply_config(const struct server_options *opts, struct apir_context *ctx)
 {
@@ -20,6 +35,11 @@ void server_apply_config(const struct server_options *opts, struct apir_context 
     }
     if (opts->ggml_reg != NULL) {
         apir_context_set_config(ctx, APIR_CFG_GGML_LIBRARY_REG, opts->ggml_reg);
+    }
+    for (int i = 0; i < SERVER_LIMIT_COUNT; i++) {
+        if (opts->limits[i] != NULL) {
+            apir_context_set_config(ctx, limit_options[i].key, opts->limits[i]);
+        }
     }
 }
 
@@ -45,28 +65,84 @@ static void usage(FILE *out)
             "                           (key " APIR_CFG_GGML_LIBRARY_REG "; env " ENV_GGML_LIBRARY_REG ")\n"
             "  --log-file PATH          log of the APIR component (env " ENV_APIR_LOG_FILE ";\n"
             "                           default stderr)\n"
+            "Limits (a call over one is refused and the guest told why; 0: no limit; BYTES may end\n"
+            "in K, M, G or T):\n",
+            VTEST_DEFAULT_SOCKET_NAME);
+    for (int i = 0; i < SERVER_LIMIT_COUNT; i++) {
+        const struct limit_option *l = &limit_options[i];
+        char head[64], fallback[32] = "none";
+        snprintf(head, sizeof head, "%s %s", l->option, l->argument);
+        if (l->default_value != 0) {
+            snprintf(fallback, sizeof fallback, "%llu", (unsigned long long)l->default_value);
+        }
+        fprintf(out, "  %-24s %s\n%27s(default %s; key %s;\n%27senv %s)\n", head, l->what, "", fallback, l->key, "",
+                l->variable);
+    }
+    fprintf(out,
+            "  " OPT_MAX_CONTEXTS " N         guests served at once; one more is told it was refused\n"
+            "                           (default %d; env " ENV_MAX_CONTEXTS ")\n"
             "  -h, --help               this text\n"
             "Options take precedence over the environment. " ENV_DEBUG "=1 logs every call.\n",
-            VTEST_DEFAULT_SOCKET_NAME);
+            DEFAULT_MAX_CONTEXTS);
 }
 
-enum server_options_result server_parse_options(int argc, char **argv, struct server_options *o)
+/* Whether a limit's value (named what) is a limit; says why not. */
+static bool valid_limit(const char *what, const char *value, uint64_t *out)
+{
+    if (value != NULL && !limit_parse(value, UINT64_MAX, out)) {
+        fprintf(stderr, "apir-server: %s: '%s' is not a limit (a number with an optional K, M, G or T suffix; "
+                "0 for none)\n", what, value);
+        return false;
+    }
+    return true;
+}
+
+/* The limits' values from the command line and the environment, checked
+ * now rather than when the first guest comes. */
+static bool check_limits(struct server_options *o)
+{
+    uint64_t value;
+    for (int i = 0; i < SERVER_LIMIT_COUNT; i++) {
+        if (!valid_limit(limit_options[i].option, o->limits[i], &value) ||
+            !valid_limit(limit_options[i].variable, getenv(limit_options[i].variable), &value)) {
+            return false;
+        }
+    }
+    const char *contexts = getenv(ENV_MAX_CONTEXTS);
+    return valid_limit(ENV_MAX_CONTEXTS, contexts, &o->max_contexts);
+}
+
+/* The field an option sets, or NULL for an unknown option. */
+static const char **option_field(struct server_options *o, const char *flag, const char **max_contexts)
 {
     static const char *const flags[] = { "--socket", "--backend-library", "--ggml-library", "--ggml-reg",
                                          "--log-file" };
     const char **fields[] = { &o->socket_path, &o->backend_library, &o->ggml_library, &o->ggml_reg,
                               &o->log_file };
-    *o = (struct server_options){ .socket_path = VTEST_DEFAULT_SOCKET_NAME };
+    for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+        if (strcmp(flag, flags[f]) == 0) {
+            return fields[f];
+        }
+    }
+    for (int i = 0; i < SERVER_LIMIT_COUNT; i++) {
+        if (strcmp(flag, limit_options[i].option) == 0) {
+            return &o->limits[i];
+        }
+    }
+    return strcmp(flag, OPT_MAX_CONTEXTS) == 0 ? max_contexts : NULL;
+}
+
+enum server_options_result server_parse_options(int argc, char **argv, struct server_options *o)
+{
+    *o = (struct server_options){ .socket_path = VTEST_DEFAULT_SOCKET_NAME, .max_contexts = DEFAULT_MAX_CONTEXTS };
+    const char *max_contexts = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return SERVER_OPTIONS_HELP;
         }
-        size_t f = 0;
-        while (f < sizeof flags / sizeof flags[0] && strcmp(argv[i], flags[f]) != 0) {
-            f++;
-        }
-        if (f == sizeof flags / sizeof flags[0]) {
+        const char **field = option_field(o, argv[i], &max_contexts);
+        if (field == NULL) {
             fprintf(stderr, "apir-server: unknown option '%s' (see --help)\n", argv[i]);
             return SERVER_OPTIONS_INVALID;
         }
@@ -74,7 +150,11 @@ enum server_options_result server_parse_options(int argc, char **argv, struct se
             fprintf(stderr, "apir-server: option '%s' needs a value (see --help)\n", argv[i]);
             return SERVER_OPTIONS_INVALID;
         }
-        *fields[f] = argv[++i];
+        *field = argv[++i];
+    }
+    /* the option after the environment: it takes precedence */
+    if (!check_limits(o) || !valid_limit(OPT_MAX_CONTEXTS, max_contexts, &o->max_contexts)) {
+        return SERVER_OPTIONS_INVALID;
     }
     return SERVER_OPTIONS_RUN;
 }

@@ -4,6 +4,12 @@
 #define APIR_SERVER_CONFIG_H
 
 #include "apir/apir.h"
+#include "apir/names.h"
+
+#define SERVER_COUNT_LIMIT(...) +1
+/* the limits of APIR_LIMITS, in that order */
+enum { SERVER_LIMIT_COUNT = 0 APIR_LIMITS(SERVER_COUNT_LIMIT) };
+#undef SERVER_COUNT_LIMIT
 
 struct server_options {
     const char *socket_path;
@@ -11,6 +17,8 @@ struct server_options {
     const char *ggml_library;    /* ggml.library.path */
     const char *ggml_reg;        /* ggml.library.reg */
     const char *log_file;
+    const char *limits[SERVER_LIMIT_COUNT]; /* their --max-* values, or NULL */
+    uint64_t max_contexts;       /* guests served at once, 0: no limit */
 };
 
 enum server_options_result {

@@ -19,8 +19,9 @@
 #include "log.h"
 #include "vtest-protocol.h"
 
-/* bounds on what a guest may ask for */
-#define MAX_PAYLOAD_BYTES (64u << 20)
+/* bounds on what a guest may ask for: before its context exists (whose
+ * command size limit then applies), only small messages make sense */
+#define MAX_EARLY_PAYLOAD_BYTES (64u << 10)
 #define MAX_BLOB_BYTES ((uint64_t)64 << 30)
 #define MAX_NAME_BYTES 4096u
 /* the longest reply: GET_CAPSET's */
@@ -45,6 +46,7 @@ struct connection {
     uint32_t next_res_id;
     uint32_t *payload;  /* the current command's payload */
     size_t payload_cap;
+    bool refused;       /* told it is refused (--max-contexts): no context */
 };
 
 static volatile int stop_requested; /* set by SIGTERM/SIGINT */
@@ -165,11 +167,26 @@ static bool unref_blob(struct connection *c, uint32_t *p, uint32_t len)
 
 /* ---- capsets and the context -------------------------------------------- */
 
+/* the capset query of a guest over --max-contexts: why it is refused */
+static bool tell_refused(struct connection *c)
+{
+    const uint32_t words[VCMD_GET_CAPSET_REPLY_REFUSED_DWORDS] = {
+        [VCMD_GET_CAPSET_REPLY_VALID] = 0,
+        [VCMD_GET_CAPSET_REPLY_REFUSED] = VTEST_REFUSED_TOO_MANY_CONTEXTS,
+        [VCMD_GET_CAPSET_REPLY_REFUSED_CONTEXTS] = (uint32_t)c->opts->max_contexts,
+    };
+    reply(c, VCMD_GET_CAPSET, words, VCMD_GET_CAPSET_REPLY_REFUSED_DWORDS);
+    return false; /* nothing more to serve */
+}
+
 static bool get_capset(struct connection *c, uint32_t *p, uint32_t len)
 {
     (void)len;
     struct apir_capset caps;
     uint32_t words[MAX_REPLY_DWORDS];
+    if (c->refused) {
+        return tell_refused(c);
+    }
     if (p[VCMD_GET_CAPSET_VERSION] != 0 || !apir_capset_get(p[VCMD_GET_CAPSET_ID], &caps)) {
         words[VCMD_GET_CAPSET_REPLY_VALID] = 0;
         return reply(c, VCMD_GET_CAPSET, words, VCMD_GET_CAPSET_REPLY_CAPSET);
@@ -183,8 +200,8 @@ static bool context_init(struct connection *c, uint32_t *p, uint32_t len)
 {
     (void)len;
     const uint32_t capset_id = p[VCMD_CONTEXT_INIT_CAPSET_ID];
-    if (c->ctx != NULL) {
-        LOG_ERROR("%s: the context is already initialized", c->name);
+    if (c->ctx != NULL || c->refused) {
+        LOG_ERROR("%s: the context is already initialized, or refused", c->name);
         return false;
     }
     char err[256];
@@ -306,12 +323,63 @@ static const struct command commands[] = {
     [VCMD_SUBMIT_CMD2] = { .handle = submit_cmd2, .min_dwords = VCMD_SUBMIT_CMD2_BATCHES },
 };
 
-static bool read_payload(struct connection *c, size_t bytes)
+/* SUBMIT_CMD2's words before its one command */
+#define SUBMIT_FRAMING_BYTES (4 * (VCMD_SUBMIT_CMD2_BATCHES + VCMD_SUBMIT_CMD2_BATCH_DWORDS))
+
+/* the largest message the connection reads whole */
+static size_t payload_limit(const struct connection *c)
 {
-    if (bytes > MAX_PAYLOAD_BYTES) {
-        LOG_ERROR("%s: a %zu-byte message is over the %u-byte limit", c->name, bytes, MAX_PAYLOAD_BYTES);
+    if (c->ctx == NULL) {
+        return MAX_EARLY_PAYLOAD_BYTES;
+    }
+    const uint64_t command = apir_context_max_command_bytes(c->ctx);
+    return command == 0 || command > SIZE_MAX - SUBMIT_FRAMING_BYTES ? SIZE_MAX
+                                                                     : (size_t)command + SUBMIT_FRAMING_BYTES;
+}
+
+/* reads and forgets n bytes */
+static bool drain(struct connection *c, size_t n)
+{
+    char chunk[4096];
+    while (n > 0) {
+        const size_t k = n < sizeof chunk ? n : sizeof chunk;
+        if (!conn_read(c, chunk, k)) {
+            return false;
+        }
+        n -= k;
+    }
+    return true;
+}
+
+/* A submission over the command size limit, not kept: its one APIR command
+ * is answered "over a limit" from its first words, the rest is drained, and
+ * the connection goes on. Any other message that large ends it. */
+static bool refuse_large_message(struct connection *c, uint32_t cmd, size_t bytes)
+{
+    if (c->ctx == NULL || (cmd != VCMD_SUBMIT_CMD && cmd != VCMD_SUBMIT_CMD2)) {
+        LOG_ERROR("%s: a %zu-byte message (vtest command %u) is over the %zu-byte limit; closing the connection",
+                  c->name, bytes, cmd, payload_limit(c));
         return false;
     }
+    uint32_t head[64];
+    const size_t kept = bytes < sizeof head ? bytes : sizeof head;
+    if (!conn_read(c, head, kept) || !drain(c, bytes - kept)) {
+        return false;
+    }
+    size_t offset = 0, size = bytes; /* of the APIR command, in bytes */
+    if (cmd == VCMD_SUBMIT_CMD2) {
+        const uint32_t *batch = head + VCMD_SUBMIT_CMD2_BATCHES;
+        offset = 4 * (size_t)batch[VCMD_SUBMIT_CMD2_BATCH_CMD_OFFSET];
+        size = 4 * (size_t)batch[VCMD_SUBMIT_CMD2_BATCH_CMD_SIZE];
+    }
+    if (offset >= kept || !apir_context_refuse_command(c->ctx, (uint8_t *)head + offset, kept - offset, size)) {
+        LOG_ERROR("%s: a %zu-byte submission over the limit could not be answered", c->name, bytes);
+    }
+    return true;
+}
+
+static bool read_payload(struct connection *c, size_t bytes)
+{
     if (bytes > c->payload_cap) {
         free(c->payload);
         c->payload = malloc(bytes);
@@ -337,6 +405,9 @@ static bool handle(struct connection *c, uint32_t cmd, uint32_t len)
         return false;
     }
     const size_t bytes = command->length_in_bytes ? len : (size_t)len * 4;
+    if (bytes > payload_limit(c)) {
+        return refuse_large_message(c, cmd, bytes);
+    }
     return read_payload(c, bytes) && command->handle(c, c->payload, len);
 }
 
@@ -352,19 +423,27 @@ static void close_connection(struct connection *c)
     close(c->sock);
 }
 
-int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opts)
+/* how long a refused guest may take to hear why */
+#define REFUSAL_SECONDS 5
+
+int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opts, bool refused)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal; /* no SA_RESTART: a blocked read returns */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    if (refused) {
+        sigaction(SIGALRM, &sa, NULL);
+        alarm(REFUSAL_SECONDS);
+    }
 
     struct connection c;
     memset(&c, 0, sizeof c);
     c.sock = sock;
     c.opts = opts;
     c.ctx_id = ctx_id;
+    c.refused = refused;
     snprintf(c.name, sizeof c.name, "client %u", ctx_id);
     LOG_INFO("%s connected", c.name);
     uint32_t hdr[VTEST_HDR_DWORDS];

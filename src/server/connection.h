@@ -6,7 +6,9 @@
 
 #include "config.h"
 
-/* serves one guest until it disconnects or SIGTERM/SIGINT; returns 0 */
-int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opts);
+/* Serves one guest until it disconnects or SIGTERM/SIGINT; returns 0.
+ * With `refused` (the server's --max-contexts are running) the guest is
+ * only told so, in its capset query, and the connection ends. */
+int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opts, bool refused);
 
 #endif

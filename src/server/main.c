@@ -19,11 +19,16 @@
 #include "log.h"
 
 #define EXIT_USAGE 2
-#define MAX_CHILDREN 1024
+/* guests over --max-contexts being told so at once; more are just closed */
+#define MAX_REFUSING 16
 
 static volatile sig_atomic_t stopping;
-static pid_t children[MAX_CHILDREN];
-static size_t n_children;
+struct child {
+    pid_t pid;
+    bool refusing; /* tells its guest it is refused, serves no context */
+};
+static struct child *children;
+static size_t n_children, cap_children, n_refusing;
 
 static int listen_on(const char *path)
 {
@@ -56,7 +61,8 @@ static void reap_children(bool block)
     pid_t pid;
     while (n_children > 0 && (pid = waitpid(-1, NULL, block ? 0 : WNOHANG)) > 0) {
         for (size_t i = 0; i < n_children; i++) {
-            if (children[i] == pid) {
+            if (children[i].pid == pid) {
+                n_refusing -= children[i].refusing;
                 children[i] = children[--n_children];
                 break;
             }
@@ -64,22 +70,52 @@ static void reap_children(bool block)
     }
 }
 
+/* Whether a new guest is refused, over --max-contexts; logged. */
+static bool over_max_contexts(uint32_t ctx_id, const struct server_options *opts)
+{
+    const size_t contexts = n_children - n_refusing;
+    if (opts->max_contexts == 0 || contexts < opts->max_contexts) {
+        return false;
+    }
+    LOG_ERROR("client %u refused: %zu contexts are running, the limit; raise it with apir-server "
+              OPT_MAX_CONTEXTS " (env " ENV_MAX_CONTEXTS ")", ctx_id, contexts);
+    return true;
+}
+
+static bool room_for_child(void)
+{
+    if (n_children < cap_children) {
+        return true;
+    }
+    const size_t cap = cap_children ? 2 * cap_children : 64;
+    struct child *grown = realloc(children, sizeof *grown * cap);
+    if (grown == NULL) {
+        return false;
+    }
+    children = grown;
+    cap_children = cap;
+    return true;
+}
+
 static void spawn_connection(int listener, int sock, uint32_t ctx_id, const struct server_options *opts)
 {
-    if (n_children == MAX_CHILDREN) {
-        LOG_ERROR("%d connections are open; refusing another", MAX_CHILDREN);
+    const bool refused = over_max_contexts(ctx_id, opts);
+    if ((refused && n_refusing == MAX_REFUSING) || !room_for_child()) {
+        LOG_ERROR("client %u: closing its connection (%d refused guests are being told so already, or out of "
+                  "memory)", ctx_id, MAX_REFUSING);
         close(sock);
         return;
     }
     const pid_t pid = fork();
     if (pid == 0) {
         close(listener);
-        exit(serve_connection(sock, ctx_id, opts));
+        exit(serve_connection(sock, ctx_id, opts, refused));
     }
     if (pid < 0) {
         LOG_ERROR("cannot fork for a new connection: %s", strerror(errno));
     } else {
-        children[n_children++] = pid;
+        children[n_children++] = (struct child){ pid, refused };
+        n_refusing += refused;
     }
     close(sock);
 }
@@ -124,9 +160,10 @@ int main(int argc, char **argv)
     close(listener);
     unlink(opts.socket_path);
     for (size_t i = 0; i < n_children; i++) {
-        kill(children[i], SIGTERM);
+        kill(children[i].pid, SIGTERM);
     }
     reap_children(true);
+    free(children);
     LOG_INFO("stopped");
     return 0;
 }
