@@ -15,6 +15,15 @@ unset VIRGL_APIR_BACKEND_LIBRARY APIR_LLAMA_CPP_GGML_LIBRARY_PATH APIR_LLAMA_CPP
 "$APIR_SERVER" --help >"$TEST_TMP/help" 2>&1
 check "--help exits 0" test $? -eq 0
 check_contains "--help lists --ggml-library" "$TEST_TMP/help" "--ggml-library PATH"
+for option in --max-context-memory --max-buffers --max-graph-nodes --max-command-bytes --max-contexts; do
+    check_contains "--help lists $option" "$TEST_TMP/help" "$option"
+done
+"$APIR_SERVER" --max-buffers lots >/dev/null 2>"$TEST_TMP/badlimit"
+check "a limit that is not a number exits 2" test $? -eq 2
+check_contains "and says why" "$TEST_TMP/badlimit" "--max-buffers: 'lots' is not a limit"
+APIR_MAX_CONTEXT_MEMORY=8Q "$APIR_SERVER" >/dev/null 2>"$TEST_TMP/badenv"
+check "a limit in the environment that is not a number exits 2" test $? -eq 2
+check_contains "and names the variable" "$TEST_TMP/badenv" "APIR_MAX_CONTEXT_MEMORY: '8Q' is not a limit"
 "$APIR_SERVER" --frob >/dev/null 2>"$TEST_TMP/bad"
 check "an unknown option exits 2" test $? -eq 2
 check_contains "an unknown option is named" "$TEST_TMP/bad" "unknown option '--frob'"
@@ -50,6 +59,42 @@ APIR_LLAMA_CPP_GGML_LIBRARY_PATH=/nonexistent/libggml-cpu.so \
 check "--ggml-library overrides APIR_LLAMA_CPP_GGML_LIBRARY_PATH" \
     env VTEST_SOCKET_NAME="$TEST_TMP/prec.sock" "$CLIENT"
 stop_server "$SERVER_PID"
+
+# limits as options (over the environment's): each refused call gets its
+# code over vtest, the context goes on (the client checks both)
+APIR_MAX_BUFFERS=1000 start_server limits --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRARY" \
+    --max-buffers 3 --max-context-memory 2M --max-graph-nodes 8 --max-command-bytes 2K
+check "limits: each refused with APIR_CALL_OVER_LIMIT, and the context goes on" \
+    env VTEST_SOCKET_NAME="$TEST_TMP/limits.sock" TEST_LIMITS=1 "$CLIENT"
+stop_server "$SERVER_PID"
+for option in --max-context-memory --max-buffers --max-graph-nodes --max-command-bytes; do
+    check_contains "limits: the server's log says $option raises the limit hit" "$TEST_TMP/limits.err" \
+        "raise it with apir-server $option"
+done
+
+# --max-contexts: a guest over it is told why; the one served goes on
+start_server one --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRARY" --max-contexts 1
+VTEST_SOCKET_NAME="$TEST_TMP/one.sock" TEST_READY_FILE="$TEST_TMP/one.ready" TEST_GO_FILE="$TEST_TMP/one.go" \
+    "$CLIENT" >"$TEST_TMP/first.out" 2>&1 &
+first=$!
+for _ in $(seq 200); do [[ -e "$TEST_TMP/one.ready" ]] && break; sleep 0.05; done
+VTEST_SOCKET_NAME="$TEST_TMP/one.sock" "$CLIENT" >"$TEST_TMP/second.out" 2>&1
+check "--max-contexts 1: a second guest is refused" test $? -ne 0
+check_contains "--max-contexts 1: it says why" "$TEST_TMP/second.out" \
+    "apir-server refused: 1 contexts already running (--max-contexts)"
+touch "$TEST_TMP/one.go"
+check "--max-contexts 1: the first guest goes on and passes" wait $first
+served_again() {
+    for _ in $(seq 20); do
+        VTEST_SOCKET_NAME="$TEST_TMP/one.sock" "$CLIENT" >"$TEST_TMP/third.out" 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "--max-contexts 1: once it left, another guest is served" served_again
+stop_server "$SERVER_PID"
+check_contains "--max-contexts 1: the server logs the refusal and the option" "$TEST_TMP/one.err" \
+    "client 2 refused: 1 contexts are running, the limit; raise it with apir-server --max-contexts"
 
 # expect_refusal NAME DESCRIPTION SERVER-MESSAGE CLIENT-MESSAGE [SERVER ARGS...]:
 # the client fails with CLIENT-MESSAGE, the server logs SERVER-MESSAGE and keeps serving

@@ -4,9 +4,15 @@
  * host's answers to bad input (refused, and the context keeps working).
  * Environment: VIRGL_APIR_BACKEND_LIBRARY, APIR_LLAMA_CPP_GGML_LIBRARY_PATH,
  * HOST_IS_REFERENCE (set: the host library is llama.cpp's own),
- * VTEST_SOCKET_NAME (set: talk to apir-server there instead). */
+ * VTEST_SOCKET_NAME (set: talk to apir-server there instead),
+ * TEST_LIMITS (set: test the limits, which the host was given as
+ * APIR_MAX_BUFFERS=3, APIR_MAX_CONTEXT_MEMORY=2M, APIR_MAX_GRAPH_NODES=8,
+ * APIR_MAX_COMMAND_BYTES=2K, through the environment or apir-server's
+ * options). */
+#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "ggml.h"
@@ -96,8 +102,9 @@ static bool get_floats(uint64_t buffer, const struct apir_wire_tensor *t, float 
     return get_bytes(buffer, t, v, sizeof(float) * N);
 }
 
-/* a graph of the given tensors (in order) whose nodes are the last n_nodes */
-static bool compute(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
+/* a graph of the given tensors (in order) whose nodes are the last n_nodes:
+ * the call's return code */
+static uint32_t compute_rc(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
 {
     struct apir_graph_writer g;
     apir_graph_begin(&g, R->data.ptr, R->data.size, n_nodes);
@@ -109,9 +116,16 @@ static bool compute(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t
     }
     const struct apir_msg_graph req = { .res_id = R->data.res_id, .size = apir_graph_end(&g) };
     struct apir_msg_i32 reply = { .value = -100 };
-    const bool ok = vgpu_backend_graph_compute(R, &req, &reply);
+    vgpu_lock(R);
+    const uint32_t rc = vgpu_backend_graph_compute_locked(R, &req, &reply);
+    vgpu_unlock(R);
     *status = reply.value;
-    return ok;
+    return rc;
+}
+
+static bool compute(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
+{
+    return compute_rc(tensors, n, n_nodes, status) == APIR_CALL_OK;
 }
 
 /* a call of a number the host does not know, with no arguments */
@@ -129,6 +143,58 @@ static bool free_buffer(uint64_t buffer)
 {
     const struct apir_msg_u64 req = { .value = buffer };
     return vgpu_buffer_free_buffer(R, &req, &none_reply);
+}
+
+/* ---- error codes --------------------------------------------------------- */
+
+static uint32_t alloc_rc(uint64_t buft, uint64_t size, uint64_t *handle)
+{
+    const struct apir_msg_alloc req = { .buft = buft, .size = size };
+    struct apir_msg_u64 reply = { .value = 0 };
+    vgpu_lock(R);
+    const uint32_t rc = vgpu_buffer_type_alloc_buffer_locked(R, &req, &reply);
+    vgpu_unlock(R);
+    *handle = reply.value;
+    return rc;
+}
+
+static uint32_t free_rc(uint64_t buffer)
+{
+    const struct apir_msg_u64 req = { .value = buffer };
+    vgpu_lock(R);
+    const uint32_t rc = vgpu_buffer_free_buffer_locked(R, &req, &none_reply);
+    vgpu_unlock(R);
+    return rc;
+}
+
+static uint32_t set_tensor_rc(uint64_t buffer, const struct apir_wire_tensor *t)
+{
+    const struct apir_msg_tensor_io req = {
+        .buffer = buffer, .tensor = *t, .res_id = R->data.res_id, .offset = 0, .size = sizeof(float) * N
+    };
+    vgpu_lock(R);
+    const uint32_t rc = vgpu_buffer_set_tensor_locked(R, &req, &none_reply);
+    vgpu_unlock(R);
+    return rc;
+}
+
+/* each kind of refusal answers its own code */
+static void test_error_codes(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
+                             const struct apir_wire_tensor *tc)
+{
+    CHECK(R->error_codes, "the host answers with error codes");
+    CHECK(free_rc(buf + 5) == APIR_CALL_UNKNOWN_HANDLE, "an unknown buffer handle: APIR_CALL_UNKNOWN_HANDLE");
+    struct apir_wire_tensor bad = *ta;
+    bad.data = (1 << 20) - 16;
+    CHECK(set_tensor_rc(buf, &bad) == APIR_CALL_OUT_OF_RANGE, "a tensor past its buffer: APIR_CALL_OUT_OF_RANGE");
+    bad = *ta;
+    bad.type = 1000;
+    CHECK(set_tensor_rc(buf, &bad) == APIR_CALL_MALFORMED, "an invalid type: APIR_CALL_MALFORMED");
+    struct apir_wire_tensor custom = *tc;
+    custom.op = GGML_OP_CUSTOM;
+    const struct apir_wire_tensor graph[3] = { *ta, *tb, custom };
+    int32_t status;
+    CHECK(compute_rc(graph, 3, 1, &status) == APIR_CALL_NOT_ALLOWED, "a CUSTOM op: APIR_CALL_NOT_ALLOWED");
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -517,6 +583,114 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
           "an unknown key: not kept, and its writes are not done");
 }
 
+/* ---- limits ----------------------------------------------------------------- */
+
+#define LIMIT_BUFFERS 3
+#define LIMIT_MEMORY (2u << 20)
+#define LIMIT_GRAPH_TENSORS 8
+#define LIMIT_COMMAND_BYTES 2048
+
+/* The quota and the buffer count: over them the host refuses with
+ * APIR_CALL_OVER_LIMIT, and frees make room again. */
+static void test_buffer_limits(uint64_t buft)
+{
+    uint64_t big = 0, more = 0;
+    CHECK(alloc_rc(buft, LIMIT_MEMORY / 2, &big) == APIR_CALL_OK && big != 0, "half the memory quota allocated");
+    CHECK(alloc_rc(buft, LIMIT_MEMORY * 3 / 4, &more) == APIR_CALL_OVER_LIMIT && more == 0,
+          "past the memory quota: APIR_CALL_OVER_LIMIT");
+    CHECK(free_buffer(big) && alloc_rc(buft, LIMIT_MEMORY * 3 / 4, &big) == APIR_CALL_OK && big != 0,
+          "after a free the same allocation fits");
+    uint64_t small[LIMIT_BUFFERS + 1] = { 0 };
+    int held = 1; /* big */
+    while (held < LIMIT_BUFFERS + 1 && alloc_rc(buft, 4096, &small[held - 1]) == APIR_CALL_OK) {
+        held++;
+    }
+    CHECK(held == LIMIT_BUFFERS, "%d buffers held at once, the limit", held);
+    CHECK(alloc_rc(buft, 4096, &more) == APIR_CALL_OVER_LIMIT, "one more buffer: APIR_CALL_OVER_LIMIT");
+    CHECK(free_buffer(small[0]) && alloc_rc(buft, 4096, &small[0]) == APIR_CALL_OK, "after a free one more fits");
+    for (int i = 0; i < held - 1; i++) {
+        free_buffer(small[i]);
+    }
+    CHECK(free_buffer(big), "the buffers freed");
+}
+
+/* a chain of n - 2 ADDs over two vectors: n tensors, the last one the node */
+static uint32_t add_chain(uint64_t buf, uint32_t n, float *result)
+{
+    struct apir_wire_tensor t[LIMIT_GRAPH_TENSORS + 1];
+    float ones[N];
+    for (int i = 0; i < N; i++) {
+        ones[i] = 1.0f;
+    }
+    t[0] = f32_vector(100, buf, 0, GGML_OP_NONE);
+    CHECK(set_floats(buf, &t[0], ones), "chain input set");
+    t[1] = t[0];
+    t[1].id = 101;
+    for (uint32_t i = 2; i < n; i++) {
+        t[i] = f32_vector(100 + i, buf, 4096 * i, GGML_OP_ADD);
+        t[i].src[0] = t[i - 1].id;
+        t[i].src[1] = t[0].id;
+    }
+    int32_t status;
+    const uint32_t rc = compute_rc(t, n, n - 2, &status);
+    if (rc == APIR_CALL_OK) {
+        get_floats(buf, &t[n - 1], result);
+    }
+    return rc;
+}
+
+static void test_graph_limit(uint64_t buft)
+{
+    const uint64_t buf = alloc_buffer(buft, 1 << 16);
+    float c[N] = { 0 };
+    CHECK(add_chain(buf, LIMIT_GRAPH_TENSORS, c) == APIR_CALL_OK && c[7] == (float)(LIMIT_GRAPH_TENSORS - 1),
+          "a graph of %d tensors, the limit, runs: c[7] = %g", LIMIT_GRAPH_TENSORS, c[7]);
+    CHECK(add_chain(buf, LIMIT_GRAPH_TENSORS + 1, c) == APIR_CALL_OVER_LIMIT,
+          "a graph of one tensor more: APIR_CALL_OVER_LIMIT");
+    CHECK(add_chain(buf, 3, c) == APIR_CALL_OK && c[7] == 2.0f, "a small graph still runs after it: %g", c[7]);
+    free_buffer(buf);
+}
+
+/* ext_set_tensors of `count` writes: each carries a wire tensor, so a few
+ * make a command of more than LIMIT_COMMAND_BYTES */
+static uint32_t set_tensors_rc(uint64_t buf, uint32_t count, const float *v)
+{
+    static struct apir_msg_writes writes;
+    const struct apir_wire_tensor t = f32_vector(200, buf, 0, GGML_OP_NONE);
+    one_write(&writes.writes, buf, &t, v, 1 << 20);
+    for (uint32_t i = 1; i < count; i++) {
+        writes.writes.items[i] = writes.writes.items[0];
+    }
+    writes.writes.count = count;
+    vgpu_lock(R);
+    const uint32_t rc = vgpu_ext_set_tensors_locked(R, &writes, &none_reply);
+    vgpu_unlock(R);
+    return rc;
+}
+
+static void test_command_limit(uint64_t buft)
+{
+    const uint64_t buf = alloc_buffer(buft, 1 << 16);
+    float v[N], c[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = 3.0f;
+    }
+    CHECK(set_tensors_rc(buf, APIR_MAX_WRITES, v) == APIR_CALL_OVER_LIMIT,
+          "a command of %d writes, over the command size limit: APIR_CALL_OVER_LIMIT", APIR_MAX_WRITES);
+    const struct apir_wire_tensor t = f32_vector(200, buf, 0, GGML_OP_NONE);
+    CHECK(set_tensors_rc(buf, 1, v) == APIR_CALL_OK && get_floats(buf, &t, c) && c[3] == 3.0f,
+          "one write still goes through: %g", c[3]);
+    free_buffer(buf);
+}
+
+static void test_limits(uint64_t buft)
+{
+    CHECK(R->error_codes, "the host answers with error codes");
+    test_buffer_limits(buft);
+    test_graph_limit(buft);
+    test_command_limit(buft);
+}
+
 static void test_tensors_and_graph(uint64_t buft)
 {
     const uint64_t buf = alloc_buffer(buft, 1 << 20);
@@ -554,6 +728,7 @@ static void test_tensors_and_graph(uint64_t buft)
 
     if (validating_host) {
         test_bad_input(buf, &ta, &tb, &tc, a);
+        test_error_codes(buf, &ta, &tb, &tc);
         test_hostile_graphs(buf, &ta, &tb, &tc);
         test_hostile_ops(buft);
         CHECK(get_floats(buf, &tc, c) && c[N - 1] == a[N - 1] + b[N - 1], "the context still works after them");
@@ -604,6 +779,25 @@ static void test_buffer_from_ptr(struct vgpu_transport *t)
     CHECK(free_buffer(buf), "free the blob buffer");
 }
 
+/* With TEST_READY_FILE and TEST_GO_FILE set: once connected, creates the
+ * first and waits (up to a minute) for the second, so that a script can
+ * try another guest while this one holds its context. */
+static void wait_for_go(void)
+{
+    const char *ready = getenv("TEST_READY_FILE"), *go = getenv("TEST_GO_FILE");
+    if (ready == NULL || go == NULL) {
+        return;
+    }
+    FILE *f = fopen(ready, "w");
+    CHECK(f != NULL, "ready file %s created", ready);
+    if (f != NULL) {
+        fclose(f);
+    }
+    for (int i = 0; i < 6000 && access(go, F_OK) != 0; i++) {
+        usleep(10000);
+    }
+}
+
 int main(void)
 {
     validating_host = getenv("HOST_IS_REFERENCE") == NULL;
@@ -621,13 +815,19 @@ int main(void)
     CHECK(transport != NULL, "transport open");
     R = transport ? vgpu_remote_open(transport) : NULL;
     CHECK(R != NULL, "handshake and library loading");
+    wait_for_go();
     if (R != NULL) {
         CHECK(R->host_major == APIR_PROTOCOL_MAJOR && R->host_minor == APIR_PROTOCOL_MINOR, "host protocol 0.2");
         test_device();
-        test_tensors_and_graph(test_buffer_type());
+        if (getenv("TEST_LIMITS") != NULL) {
+            test_limits(test_buffer_type());
+        } else {
+            test_tensors_and_graph(test_buffer_type());
+        }
+        CHECK(R->error_codes == validating_host, "error codes negotiated with our host, not llama.cpp's");
         /* llama.cpp's reference host crashes freeing such a buffer (it calls
          * free_buffer, which ggml's CPU buffers over host memory lack) */
-        if (validating_host) {
+        if (validating_host && getenv("TEST_LIMITS") == NULL) {
             test_buffer_from_ptr(transport);
         }
         vgpu_remote_close(R);
