@@ -171,6 +171,7 @@ static bool plan_node(struct host_ctx *ctx, struct ggml_cgraph *graph, int j, st
     if (why != NULL) {
         CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' (%s) reads indices '%s' the host cannot check: %s", j,
                   node->name, ggml_op_name(node->op), indices->name, why);
+        host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
     }
     return why == NULL;
 }
@@ -249,6 +250,7 @@ bool host_index_checks_pass(struct host_ctx *ctx, const struct host_index_checks
         if (find_bad_index(check->indices, index_bytes(check->indices, checks->scratch), check->bound, &bad)) {
             CTX_ERROR(ctx->ctx_id, "graph: input '%s' holds the index %lld, outside [0, %lld); the graph is not run",
                       check->indices->name, (long long)bad, (long long)check->bound);
+            host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
             return false;
         }
     }
