@@ -91,7 +91,7 @@ enum apir_backend_init_code {
  * and host know only 0, 1 and 6. X(NAME, number, what the guest logs) */
 #define APIR_CALL_ERRORS(X)                                                                  \
     X(UNKNOWN_HANDLE, 16, "unknown handle (a buffer or buffer type it does not have)")      \
-    X(OUT_OF_RANGE, 17, "out of range (bytes outside a tensor, buffer or shared memory)")   \
+    X(OUT_OF_RANGE, 17, "out of range (bytes outside a tensor, buffer or blob; an index past its rows)") \
     X(OVER_LIMIT, 18, "over a limit (memory quota, buffer count, graph or command size)")   \
     X(NOT_ALLOWED, 19, "op not allowed (not in the host's op table, or not on its device)") \
     X(MALFORMED, 20, "malformed request")
