@@ -92,7 +92,8 @@ EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *
     apir_decoder_init(&dec, dec_cur, (size_t)(dec_end - dec_cur));
     apir_encoder_init(&enc, enc_cur, (size_t)(enc_end - enc_cur));
     uint32_t rc = host_dispatch(ctx, call, &dec, &enc);
-    if (dec.fatal || enc.fatal) {
+    /* a short command was refused (and logged) by the dispatch */
+    if (rc == APIR_CALL_OK && (dec.fatal || enc.fatal)) {
         LOG_ERROR("%s: the %s does not fit its buffer", apir_call_name(call), dec.fatal ? "command" : "reply");
         rc = APIR_CALL_FAILED;
     }

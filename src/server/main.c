@@ -4,6 +4,7 @@
  * file removed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ struct child {
 };
 static struct child *children;
 static size_t n_children, cap_children, n_refusing;
+/* the signal mask outside ppoll() (and in each connection's process) */
+static sigset_t serving_mask;
 
 static int listen_on(const char *path)
 {
@@ -54,6 +57,12 @@ static void on_stop(int sig)
 {
     (void)sig;
     stopping = 1;
+}
+
+/* a child ended: ppoll() returns, and the loop reaps it */
+static void on_child(int sig)
+{
+    (void)sig;
 }
 
 static void reap_children(bool block)
@@ -109,6 +118,7 @@ static void spawn_connection(int listener, int sock, uint32_t ctx_id, const stru
     const pid_t pid = fork();
     if (pid == 0) {
         close(listener);
+        sigprocmask(SIG_SETMASK, &serving_mask, NULL);
         exit(serve_connection(sock, ctx_id, opts, refused));
     }
     if (pid < 0) {
@@ -134,11 +144,21 @@ int main(int argc, char **argv)
     if (opts.log_file != NULL) {
         setenv(ENV_APIR_LOG_FILE, opts.log_file, 1); /* for libapir's log too */
     }
+    /* the loop's signals arrive only while it waits in ppoll(), so none is
+     * missed between a check and the wait */
+    sigset_t loop_signals;
+    sigemptyset(&loop_signals);
+    sigaddset(&loop_signals, SIGINT);
+    sigaddset(&loop_signals, SIGTERM);
+    sigaddset(&loop_signals, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &loop_signals, &serving_mask);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop; /* no SA_RESTART: accept() returns */
+    sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_child;
+    sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     const int listener = listen_on(opts.socket_path);
@@ -149,12 +169,14 @@ int main(int argc, char **argv)
     LOG_INFO("listening on %s", opts.socket_path);
     uint32_t next_ctx_id = 1;
     while (!stopping) {
-        const int sock = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        struct pollfd incoming = { .fd = listener, .events = POLLIN };
+        const int ready = ppoll(&incoming, 1, NULL, &serving_mask);
         reap_children(false);
+        const int sock = ready > 0 ? accept4(listener, NULL, NULL, SOCK_CLOEXEC) : -1;
         if (sock >= 0) {
             spawn_connection(listener, sock, next_ctx_id++, &opts);
-        } else if (errno != EINTR) {
-            LOG_ERROR("accept failed: %s", strerror(errno));
+        } else if (ready > 0 || errno != EINTR) {
+            LOG_ERROR("waiting for guests failed: %s", strerror(errno));
         }
     }
     close(listener);
