@@ -351,20 +351,56 @@ static void *staging(struct host_ctx *ctx, uint64_t size)
     return ggml_backend_buffer_get_base(ctx->staging);
 }
 
-static uint32_t run_tensor_io(struct host_ctx *ctx, struct tensor_io *io, bool into_tensor)
+/* Room for a private copy of a write of `size` bytes in the area of
+ * writes seen, or NULL when it is too large or there is no area. */
+static uint8_t *write_copy(struct host_ctx *ctx, struct host_writes_seen *seen, size_t size)
+{
+    if (size > HOST_WRITE_COPY_MAX) {
+        return NULL;
+    }
+    if (seen->area == NULL) {
+        const size_t area = (size_t)APIR_MAX_WRITES * HOST_WRITE_COPY_MAX;
+        ggml_backend_buffer_type_t host_type = ggml_backend_dev_host_buffer_type(ctx->dev);
+        seen->area = ggml_backend_buft_alloc_buffer(host_type ? host_type : ggml_backend_cpu_buffer_type(), area);
+        if (seen->area == NULL) {
+            return NULL;
+        }
+    }
+    uint8_t *copy = (uint8_t *)ggml_backend_buffer_get_base(seen->area) + seen->used;
+    seen->used += size;
+    return copy;
+}
+
+/* A write into the tensor; with `seen`, one of this call's writes, copied
+ * privately first when small and recorded for the index checks. */
+static void write_tensor(struct host_ctx *ctx, struct tensor_io *io, struct host_writes_seen *seen)
+{
+    const size_t offset = (size_t)io->offset, size = (size_t)io->size;
+    uint8_t *copy = seen ? write_copy(ctx, seen, size) : NULL;
+    void *pinned = copy ? NULL : staging(ctx, size);
+    void *bounce = copy ? (void *)copy : pinned ? pinned : io->shmem;
+    if (bounce != io->shmem) {
+        memcpy(bounce, io->shmem, size);
+    }
+    ggml_backend_tensor_set(io->tensor, bounce, offset, size);
+    if (seen != NULL) { /* a call has at most APIR_MAX_WRITES writes (its decoder's bound) */
+        seen->items[seen->count++] =
+            (struct host_write_record){ .start = (uintptr_t)io->tensor->data + offset, .size = size, .copy = copy };
+    }
+}
+
+static uint32_t run_tensor_io(struct host_ctx *ctx, struct tensor_io *io, bool into_tensor,
+                              struct host_writes_seen *seen)
 {
     if (!prepare_tensor_io(ctx, io)) {
         return APIR_CALL_FAILED;
     }
     const size_t offset = (size_t)io->offset, size = (size_t)io->size;
-    void *pinned = staging(ctx, size);
-    void *bounce = pinned ? pinned : io->shmem;
     if (into_tensor) {
-        if (pinned != NULL) {
-            memcpy(pinned, io->shmem, size);
-        }
-        ggml_backend_tensor_set(io->tensor, bounce, offset, size);
+        write_tensor(ctx, io, seen);
     } else {
+        void *pinned = staging(ctx, size);
+        void *bounce = pinned ? pinned : io->shmem;
         ggml_backend_tensor_get(io->tensor, bounce, offset, size);
         if (pinned != NULL) {
             memcpy(io->shmem, pinned, size);
@@ -377,17 +413,19 @@ static uint32_t run_tensor_io_request(struct host_ctx *ctx, const struct apir_ms
 {
     struct tensor_io io = { .buffer = req->buffer, .wire = &req->tensor, .res_id = req->res_id,
                             .data_offset = 0, .offset = req->offset, .size = req->size };
-    return run_tensor_io(ctx, &io, into_tensor);
+    return run_tensor_io(ctx, &io, into_tensor, NULL);
 }
 
-/* the queued writes, in order; stops at the first that fails */
-static uint32_t run_writes(struct host_ctx *ctx, const struct apir_tensor_writes *writes)
+/* the queued writes, in order, recorded in `seen` if not NULL; stops at
+ * the first that fails */
+static uint32_t run_writes(struct host_ctx *ctx, const struct apir_tensor_writes *writes,
+                           struct host_writes_seen *seen)
 {
     for (uint32_t i = 0; i < writes->count; i++) {
         const struct apir_tensor_write *w = &writes->items[i];
         struct tensor_io io = { .buffer = w->buffer, .wire = &w->tensor, .res_id = writes->res_id,
                                 .data_offset = w->data_offset, .offset = w->offset, .size = w->size };
-        if (run_tensor_io(ctx, &io, true) != APIR_CALL_OK) {
+        if (run_tensor_io(ctx, &io, true, seen) != APIR_CALL_OK) {
             CTX_ERROR(ctx->ctx_id, "queued write %u of %u failed", i + 1, writes->count);
             return APIR_CALL_FAILED;
         }
@@ -456,9 +494,10 @@ uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_ms
 
 /* Runs a graph, once the indices the guest wrote are checked, into
  * *status (a ggml_status), and logs how long it took. */
-static uint32_t compute(struct host_ctx *ctx, const struct host_graph *graph, int32_t *status)
+static uint32_t compute(struct host_ctx *ctx, const struct host_graph *graph, int32_t *status,
+                        const struct host_writes_seen *seen)
 {
-    if (!host_index_checks_pass(ctx, graph->index_checks)) {
+    if (!host_index_checks_pass(ctx, graph->index_checks, seen)) {
         return APIR_CALL_FAILED;
     }
     const int64_t start = ggml_time_us();
@@ -489,7 +528,7 @@ uint32_t host_call_backend_graph_compute(struct host_ctx *ctx, const struct apir
                                          struct apir_msg_i32 *out)
 {
     const struct host_graph *graph = graph_from_guest(ctx, req->res_id, req->size, 0, false);
-    return graph != NULL ? compute(ctx, graph, &out->value) : APIR_CALL_FAILED;
+    return graph != NULL ? compute(ctx, graph, &out->value, NULL) : APIR_CALL_FAILED;
 }
 
 /* ---- extensions ----------------------------------------------------------- */
@@ -516,7 +555,7 @@ uint32_t host_call_ext_bind_device(struct host_ctx *ctx, const struct apir_msg_u
 uint32_t host_call_ext_set_tensors(struct host_ctx *ctx, const struct apir_msg_writes *req, struct apir_msg_none *out)
 {
     (void)out;
-    return run_writes(ctx, &req->writes);
+    return run_writes(ctx, &req->writes, NULL);
 }
 
 /* A kept graph is looked up before the writes run: a guest told "not
@@ -529,14 +568,17 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
         out->kept = false;
         return APIR_CALL_OK;
     }
-    if (run_writes(ctx, &req->writes) != APIR_CALL_OK) {
+    struct host_writes_seen *seen = &ctx->writes_seen;
+    seen->count = 0;
+    seen->used = 0;
+    if (run_writes(ctx, &req->writes, seen) != APIR_CALL_OK) {
         return APIR_CALL_FAILED;
     }
     if (graph == NULL && (graph = graph_from_guest(ctx, req->res_id, req->size, req->key, true)) == NULL) {
         return APIR_CALL_FAILED;
     }
     out->kept = true;
-    return compute(ctx, graph, &out->status);
+    return compute(ctx, graph, &out->status, seen);
 }
 
 uint32_t host_call_ext_error_codes(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_none *out)

@@ -57,12 +57,17 @@ static void set_backend_threads(struct host_ctx *ctx)
     }
 }
 
-/* the staging memory belongs to the device's host buffer type */
+/* the staging memory and the copies of writes belong to the device's
+ * host buffer type */
 static void free_staging(struct host_ctx *ctx)
 {
     if (ctx->staging != NULL) {
         ggml_backend_buffer_free(ctx->staging);
         ctx->staging = NULL;
+    }
+    if (ctx->writes_seen.area != NULL) {
+        ggml_backend_buffer_free(ctx->writes_seen.area);
+        ctx->writes_seen.area = NULL;
     }
 }
 

@@ -43,6 +43,23 @@ struct host_limits {
     uint64_t graph_nodes;    /* tensors of one graph */
 };
 
+/* The writes of the ext_graph_run in progress, in order. Those of at most
+ * HOST_WRITE_COPY_MAX bytes go to the device from a private copy, which the
+ * index checks then read instead of reading device memory back (the copy
+ * is what the device got: the guest cannot change it meanwhile). */
+#define HOST_WRITE_COPY_MAX (64u << 10)
+struct host_write_record {
+    uintptr_t start; /* the device address the write began at */
+    size_t size;
+    const uint8_t *copy; /* NULL: written straight from shared memory */
+};
+struct host_writes_seen {
+    uint32_t count;
+    struct host_write_record items[APIR_MAX_WRITES];
+    ggml_backend_buffer_t area; /* APIR_MAX_WRITES copies, pinned when the device can */
+    size_t used;
+};
+
 struct host_ctx {
     uint32_t ctx_id;
     struct apir_callbacks cbs;
@@ -60,6 +77,7 @@ struct host_ctx {
      * memcpy speed; straight to the guest's pageable shared memory the
      * driver stages it slowly itself */
     ggml_backend_buffer_t staging;
+    struct host_writes_seen writes_seen;
 
     struct host_buffer_slot *slots;
     uint32_t n_slots;
@@ -162,8 +180,11 @@ struct host_index_checks;
  * those the graph computes must be proven in range now. false (logged)
  * when some can be neither. */
 bool host_index_checks_plan(struct host_ctx *ctx, struct ggml_cgraph *graph, struct host_index_checks **out);
-/* Whether every index the guest wrote lies in its range; logged when not. */
-bool host_index_checks_pass(struct host_ctx *ctx, const struct host_index_checks *checks);
+/* Whether every index the guest wrote lies in its range; logged when not.
+ * seen: the writes of this call, whose copies stand for device memory they
+ * wrote whole, or NULL. */
+bool host_index_checks_pass(struct host_ctx *ctx, const struct host_index_checks *checks,
+                            const struct host_writes_seen *seen);
 void host_index_checks_free(struct host_index_checks *checks);
 
 /* ---- graphs the guest sent, decoded and kept (graph-cache.c) ---- */

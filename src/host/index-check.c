@@ -204,11 +204,30 @@ bool host_index_checks_plan(struct host_ctx *ctx, struct ggml_cgraph *graph, str
     return true;
 }
 
+/* The copy of t's bytes that a write of this call put on the device whole,
+ * or NULL: none did, or a later write changed part of them. */
+static const uint8_t *written_copy(const struct host_writes_seen *seen, const struct ggml_tensor *t)
+{
+    const uintptr_t start = (uintptr_t)t->data;
+    const size_t size = ggml_nbytes(t);
+    for (uint32_t i = seen ? seen->count : 0; i-- > 0;) {
+        const struct host_write_record *w = &seen->items[i];
+        if (w->start < start + size && start < w->start + w->size) {
+            return w->start == start && w->size == size ? w->copy : NULL;
+        }
+    }
+    return NULL;
+}
+
 /* the indices' bytes as the backend will read them */
-static const uint8_t *index_bytes(const struct ggml_tensor *t, uint8_t *scratch)
+static const uint8_t *index_bytes(const struct ggml_tensor *t, uint8_t *scratch, const struct host_writes_seen *seen)
 {
     if (ggml_backend_buffer_is_host(t->buffer)) {
         return t->data;
+    }
+    const uint8_t *copy = written_copy(seen, t);
+    if (copy != NULL) {
+        return copy;
     }
     ggml_backend_tensor_get((struct ggml_tensor *)t, scratch, 0, ggml_nbytes(t));
     return scratch;
@@ -242,12 +261,13 @@ static bool find_bad_index(const struct ggml_tensor *t, const uint8_t *bytes, in
     return false;
 }
 
-bool host_index_checks_pass(struct host_ctx *ctx, const struct host_index_checks *checks)
+bool host_index_checks_pass(struct host_ctx *ctx, const struct host_index_checks *checks,
+                            const struct host_writes_seen *seen)
 {
     for (int i = 0; checks != NULL && i < checks->n_items; i++) {
         const struct index_check *check = &checks->items[i];
         int64_t bad = 0;
-        if (find_bad_index(check->indices, index_bytes(check->indices, checks->scratch), check->bound, &bad)) {
+        if (find_bad_index(check->indices, index_bytes(check->indices, checks->scratch, seen), check->bound, &bad)) {
             CTX_ERROR(ctx->ctx_id, "graph: input '%s' holds the index %lld, outside [0, %lld); the graph is not run",
                       check->indices->name, (long long)bad, (long long)check->bound);
             host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);

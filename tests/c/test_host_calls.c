@@ -8,7 +8,8 @@
  * TEST_LIMITS (set: test the limits, which the host was given as
  * APIR_MAX_BUFFERS=3, APIR_MAX_CONTEXT_MEMORY=2M, APIR_MAX_GRAPH_NODES=8,
  * APIR_MAX_COMMAND_BYTES=2K, through the environment or apir-server's
- * options). */
+ * options), TEST_DEVICE (an index: run on that device of the GGML library,
+ * e.g. two_devices_backend's TestB, whose memory is not host memory). */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -583,6 +584,54 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
           "an unknown key: not kept, and its writes are not done");
 }
 
+/* writes[i] of ids[i] into the indices of a GET_ROWS graph of 4 rows, in
+ * one ext_graph_run; whether the host ran it */
+static bool graph_run_with_indices(uint64_t buf, const int32_t (*ids)[2], uint32_t n_writes, const uint64_t *offsets,
+                                   const uint64_t *sizes)
+{
+    static struct apir_msg_graph_run run;
+    const uint32_t rows_ne[4] = { 256, 4, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { 256, 2, 1, 1 };
+    const struct apir_wire_tensor rows = wire_tensor(71, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
+    const struct apir_wire_tensor idx = wire_tensor(72, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I32, ids_ne);
+    struct apir_wire_tensor out = wire_tensor(73, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
+    out.src[0] = rows.id;
+    out.src[1] = idx.id;
+    const struct apir_wire_tensor graph[3] = { rows, idx, out };
+    struct apir_graph_writer g;
+    apir_graph_begin(&g, R->data.ptr, 1 << 20, 1);
+    apir_graph_put_node(&g, out.id);
+    for (int i = 0; i < 3; i++) {
+        apir_graph_put_tensor(&g, &graph[i]);
+    }
+    run.writes.res_id = R->data.res_id;
+    run.writes.count = n_writes;
+    for (uint32_t i = 0; i < n_writes; i++) {
+        const uint64_t at = (2 << 20) + 64 * i;
+        memcpy((uint8_t *)R->data.ptr + at, (const uint8_t *)ids[i] + offsets[i], sizes[i]);
+        run.writes.items[i] = (struct apir_tensor_write){ .buffer = buf, .tensor = idx, .data_offset = at,
+                                                          .offset = offsets[i], .size = sizes[i] };
+    }
+    run.key = 44;
+    run.res_id = R->data.res_id;
+    run.size = apir_graph_end(&g);
+    struct apir_msg_graph_result result = { .kept = false };
+    return vgpu_ext_graph_run(R, &run, &result) && result.kept && result.status == GGML_STATUS_SUCCESS;
+}
+
+/* Indices written with the graph run are checked as the device got them:
+ * from the host's copy of a write that covered them whole, else read back. */
+static void test_index_writes(uint64_t buf)
+{
+    const int32_t good[2] = { 3, 1 }, bad[2] = { 1, 4 };
+    const int32_t good_then_bad[2][2] = { { 3, 1 }, { 0, 9 } }, bad_then_good[2][2] = { { 7, 7 }, { 2, 2 } };
+    const uint64_t whole[2] = { 0, 0 }, sizes[2] = { 8, 8 }, second_half[2] = { 0, 4 }, halves[2] = { 8, 4 };
+    CHECK(graph_run_with_indices(buf, &good, 1, whole, sizes), "indices 3, 1 written with the run: it runs");
+    CHECK(!graph_run_with_indices(buf, &bad, 1, whole, sizes), "indices 1, 4 written with the run: refused");
+    CHECK(!graph_run_with_indices(buf, good_then_bad, 2, second_half, halves),
+          "indices 3, 1 then a second write of 9 over the second: refused");
+    CHECK(graph_run_with_indices(buf, bad_then_good, 2, whole, sizes), "indices 7, 7 then 2, 2 over them: it runs");
+}
+
 /* ---- limits ----------------------------------------------------------------- */
 
 #define LIMIT_BUFFERS 3
@@ -723,6 +772,7 @@ static void test_tensors_and_graph(uint64_t buft)
     test_graph_sent_again(buf, &ta, &tb, &tc, a, b);
     if (validating_host) {
         test_writes_and_graph_run(buf, &ta, &tb, &tc);
+        test_index_writes(buf);
         CHECK(set_floats(buf, &ta, a) && compute(graph, 3, 1, &status), "a restored after the extensions");
     }
 
@@ -816,6 +866,11 @@ int main(void)
     R = transport ? vgpu_remote_open(transport) : NULL;
     CHECK(R != NULL, "handshake and library loading");
     wait_for_go();
+    const char *device = getenv("TEST_DEVICE");
+    if (R != NULL && device != NULL) {
+        const struct apir_msg_u32 index = { .value = (uint32_t)atoi(device) };
+        CHECK(vgpu_ext_bind_device(R, &index, &none_reply), "runs on device %s", device);
+    }
     if (R != NULL) {
         CHECK(R->host_major == APIR_PROTOCOL_MAJOR && R->host_minor == APIR_PROTOCOL_MINOR, "host protocol 0.2");
         test_device();
@@ -827,7 +882,7 @@ int main(void)
         CHECK(R->error_codes == validating_host, "error codes negotiated with our host, not llama.cpp's");
         /* llama.cpp's reference host crashes freeing such a buffer (it calls
          * free_buffer, which ggml's CPU buffers over host memory lack) */
-        if (validating_host && getenv("TEST_LIMITS") == NULL) {
+        if (validating_host && getenv("TEST_LIMITS") == NULL && device == NULL) {
             test_buffer_from_ptr(transport);
         }
         vgpu_remote_close(R);

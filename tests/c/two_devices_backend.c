@@ -1,6 +1,8 @@
 /* A GGML backend library with two devices, for testing hosts with several
  * devices on a machine without GPUs: devices "TestA" and "TestB" both run
- * on ggml's CPU backend, loaded from TWO_DEVICES_CPU_LIBRARY. */
+ * on ggml's CPU backend, loaded from TWO_DEVICES_CPU_LIBRARY. TestB's
+ * buffers stand for a GPU's memory: ggml sees them as not host memory, so
+ * a host reads them back through get_tensor as it would a GPU's. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
@@ -42,10 +44,27 @@ static ggml_backend_t init_backend(ggml_backend_dev_t dev, const char *params)
     return ggml_backend_dev_init(cpu, params);
 }
 
+/* TestB's buffer type: the CPU's, but not host memory */
+static struct ggml_backend_buffer_type device_memory;
+
+static ggml_backend_buffer_t device_memory_alloc(ggml_backend_buffer_type_t buft, size_t size)
+{
+    ggml_backend_buffer_t buffer = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(cpu), size);
+    if (buffer != NULL) {
+        buffer->buft = buft;
+    }
+    return buffer;
+}
+
+static const char *device_memory_name(ggml_backend_buffer_type_t buft)
+{
+    (void)buft;
+    return "TestB";
+}
+
 static ggml_backend_buffer_type_t get_buffer_type(ggml_backend_dev_t dev)
 {
-    (void)dev;
-    return ggml_backend_dev_buffer_type(cpu);
+    return dev == &devices[1].dev ? &device_memory : ggml_backend_dev_buffer_type(cpu);
 }
 
 /* a host buffer type, as GPU devices have (CUDA's pinned memory): the host
@@ -65,8 +84,7 @@ static bool supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
 
 static bool supports_buft(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
 {
-    (void)dev;
-    return ggml_backend_dev_supports_buft(cpu, buft);
+    return buft == get_buffer_type(dev) || ggml_backend_dev_supports_buft(cpu, buft);
 }
 
 static const struct ggml_backend_device_i device_iface = {
@@ -99,6 +117,11 @@ static void load_cpu(void)
     cpu = ggml_backend_reg_dev_get(cpu_reg, 0);
     devices[0] = (struct wrapped_device){ { device_iface, &reg, NULL }, "TestA", "test device A on the CPU" };
     devices[1] = (struct wrapped_device){ { device_iface, &reg, NULL }, "TestB", "test device B on the CPU" };
+    device_memory = *ggml_backend_dev_buffer_type(cpu);
+    device_memory.iface.get_name = device_memory_name;
+    device_memory.iface.alloc_buffer = device_memory_alloc;
+    device_memory.iface.is_host = NULL; /* ggml: not host memory */
+    device_memory.device = &devices[1].dev;
 }
 
 __attribute__((visibility("default"))) ggml_backend_reg_t ggml_backend_init(void)
