@@ -5,7 +5,7 @@
 #   make demo         the main job: a prompt answered by a llama.cpp tool
 #   make test         the test suite (normal build and ASan+UBSan build) via ctest
 #   make test-backend-ops  the full test-backend-ops suite on the VirtGPU device
-#   make bench        the benchmarks
+#   make bench        the benchmarks (the small model in Q4_0, F16 and F32)
 #   make print-deps   print where the built dependencies live
 #
 # DEPS_DIR=dir and LLAMA_CPP_DIR=checkout override the dependency cache and the
@@ -54,8 +54,12 @@ test-backend-ops: build
 	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin bash tests/backend_ops.sh build/bin/apir-server \
 	    build/lib/libggml-virtgpu-backend.so build/lib/libggml-virtgpu.so
 
+# the CPU host, the small model in each weight type (BENCH_TYPES), THREADS threads
+BENCH_TYPES ?= q4_0 f16 f32
 bench: build
-	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin bench/run.sh
+	@for type in $(BENCH_TYPES); do \
+	    LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin TYPE=$$type THREADS=$${THREADS:-2} bench/run.sh || exit 1; \
+	done
 
 print-deps:
 	@echo $(DEPS_DIR)
