@@ -497,13 +497,14 @@ uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_ms
 static uint32_t compute(struct host_ctx *ctx, const struct host_graph *graph, int32_t *status,
                         const struct host_writes_seen *seen)
 {
+    const int64_t checked = ggml_time_us();
     if (!host_index_checks_pass(ctx, graph->index_checks, seen)) {
         return APIR_CALL_FAILED;
     }
     const int64_t start = ggml_time_us();
     *status = (int32_t)ggml_backend_graph_compute(ctx->backend, graph->cgraph);
-    CTX_DEBUG(ctx->ctx_id, "backend_graph_compute: %d nodes in %lld us", ggml_graph_n_nodes(graph->cgraph),
-              (long long)(ggml_time_us() - start));
+    CTX_DEBUG(ctx->ctx_id, "backend_graph_compute: %d nodes in %lld us (its indices checked in %lld us)",
+              ggml_graph_n_nodes(graph->cgraph), (long long)(ggml_time_us() - start), (long long)(start - checked));
     return APIR_CALL_OK;
 }
 

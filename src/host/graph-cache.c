@@ -138,10 +138,12 @@ const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_
     struct graph_entry *e = find_entry(c, data, (size_t)size, use_counts);
     if (e == NULL) {
         e = victim(c);
+        const int64_t start = ggml_time_us();
         if (!decode_into(ctx, e, data, (size_t)size, use_counts)) {
             return NULL;
         }
-        CTX_DEBUG(ctx->ctx_id, "graph: %d nodes decoded and kept", ggml_graph_n_nodes(e->graph.cgraph));
+        CTX_DEBUG(ctx->ctx_id, "graph: %d nodes decoded, validated and kept in %lld us",
+                  ggml_graph_n_nodes(e->graph.cgraph), (long long)(ggml_time_us() - start));
     }
     struct graph_entry *named = keyed_entry(c, key);
     if (named != NULL) {
