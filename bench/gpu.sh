@@ -57,6 +57,34 @@ for preset in ${PRESETS:-llama-1b llama-8b}; do
 done
 fi
 
+step "where a llama-1b token's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-completion, 64 tokens)"
+GGML_VIRTGPU_DEBUG=1 build-gpu/bin/apir-server --socket /tmp/prof.sock --backend-library "$PWD/build-gpu/lib/libggml-virtgpu-backend.so" \
+    --ggml-library "$LLAMA_BUILD/bin/libggml-cuda.so" 2>"$OUT/profile-host.log" &
+server=$!
+sleep 1
+GGML_VIRTGPU_DEBUG=1 GGML_BACKEND_PATH=$PWD/build-gpu/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=/tmp/prof.sock \
+    GGML_REMOTING_USE_APIR_CAPSET=1 "$LLAMA_BUILD/bin/llama-completion" -m build/models/llama-1b-q4_0.gguf \
+    -p "The capital of France is" -n 64 --temp 0 --ignore-eos -no-cnv --no-display-prompt -c 256 -ngl 99 \
+    -dev VirtGPU0-CUDA0 >/dev/null 2>"$OUT/profile-guest.log" &
+client=$!
+sleep 8 # the model loaded: the connection's process is computing
+for pid in $(pgrep -P "$server"); do grep -H Seccomp "/proc/$pid/status"; done | tee "$OUT/sandbox.txt"
+wait "$client"
+kill "$server"
+python3 - "$OUT/profile-host.log" "$OUT/profile-guest.log" <<'PY' | tee "$OUT/profile.txt"
+import re, statistics, sys
+host = open(sys.argv[1]).read()
+compute = [int(m) for m in re.findall(r"backend_graph_compute: \d+ nodes in (\d+) us", host)]
+checks = [int(m) for m in re.findall(r"indices checked in (\d+) us", host)]
+decoded = re.findall(r"graph: (\d+) nodes decoded, validated and kept in (\d+) us", host)
+print("host graph compute: p50 %d us over %d runs" % (statistics.median(compute), len(compute)))
+print("host index checks: p50 %d us" % statistics.median(checks))
+print("graphs decoded and validated:", ", ".join("%s nodes in %s us" % d for d in decoded))
+for line in open(sys.argv[2]):
+    if " calls, " in line:
+        print("guest:", line.split("debug: ", 1)[-1].rstrip())
+PY
+
 step "test-backend-ops through VirtGPU on CUDA0 (the ops of llama models)"
 build-gpu/bin/apir-server --socket /tmp/ops.sock --backend-library "$PWD/build-gpu/lib/libggml-virtgpu-backend.so" \
     --ggml-library "$LLAMA_BUILD/bin/libggml-cuda.so" 2>"$OUT/ops-server.log" &
