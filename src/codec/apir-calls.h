@@ -46,6 +46,19 @@ struct apir_tensor_writes {
     struct apir_tensor_write items[APIR_MAX_WRITES];
 };
 
+/* The outputs of a graph run that come back with its reply (ext_graph_run):
+ * the host copies the graph's nodes flagged GGML_TENSOR_FLAG_OUTPUT, in
+ * node order, into the request's blob, each at the next multiple of
+ * APIR_OUTPUT_ALIGN, while they fit its outputs_max bytes and are at most
+ * APIR_MAX_OUTPUTS; the reply says how many. Both sides lay them out so. */
+#define APIR_MAX_OUTPUTS 8
+#define APIR_OUTPUT_ALIGN 64u
+
+static inline uint64_t apir_output_offset(uint64_t used)
+{
+    return (used + APIR_OUTPUT_ALIGN - 1) / APIR_OUTPUT_ALIGN * APIR_OUTPUT_ALIGN;
+}
+
 /* the number of sources an inline op carries */
 int apir_inline_op_n_src(const struct apir_inline_op *op);
 
@@ -89,8 +102,8 @@ typedef struct apir_tensor_writes apir_field_writes;
 
 #define APIR_MSG_FIELDS_writes(F) F(writes, writes)
 /* a graph as in `graph` (size 0: the one kept under key), after the writes */
-#define APIR_MSG_FIELDS_graph_run(F) F(writes, writes) F(u64, key) F(u32, res_id) F(u64, size)
-#define APIR_MSG_FIELDS_graph_result(F) F(i32, status) F(bool, kept)
+#define APIR_MSG_FIELDS_graph_run(F) F(writes, writes) F(u64, key) F(u32, res_id) F(u64, size) F(u64, outputs_max)
+#define APIR_MSG_FIELDS_graph_result(F) F(i32, status) F(bool, kept) F(u32, outputs)
 
 /* every layout with fields (`none` has none) */
 #define APIR_MESSAGES(M) \

@@ -62,6 +62,27 @@ static int32_t compute_whole(struct vgpu_backend *b, struct vgpu_remote *r, cons
  * relies on the same promise) is named, not sent; the host answers
  * kept = false when it no longer has it, and then gets it whole. Returns
  * the call's code; APIR_CALL_INVALID_INDEX from a host without it. */
+/* Where the host put the graph's first n outputs in the data blob (the
+ * layout of apir-calls.h), for get_tensor to find. */
+static void note_run_outputs(struct vgpu_remote *r, const struct ggml_cgraph *graph, uint32_t n)
+{
+    struct ggml_cgraph *g = (struct ggml_cgraph *)graph;
+    uint64_t used = 0;
+    r->outputs.count = 0;
+    for (int i = 0; i < ggml_graph_n_nodes(g) && r->outputs.count < n && r->outputs.count < APIR_MAX_OUTPUTS; i++) {
+        const struct ggml_tensor *node = ggml_graph_node(g, i);
+        if ((node->flags & GGML_TENSOR_FLAG_OUTPUT) == 0) {
+            continue;
+        }
+        const struct vgpu_buffer *buffer = vgpu_buffer_of(node->buffer); /* serialized: one of ours */
+        const uint64_t at = apir_output_offset(used);
+        used = at + ggml_nbytes(node);
+        r->outputs.items[r->outputs.count++] = (struct vgpu_run_output){
+            .buffer = buffer->handle, .start = (uintptr_t)node->data, .size = ggml_nbytes(node), .at = (size_t)at
+        };
+    }
+}
+
 static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph,
                                 int32_t *status)
 {
@@ -69,6 +90,7 @@ static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, c
     vgpu_take_writes(r, &req->writes);
     req->key = graph->uid;
     req->res_id = r->data.res_id;
+    req->outputs_max = vgpu_data_capacity(r);
     const bool named = graph->uid != 0 && graph->uid == b->kept_uid;
     req->size = named ? 0 : serialize(b, r, graph);
     struct apir_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
@@ -81,6 +103,9 @@ static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, c
         LOG_ERROR("%s: the inputs of a graph could not be written", b->device->name);
     }
     b->kept_uid = rc == APIR_CALL_OK && result.kept ? graph->uid : 0;
+    if (rc == APIR_CALL_OK && result.kept) {
+        note_run_outputs(r, graph, result.outputs);
+    }
     *status = rc == APIR_CALL_OK && result.kept ? result.status : GGML_STATUS_FAILED;
     return rc;
 }

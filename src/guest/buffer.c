@@ -38,6 +38,11 @@ static bool tensor_io(struct vgpu_buffer *b, uint32_t call, const struct ggml_te
     }
     struct apir_msg_none none;
     vgpu_lock(r);
+    if (call == APIR_CALL_BUFFER_GET_TENSOR && dst != NULL &&
+        vgpu_read_run_output(r, b->handle, (uintptr_t)t->data + offset, size, dst)) {
+        vgpu_unlock(r);
+        return true; /* came back with the graph run */
+    }
     if (call == APIR_CALL_BUFFER_SET_TENSOR && src != NULL && vgpu_queue_write(r, b->handle, &req.tensor, offset, src, size)) {
         vgpu_unlock(r);
         return true; /* sent with the next call */

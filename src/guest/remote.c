@@ -350,6 +350,7 @@ static void flush_writes(struct vgpu_remote *r)
 bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
                       uint64_t offset, const void *src, size_t size)
 {
+    r->outputs.count = 0; /* the write may change them */
     if (r->queue.unsupported || size > VGPU_QUEUE_MAX_WRITE) {
         return false;
     }
@@ -373,8 +374,22 @@ static bool carries_writes(uint32_t call)
     return call == APIR_CALL_EXT_SET_TENSORS || call == APIR_CALL_EXT_GRAPH_RUN;
 }
 
+bool vgpu_read_run_output(struct vgpu_remote *r, uint64_t buffer, uintptr_t start, size_t size, void *dst)
+{
+    for (uint32_t i = 0; i < r->outputs.count; i++) {
+        const struct vgpu_run_output *o = &r->outputs.items[i];
+        if (o->buffer == buffer && start >= o->start && start - o->start <= o->size &&
+            size <= o->size - (start - o->start)) {
+            memcpy(dst, (const uint8_t *)r->data.ptr + o->at + (start - o->start), size);
+            return true;
+        }
+    }
+    return false;
+}
+
 struct apir_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call)
 {
+    r->outputs.count = 0; /* the call may change them */
     if (r->queue.writes.count > 0 && !carries_writes(call)) {
         flush_writes(r);
     }

@@ -31,6 +31,20 @@ struct vgpu_write_queue {
     struct apir_tensor_writes sending; /* the writes being sent by a flush */
 };
 
+/* Outputs of the last graph run that came back with its reply, in the
+ * data blob: a get_tensor of their bytes needs no call. Any later call or
+ * queued write forgets them (it may change the tensors, or the blob). */
+struct vgpu_run_output {
+    uint64_t buffer;  /* host buffer handle */
+    uintptr_t start;  /* the tensor's data address (guest side) */
+    size_t size;
+    size_t at;        /* offset in the data blob */
+};
+struct vgpu_run_outputs {
+    uint32_t count;
+    struct vgpu_run_output items[APIR_MAX_OUTPUTS];
+};
+
 struct vgpu_remote {
     struct vgpu_transport *transport;
     struct vgpu_blob reply;  /* notification word + reply payload */
@@ -43,6 +57,7 @@ struct vgpu_remote {
     struct vgpu_write_queue queue;
     bool no_graph_run;       /* the host lacks ext_graph_run */
     bool error_codes;        /* the host says why it refuses a call */
+    struct vgpu_run_outputs outputs;
     struct vgpu_call_stats stats;
     struct apir_encoder enc;
     uint8_t cmd[VGPU_CMD_BUFFER_SIZE];
@@ -82,6 +97,10 @@ bool vgpu_send_writes(struct vgpu_remote *r, const struct apir_tensor_writes *wr
  * encoder of its request. Queued writes are sent first, unless the call
  * carries them. */
 struct apir_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call);
+/* Bytes [start, start + size) of a tensor in host buffer `buffer`, from the
+ * outputs of the last graph run, into dst; false when they are not among
+ * them. Called with the lock held. */
+bool vgpu_read_run_output(struct vgpu_remote *r, uint64_t buffer, uintptr_t start, size_t size, void *dst);
 /* Under the lock: submits the request and waits. Returns the call's return
  * code, with *reply set to decode the reply when it is APIR_CALL_OK, or
  * VGPU_NO_ANSWER. A failure is logged ("the host refused <call>: <why>"

@@ -351,6 +351,18 @@ static void *staging(struct host_ctx *ctx, uint64_t size)
     return ggml_backend_buffer_get_base(ctx->staging);
 }
 
+/* Bytes [offset, offset + size) of the tensor into shared memory, through
+ * pinned staging when the device has it and the transfer is large. */
+static void read_tensor(struct host_ctx *ctx, const struct ggml_tensor *t, uint8_t *shmem, size_t offset,
+                        size_t size)
+{
+    void *pinned = staging(ctx, size);
+    ggml_backend_tensor_get(t, pinned ? pinned : shmem, offset, size);
+    if (pinned != NULL) {
+        memcpy(shmem, pinned, size);
+    }
+}
+
 /* Room for a private copy of a write of `size` bytes in the area of
  * writes seen, or NULL when it is too large or there is no area. */
 static uint8_t *write_copy(struct host_ctx *ctx, struct host_writes_seen *seen, size_t size)
@@ -395,16 +407,10 @@ static uint32_t run_tensor_io(struct host_ctx *ctx, struct tensor_io *io, bool i
     if (!prepare_tensor_io(ctx, io)) {
         return APIR_CALL_FAILED;
     }
-    const size_t offset = (size_t)io->offset, size = (size_t)io->size;
     if (into_tensor) {
         write_tensor(ctx, io, seen);
     } else {
-        void *pinned = staging(ctx, size);
-        void *bounce = pinned ? pinned : io->shmem;
-        ggml_backend_tensor_get(io->tensor, bounce, offset, size);
-        if (pinned != NULL) {
-            memcpy(io->shmem, pinned, size);
-        }
+        read_tensor(ctx, io->tensor, io->shmem, (size_t)io->offset, (size_t)io->size);
     }
     return APIR_CALL_OK;
 }
@@ -559,6 +565,31 @@ uint32_t host_call_ext_set_tensors(struct host_ctx *ctx, const struct apir_msg_w
     return run_writes(ctx, &req->writes, NULL);
 }
 
+/* The graph's outputs into the first outputs_max bytes of blob res_id, laid
+ * out as apir-calls.h says: how many. */
+static uint32_t copy_outputs(struct host_ctx *ctx, const struct ggml_cgraph *graph, uint32_t res_id,
+                             uint64_t outputs_max)
+{
+    uint8_t *shmem = outputs_max > 0 ? host_shmem(ctx, res_id, outputs_max) : NULL;
+    uint32_t copied = 0;
+    uint64_t used = 0;
+    for (int i = 0; shmem != NULL && i < ggml_graph_n_nodes((struct ggml_cgraph *)graph) && copied < APIR_MAX_OUTPUTS;
+         i++) {
+        const struct ggml_tensor *node = ggml_graph_node((struct ggml_cgraph *)graph, i);
+        if ((node->flags & GGML_TENSOR_FLAG_OUTPUT) == 0) {
+            continue;
+        }
+        const uint64_t at = apir_output_offset(used), size = ggml_nbytes(node);
+        if (at > outputs_max || size > outputs_max - at) {
+            break;
+        }
+        read_tensor(ctx, node, shmem + at, 0, (size_t)size);
+        used = at + size;
+        copied++;
+    }
+    return copied;
+}
+
 /* A kept graph is looked up before the writes run: a guest told "not
  * kept" sends the same writes again with the whole graph. */
 uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
@@ -579,7 +610,11 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
         return APIR_CALL_FAILED;
     }
     out->kept = true;
-    return compute(ctx, graph, &out->status, seen);
+    const uint32_t rc = compute(ctx, graph, &out->status, seen);
+    if (rc == APIR_CALL_OK && out->status == GGML_STATUS_SUCCESS) {
+        out->outputs = copy_outputs(ctx, graph->cgraph, req->res_id, req->outputs_max);
+    }
+    return rc;
 }
 
 uint32_t host_call_ext_error_codes(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_none *out)

@@ -575,6 +575,27 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
     run.size = 0;
     CHECK(vgpu_ext_graph_run(R, &run, &result) && result.kept && get_floats(buf, tc, c) && c[9] == 2.0f + b1[9],
           "the kept graph named by its key runs on the new writes: c[9] = %g", c[9]);
+    /* its result flagged as an output comes back with the reply */
+    struct apir_wire_tensor out = *tc;
+    out.flags |= GGML_TENSOR_FLAG_OUTPUT;
+    const struct apir_wire_tensor flagged[3] = { *ta, *tb, out };
+    apir_graph_begin(&g, R->data.ptr, 1 << 20, 1);
+    apir_graph_put_node(&g, tc->id);
+    for (int i = 0; i < 3; i++) {
+        apir_graph_put_tensor(&g, &flagged[i]);
+    }
+    run.size = apir_graph_end(&g);
+    run.key = 45;
+    run.outputs_max = 1 << 20;
+    const float *blob = R->data.ptr; /* the graph's bytes, then the output over them */
+    CHECK(vgpu_ext_graph_run(R, &run, &result) && result.kept && result.outputs == 1 && blob[9] == 2.0f + b1[9],
+          "an output node comes back in the blob with the run: %u outputs, blob[9] = %g", result.outputs, blob[9]);
+    run.outputs_max = 4 * N - 1;
+    run.size = 0; /* the kept graph: the blob holds the output now */
+    CHECK(vgpu_ext_graph_run(R, &run, &result) && result.kept && result.outputs == 0,
+          "but not when it does not fit outputs_max");
+    run.outputs_max = 0;
+    run.size = 0;
     for (int i = 0; i < N; i++) {
         v[i] = 5.0f;
     }
