@@ -13,9 +13,10 @@
  *    mount, bpf, io_uring, signals to other processes, ...). Not killed: a
  *    driver or libc path that probes a call we did not foresee gets an
  *    error it already handles, instead of ending a working context; the
- *    call still does nothing. With GGML_VIRTGPU_DEBUG set, each refusal is
- *    logged with its system call number, to extend the list when a GPU
- *    runtime needs more;
+ *    call still does nothing. To see what a GPU runtime was refused:
+ *    `strace -f -p PID` shows such calls failing with EPERM, and with
+ *    GGML_VIRTGPU_DEBUG set the kernel's audit log has each refusal
+ *    (type=1326, e.g. in dmesg);
  *  - clone3 answers ENOSYS, so glibc creates threads with clone, whose
  *    flags the filter can read.
  *
@@ -24,6 +25,10 @@
  * those files, openat of device and /proc, /sys files their runtime opens
  * lazily (the filter cannot read paths: openat is allowed whole), memory
  * policy calls (UVM) and pipes/eventfds/epoll for their helper threads.
+ *
+ * What it does not confine: the file system. openat (for the GPU runtime)
+ * and write are allowed, so the process may still read and write the
+ * files its user may; a mount namespace or Landlock would confine them.
  *
  * Resource limits: no core dumps (the memory holds the guest's data), and
  * the open-file limit can no longer be raised. RLIMIT_NPROC is left alone:
@@ -37,7 +42,6 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -46,7 +50,6 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -243,8 +246,9 @@ static void on_clone(struct filter *f)
     end_block(f, block);
 }
 
-static void build_filter(struct filter *f, uint32_t otherwise)
+static void build_filter(struct filter *f)
 {
+    const uint32_t otherwise = FAIL_WITH(EPERM);
     const uint32_t self[] = { (uint32_t)getpid() };
     const uint32_t self_or_zero[] = { 0, (uint32_t)getpid() };
     load(f, offsetof(struct seccomp_data, arch));
@@ -275,55 +279,6 @@ static void build_filter(struct filter *f, uint32_t otherwise)
     ret(f, otherwise);
 }
 
-/* ---- refusals in debug mode --------------------------------------------- */
-
-static char refusal_prefix[96];
-static int refusal_log_fd = STDERR_FILENO;
-
-/* SIGSYS from a refused call: logs its number (with write only: this runs
- * in a signal handler) and makes the call fail with EPERM */
-static void log_refusal(int sig, siginfo_t *info, void *context)
-{
-    (void)sig;
-    char line[sizeof refusal_prefix + 16];
-    size_t n = strlen(refusal_prefix);
-    memcpy(line, refusal_prefix, n);
-    char digits[12];
-    size_t d = 0;
-    unsigned nr = (unsigned)info->si_syscall;
-    do {
-        digits[d++] = (char)('0' + nr % 10);
-        nr /= 10;
-    } while (nr > 0);
-    while (d > 0) {
-        line[n++] = digits[--d];
-    }
-    line[n++] = '\n';
-    const ssize_t written = write(refusal_log_fd, line, n);
-    (void)written;
-    ucontext_t *uc = context;
-#ifdef __x86_64__
-    uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
-#else
-    uc->uc_mcontext.regs[0] = (unsigned long long)-EPERM;
-#endif
-}
-
-/* SECCOMP_RET_TRAP for refused calls, logged by log_refusal */
-static uint32_t debug_refusals(const char *who)
-{
-    FILE *file = log_file(&component_log);
-    refusal_log_fd = file ? fileno(file) : STDERR_FILENO;
-    snprintf(refusal_prefix, sizeof refusal_prefix, "%sdebug: %s: the sandbox refused system call ",
-             component_log.prefix, who);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = log_refusal;
-    sa.sa_flags = SA_SIGINFO;
-    sigaction(SIGSYS, &sa, NULL);
-    return SECCOMP_RET_TRAP;
-}
-
 /* ---- entering it -------------------------------------------------------- */
 
 static bool limit_resources(const char *who)
@@ -346,7 +301,7 @@ bool sandbox_enter(const char *who)
 {
     static struct filter f; /* 4 KiB: off the stack */
     memset(&f, 0, sizeof f);
-    build_filter(&f, log_debug_enabled(&component_log) ? debug_refusals(who) : FAIL_WITH(EPERM));
+    build_filter(&f);
     if (f.too_long) {
         LOG_ERROR("%s: the sandbox's filter does not fit its %d instructions", who, MAX_INSNS);
         return false;
@@ -356,11 +311,17 @@ bool sandbox_enter(const char *who)
         return false;
     }
     /* TSYNC: the GGML library's threads (CPU workers, GPU runtime helpers)
-     * already run, and get the filter too */
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0) {
+     * already run, and get the filter too; LOG: refusals go to the audit log */
+    const unsigned flags = SECCOMP_FILTER_FLAG_TSYNC | (log_debug_enabled(&component_log) ? SECCOMP_FILTER_FLAG_LOG : 0);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        LOG_ERROR("%s: cannot set no_new_privs for the sandbox: %s; the connection is closed", who, strerror(errno));
+        return false;
+    }
+    const long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (rc != 0) {
+        /* TSYNC fails with the id of a thread that has another filter */
         LOG_ERROR("%s: cannot enter the sandbox (seccomp): %s; the connection is closed (apir-server "
-                  "--no-sandbox serves without it)", who, strerror(errno));
+                  "--no-sandbox serves without it)", who, rc > 0 ? "a thread has a filter of its own" : strerror(errno));
         return false;
     }
     LOG_DEBUG("%s: sandboxed (seccomp filter of %zu instructions)", who, f.n);
