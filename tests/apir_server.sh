@@ -50,6 +50,10 @@ check "a client runs over vtest (configured by the environment)" \
 stop_server "$SERVER_PID"
 check_contains "VIRGL_APIR_LOG_TO_FILE gets the APIR component's log" "$TEST_TMP/apir.log" "context 1 created"
 check_contains "APIR_LLAMA_CPP_LOG_TO_FILE gets the host library's log" "$TEST_TMP/ggml.log" "context 1 runs on CPU"
+check_contains "the server logs how each connection's process ended" "$TEST_TMP/apir.log" \
+    "client 1 (pid "
+check "and it ended well (status 0: in sanitizer builds, no leak)" \
+    grep -qE "client 1 \(pid [0-9]+\) exited with status 0" "$TEST_TMP/apir.log"
 check "the host library's errors go to its log file, not stderr" \
     bash -c "! grep -q 'ggml-virtgpu-backend' '$TEST_TMP/env.err'"
 

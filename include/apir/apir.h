@@ -78,6 +78,10 @@ APIR_API uint64_t apir_context_max_command_bytes(const struct apir_context *ctx)
  * missing or its reply resource is unknown (logged). */
 APIR_API bool apir_context_refuse_command(struct apir_context *ctx, const void *head, size_t head_size, size_t size);
 
+/* Whether a LOADLIBRARY command loaded and initialized the backend library:
+ * the context's GGML library and device are started. */
+APIR_API bool apir_context_library_loaded(const struct apir_context *ctx);
+
 APIR_API void apir_context_destroy(struct apir_context *ctx);
 
 #ifdef __cplusplus

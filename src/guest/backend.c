@@ -100,7 +100,7 @@ static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, c
         rc = req->size > 0 ? vgpu_ext_graph_run_locked(r, req, &result) : APIR_CALL_FAILED;
     }
     if (rc != APIR_CALL_OK && !vgpu_send_writes(r, &req->writes)) {
-        LOG_ERROR("%s: the inputs of a graph could not be written", b->device->name);
+        VGPU_CALL_ERROR(r, "%s: the inputs of a graph could not be written", b->device->name);
     }
     b->kept_uid = rc == APIR_CALL_OK && result.kept ? graph->uid : 0;
     if (rc == APIR_CALL_OK && result.kept) {
@@ -122,8 +122,8 @@ static enum ggml_status backend_graph_compute(ggml_backend_t backend, struct ggm
     }
     vgpu_unlock(r);
     if (status != GGML_STATUS_SUCCESS) {
-        LOG_ERROR("%s: graph compute of %d nodes failed (status %d)", b->device->name, ggml_graph_n_nodes(graph),
-                  (int)status);
+        VGPU_CALL_ERROR(r, "%s: graph compute of %d nodes failed (status %d)", b->device->name,
+                        ggml_graph_n_nodes(graph), (int)status);
     }
     return (enum ggml_status)status;
 }

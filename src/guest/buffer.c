@@ -76,7 +76,8 @@ static void tensor_transfer(ggml_backend_buffer_t buffer, uint32_t call, const s
         const void *from = fill ? fill_chunk : src ? (const char *)src + done : NULL;
         void *to = dst ? (char *)dst + done : NULL;
         if ((fill && fill_chunk == NULL) || !tensor_io(b, call, t, offset + done, chunk, from, to)) {
-            LOG_ERROR("%s of tensor '%s' (%zu bytes) failed", apir_call_name(call), t->name, size);
+            VGPU_CALL_ERROR(b->device->remote, "%s of tensor '%s' (%zu bytes) failed", apir_call_name(call), t->name,
+                            size);
             break;
         }
         done += chunk;
@@ -122,7 +123,7 @@ static void buffer_clear(ggml_backend_buffer_t buffer, uint8_t value)
     const struct apir_msg_clear req = { .buffer = b->handle, .value = value };
     struct apir_msg_none none;
     if (!vgpu_buffer_clear(b->device->remote, &req, &none)) {
-        LOG_ERROR("clearing a buffer of %zu bytes failed", buffer->size);
+        VGPU_CALL_ERROR(b->device->remote, "clearing a buffer of %zu bytes failed", buffer->size);
     }
 }
 
@@ -153,7 +154,7 @@ static uint64_t alloc_on_host(struct vgpu_device *d, size_t size, uint64_t *base
     const struct apir_msg_alloc req = { .buft = d->buft_handle, .size = size };
     struct apir_msg_u64 handle = { .value = 0 };
     if (!vgpu_buffer_type_alloc_buffer(d->remote, &req, &handle) || handle.value == 0) {
-        LOG_ERROR("%s: the host could not allocate %zu MiB", d->name, size >> 20);
+        VGPU_CALL_ERROR(d->remote, "%s: the host could not allocate %zu MiB", d->name, size >> 20);
         return 0;
     }
     const struct apir_msg_u64 named = { .value = handle.value };

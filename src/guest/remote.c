@@ -63,7 +63,6 @@ static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
             return v;
         }
         if (!r->transport->ops->alive(r->transport)) {
-            LOG_ERROR("the host (%s transport) went away", r->transport->name);
             return 0;
         }
         if (timeout_ms > 0 && monotonic_ns() - start > timeout_ms * 1000000) {
@@ -83,21 +82,34 @@ static void begin_command(struct vgpu_remote *r, uint32_t type, uint32_t flags)
     apir_encode_u32(&r->enc, r->reply.res_id);
 }
 
+/* From now on every call fails at once. A host that went away (its
+ * process died: a crash, a GGML abort, the sandbox, a kill) is said to be
+ * lost, once; llama.cpp then sees its calls fail and ends cleanly. */
+static void mark_broken(struct vgpu_remote *r)
+{
+    if (!r->transport->ops->alive(r->transport)) {
+        LOG_ERROR("the host context was lost: %s", r->transport->lost);
+    }
+    r->broken = true;
+}
+
 /* Submits the command in r->enc and waits for the host's return code. */
 static bool round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
 {
-    if (r->broken) {
+    if (vgpu_broken(r)) {
         return false;
     }
     atomic_store_explicit((_Atomic uint32_t *)r->reply.ptr, 0, memory_order_relaxed);
     if (!r->transport->ops->submit(r->transport, r->cmd, apir_encoder_used(&r->enc))) {
-        LOG_ERROR("cannot submit a command to the host (%s transport)", r->transport->name);
-        r->broken = true;
+        if (r->transport->ops->alive(r->transport)) {
+            LOG_ERROR("cannot submit a command to the host (%s transport)", r->transport->name);
+        }
+        mark_broken(r);
         return false;
     }
     const uint32_t notification = wait_notification(r, timeout_ms);
     if (notification == 0) {
-        r->broken = true;
+        mark_broken(r);
         return false;
     }
     *ret = notification - 1;
@@ -343,7 +355,7 @@ static void flush_writes(struct vgpu_remote *r)
     struct apir_tensor_writes *writes = &r->queue.sending;
     vgpu_take_writes(r, writes);
     if (!vgpu_send_writes(r, writes)) {
-        LOG_ERROR("%u queued tensor writes failed (see the host's log)", writes->count);
+        VGPU_CALL_ERROR(r, "%u queued tensor writes failed (see the host's log)", writes->count);
     }
 }
 
@@ -413,8 +425,7 @@ uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
     uint32_t ret;
     const int64_t start = r->debug ? monotonic_ns() : 0;
     if (!round_trip(r, NO_TIMEOUT, &ret)) {
-        LOG_ERROR("%s: no answer from the host", name);
-        return VGPU_NO_ANSWER;
+        return VGPU_NO_ANSWER; /* logged once, when the connection broke */
     }
     if (r->debug) {
         const int64_t ns = monotonic_ns() - start;

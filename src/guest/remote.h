@@ -5,6 +5,7 @@
 #define VGPU_REMOTE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "apir-calls.h"
 #include "apir-codec.h"
@@ -50,7 +51,7 @@ struct vgpu_remote {
     struct vgpu_blob reply;  /* notification word + reply payload */
     struct vgpu_blob data;   /* tensor data and serialized graphs */
     pthread_mutex_t lock;
-    bool broken;             /* the host went away: every call fails fast */
+    atomic_bool broken;      /* the host went away: every call fails fast, quietly */
     uint32_t host_major, host_minor;
     uint32_t call;           /* the call in progress */
     bool debug;              /* GGML_VIRTGPU_DEBUG: each call timed and logged */
@@ -88,6 +89,22 @@ void vgpu_take_writes(struct vgpu_remote *r, struct apir_tensor_writes *out);
 /* Under the lock: sends writes now (ext_set_tensors, or one set_tensor each
  * to a host without it); false (logged) when the host refused one. */
 bool vgpu_send_writes(struct vgpu_remote *r, const struct apir_tensor_writes *writes);
+
+/* Whether the connection broke (the host's context was lost, said once in
+ * the log): every call fails at once. */
+static inline bool vgpu_broken(const struct vgpu_remote *r)
+{
+    return atomic_load(&r->broken);
+}
+
+/* Logs an error about a call that failed, unless the connection broke:
+ * that was said once, and each later call failing would only repeat it. */
+#define VGPU_CALL_ERROR(r, ...)     \
+    do {                            \
+        if (!vgpu_broken(r)) {      \
+            LOG_ERROR(__VA_ARGS__); \
+        }                           \
+    } while (0)
 
 /* The return code of a call that got no answer: the transport failed or
  * the request did not fit (logged). */

@@ -188,6 +188,7 @@ struct vgpu_transport *vgpu_transport_drm_open(bool venus_capset)
     d->fd = fd;
     d->base.ops = &drm_ops;
     d->base.name = "drm";
+    d->base.lost = "the hypervisor ended this guest's APIR context; see the host's log";
     d->base.venus_capset = venus_capset;
     return &d->base;
 }

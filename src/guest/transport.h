@@ -33,6 +33,7 @@ struct vgpu_transport_ops {
 struct vgpu_transport {
     const struct vgpu_transport_ops *ops;
     const char *name;     /* "vtest" or "drm", for messages */
+    const char *lost;     /* what it means when alive() turns false, and where to look */
     bool venus_capset;    /* commands carry the Venus offset */
 };
 

@@ -3,6 +3,7 @@
  * one of its devices. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -92,8 +93,30 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
     return true;
 }
 
+/* ---- ggml's aborts ------------------------------------------------------ */
+
+/* the context whose call (or start) runs, named when ggml aborts */
+static _Atomic uint32_t running_ctx_id;
+
+void host_note_running(const struct host_ctx *ctx)
+{
+    atomic_store_explicit(&running_ctx_id, ctx->ctx_id, memory_order_relaxed);
+}
+
+/* ggml aborts (abort()) when a broken invariant reaches it: its message
+ * goes to our log first, where the host's administrator looks */
+static void log_ggml_abort(const char *message)
+{
+    CTX_ERROR(atomic_load_explicit(&running_ctx_id, memory_order_relaxed), "GGML aborted: %s; the context ends",
+              message);
+}
+
+/* ---- the backend -------------------------------------------------------- */
+
 uint32_t host_start_backend(struct host_ctx *ctx, ggml_backend_init_t init)
 {
+    ggml_set_abort_callback(log_ggml_abort);
+    host_note_running(ctx);
     ctx->reg = init();
     if (ctx->reg == NULL || ctx->reg->api_version != GGML_BACKEND_API_VERSION) {
         LOG_ERROR("the GGML library's registration function failed or has another backend API version");

@@ -91,6 +91,7 @@ EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *
     struct apir_encoder enc;
     apir_decoder_init(&dec, dec_cur, (size_t)(dec_end - dec_cur));
     apir_encoder_init(&enc, enc_cur, (size_t)(enc_end - enc_cur));
+    host_note_running(ctx);
     uint32_t rc = host_dispatch(ctx, call, &dec, &enc);
     /* a short command was refused (and logged) by the dispatch */
     if (rc == APIR_CALL_OK && (dec.fatal || enc.fatal)) {

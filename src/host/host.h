@@ -144,6 +144,9 @@ uint32_t host_start_backend(struct host_ctx *ctx, ggml_backend_init_t init);
  * there is no such device or it does not start. */
 bool host_bind_device(struct host_ctx *ctx, size_t index);
 void host_stop_backend(struct host_ctx *ctx);
+/* Notes that a call of ctx runs: a GGML abort meanwhile is logged as its
+ * context's (the abort callback has no context of its own). */
+void host_note_running(const struct host_ctx *ctx);
 
 /* ---- tensors and graphs from the wire (decode.c) ---- */
 /* Builds a tensor in mem_ctx from a wire tensor after validating its type,

@@ -229,6 +229,11 @@ bool apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id)
     return true;
 }
 
+bool apir_context_library_loaded(const struct apir_context *ctx)
+{
+    return ctx->backend.library != NULL;
+}
+
 void apir_context_destroy(struct apir_context *ctx)
 {
     if (ctx == NULL) {

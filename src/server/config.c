@@ -81,6 +81,9 @@ static void usage(FILE *out)
     fprintf(out,
             "  " OPT_MAX_CONTEXTS " N         guests served at once; one more is told it was refused\n"
             "                           (default %d; env " ENV_MAX_CONTEXTS ")\n"
+            "  --no-sandbox             serve each guest without the seccomp sandbox its process\n"
+            "                           enters once its device is started; for debugging only\n"
+            "                           (env " ENV_NO_SANDBOX ")\n"
             "  -h, --help               this text\n"
             "Options take precedence over the environment. " ENV_DEBUG "=1 logs every call.\n",
             DEFAULT_MAX_CONTEXTS);
@@ -134,12 +137,17 @@ static const char **option_field(struct server_options *o, const char *flag, con
 
 enum server_options_result server_parse_options(int argc, char **argv, struct server_options *o)
 {
-    *o = (struct server_options){ .socket_path = VTEST_DEFAULT_SOCKET_NAME, .max_contexts = DEFAULT_MAX_CONTEXTS };
+    *o = (struct server_options){ .socket_path = VTEST_DEFAULT_SOCKET_NAME, .max_contexts = DEFAULT_MAX_CONTEXTS,
+                                  .sandbox = getenv(ENV_NO_SANDBOX) == NULL };
     const char *max_contexts = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return SERVER_OPTIONS_HELP;
+        }
+        if (strcmp(argv[i], "--no-sandbox") == 0) {
+            o->sandbox = false;
+            continue;
         }
         const char **field = option_field(o, argv[i], &max_contexts);
         if (field == NULL) {

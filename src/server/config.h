@@ -3,6 +3,8 @@
 #ifndef APIR_SERVER_CONFIG_H
 #define APIR_SERVER_CONFIG_H
 
+#include <stdbool.h>
+
 #include "apir/apir.h"
 #include "apir/names.h"
 
@@ -19,6 +21,7 @@ struct server_options {
     const char *log_file;
     const char *limits[SERVER_LIMIT_COUNT]; /* their --max-* values, or NULL */
     uint64_t max_contexts;       /* guests served at once, 0: no limit */
+    bool sandbox; /* a connection's process is sandboxed once its device is started */
 };
 
 enum server_options_result {

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "fdpass.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vtest-protocol.h"
 
 /* bounds on what a guest may ask for: before its context exists (whose
@@ -40,6 +41,7 @@ struct connection {
     uint32_t ctx_id;
     char name[64];
     struct apir_context *ctx;
+    bool sandboxed;
     uint32_t protocol_version;
     struct blob *blobs;
     size_t n_blobs;
@@ -216,6 +218,18 @@ static bool context_init(struct connection *c, uint32_t *p, uint32_t len)
 
 /* ---- command submission ------------------------------------------------- */
 
+/* Once the guest's LOADLIBRARY command has started the context's GGML
+ * library and device, the process only serves calls: it enters the
+ * sandbox (unless --no-sandbox). False when it cannot. */
+static bool sandbox_once_started(struct connection *c)
+{
+    if (!c->opts->sandbox || c->sandboxed || !apir_context_library_loaded(c->ctx)) {
+        return true;
+    }
+    c->sandboxed = sandbox_enter(c->name);
+    return c->sandboxed;
+}
+
 static bool submit(struct connection *c, uint32_t *cmd, size_t n_dwords)
 {
     if (c->ctx == NULL) {
@@ -223,7 +237,7 @@ static bool submit(struct connection *c, uint32_t *cmd, size_t n_dwords)
         return false;
     }
     apir_context_submit(c->ctx, cmd, n_dwords * 4);
-    return true;
+    return sandbox_once_started(c);
 }
 
 static bool submit_cmd(struct connection *c, uint32_t *p, uint32_t len)

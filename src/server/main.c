@@ -26,6 +26,7 @@
 static volatile sig_atomic_t stopping;
 struct child {
     pid_t pid;
+    uint32_t ctx_id;
     bool refusing; /* tells its guest it is refused, serves no context */
 };
 static struct child *children;
@@ -65,12 +66,28 @@ static void on_child(int sig)
     (void)sig;
 }
 
+static void log_exit(const struct child *child, int status)
+{
+    if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        LOG_ERROR("client %u (pid %d) was killed by signal %d (%s)%s", child->ctx_id, (int)child->pid, sig,
+                  strsignal(sig), sig == SIGSYS ? ": its sandbox stopped a system call it forbids" : "");
+    } else if (WEXITSTATUS(status) != 0) {
+        LOG_ERROR("client %u (pid %d) exited with status %d", child->ctx_id, (int)child->pid,
+                  WEXITSTATUS(status));
+    } else {
+        LOG_INFO("client %u (pid %d) exited with status 0", child->ctx_id, (int)child->pid);
+    }
+}
+
 static void reap_children(bool block)
 {
     pid_t pid;
-    while (n_children > 0 && (pid = waitpid(-1, NULL, block ? 0 : WNOHANG)) > 0) {
+    int status;
+    while (n_children > 0 && (pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0) {
         for (size_t i = 0; i < n_children; i++) {
             if (children[i].pid == pid) {
+                log_exit(&children[i], status);
                 n_refusing -= children[i].refusing;
                 children[i] = children[--n_children];
                 break;
@@ -124,7 +141,7 @@ static void spawn_connection(int listener, int sock, uint32_t ctx_id, const stru
     if (pid < 0) {
         LOG_ERROR("cannot fork for a new connection: %s", strerror(errno));
     } else {
-        children[n_children++] = (struct child){ pid, refused };
+        children[n_children++] = (struct child){ pid, ctx_id, refused };
         n_refusing += refused;
     }
     close(sock);
@@ -144,6 +161,9 @@ int main(int argc, char **argv)
     if (opts.log_file != NULL) {
         setenv(ENV_APIR_LOG_FILE, opts.log_file, 1); /* for libapir's log too */
     }
+    /* ggml's abort handler would fork gdb for a backtrace: a sandboxed
+     * context may not fork, and a guest must not make the host run gdb */
+    setenv(ENV_GGML_NO_BACKTRACE, "1", 1);
     /* the loop's signals arrive only while it waits in ppoll(), so none is
      * missed between a check and the wait */
     sigset_t loop_signals;

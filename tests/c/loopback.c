@@ -91,6 +91,7 @@ struct vgpu_transport *loopback_create(struct apir_context *ctx)
     }
     lb->base.ops = &loopback_ops;
     lb->base.name = "loopback";
+    lb->base.lost = "the loopback host ended";
     lb->ctx = ctx;
     return &lb->base;
 }

@@ -2,12 +2,19 @@
  * devices on a machine without GPUs: devices "TestA" and "TestB" both run
  * on ggml's CPU backend, loaded from TWO_DEVICES_CPU_LIBRARY. TestB's
  * buffers stand for a GPU's memory: ggml sees them as not host memory, so
- * a host reads them back through get_tensor as it would a GPU's. */
+ * a host reads them back through get_tensor as it would a GPU's.
+ *
+ * For the tests of apir-server's sandbox, TWO_DEVICES_MISBEHAVE makes
+ * every graph compute misbehave as a broken or compromised GGML library
+ * would: "abort" (through ggml's GGML_ABORT), "fork", "exec" (/bin/true) or
+ * "hang" (after saying so on stderr). Only this test library does this. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "ggml-backend-impl.h"
 
@@ -38,10 +45,62 @@ static void get_props(ggml_backend_dev_t dev, struct ggml_backend_dev_props *pro
     props->description = get_description(dev);
 }
 
+/* ---- misbehaving on request --------------------------------------------- */
+
+struct misbehaving_backend {
+    struct ggml_backend backend; /* the CPU backend's, but for compute and free */
+    ggml_backend_t cpu;
+};
+
+static void misbehave(const char *how)
+{
+    if (strcmp(how, "abort") == 0) {
+        GGML_ABORT("two_devices_backend: graph compute aborts (TWO_DEVICES_MISBEHAVE=abort)");
+    } else if (strcmp(how, "fork") == 0) {
+        if (fork() == 0) {
+            _exit(0);
+        }
+    } else if (strcmp(how, "exec") == 0) {
+        execl("/bin/true", "true", (char *)NULL);
+    } else if (strcmp(how, "hang") == 0) {
+        fprintf(stderr, "two_devices_backend: graph compute hangs (TWO_DEVICES_MISBEHAVE=hang)\n");
+        for (;;) {
+            sleep(1);
+        }
+    }
+}
+
+static enum ggml_status misbehaving_compute(ggml_backend_t backend, struct ggml_cgraph *graph)
+{
+    misbehave(getenv("TWO_DEVICES_MISBEHAVE"));
+    ggml_backend_t inner = ((struct misbehaving_backend *)backend)->cpu;
+    return inner->iface.graph_compute(inner, graph);
+}
+
+static void misbehaving_free(ggml_backend_t backend)
+{
+    ggml_backend_free(((struct misbehaving_backend *)backend)->cpu);
+    free(backend);
+}
+
+/* the CPU backend, wrapped when asked to misbehave */
 static ggml_backend_t init_backend(ggml_backend_dev_t dev, const char *params)
 {
     (void)dev;
-    return ggml_backend_dev_init(cpu, params);
+    ggml_backend_t backend = ggml_backend_dev_init(cpu, params);
+    if (backend == NULL || getenv("TWO_DEVICES_MISBEHAVE") == NULL) {
+        return backend;
+    }
+    struct misbehaving_backend *m = malloc(sizeof *m);
+    if (m == NULL) {
+        ggml_backend_free(backend);
+        return NULL;
+    }
+    m->backend = *backend;
+    m->backend.iface.graph_compute = misbehaving_compute;
+    m->backend.iface.free = misbehaving_free;
+    m->cpu = backend;
+    return &m->backend;
 }
 
 /* TestB's buffer type: the CPU's, but not host memory */
@@ -76,6 +135,13 @@ static ggml_backend_buffer_type_t get_host_buffer_type(ggml_backend_dev_t dev)
     return ggml_backend_dev_buffer_type(cpu);
 }
 
+/* the CPU's props say it can wrap host memory: so can these devices */
+static ggml_backend_buffer_t buffer_from_host_ptr(ggml_backend_dev_t dev, void *ptr, size_t size, size_t max_tensor_size)
+{
+    (void)dev;
+    return ggml_backend_dev_buffer_from_host_ptr(cpu, ptr, size, max_tensor_size);
+}
+
 static bool supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
 {
     (void)dev;
@@ -96,6 +162,7 @@ static const struct ggml_backend_device_i device_iface = {
     .init_backend = init_backend,
     .get_buffer_type = get_buffer_type,
     .get_host_buffer_type = get_host_buffer_type,
+    .buffer_from_host_ptr = buffer_from_host_ptr,
     .supports_op = supports_op,
     .supports_buft = supports_buft,
 };
