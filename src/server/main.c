@@ -34,18 +34,24 @@ static size_t n_children, cap_children, n_refusing;
 /* the signal mask outside ppoll() (and in each connection's process) */
 static sigset_t serving_mask;
 
+/* Listens on the socket at path. The socket is bound under a temporary
+ * name and renamed into place once it listens: a client that sees the
+ * file can connect. */
 static int listen_on(const char *path)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof addr.sun_path) {
+    char temporary[sizeof addr.sun_path];
+    if (snprintf(temporary, sizeof temporary, "%s.%d", path, (int)getpid()) >= (int)sizeof temporary) {
         fprintf(stderr, "apir-server: socket path '%s' is too long\n", path);
         return -1;
     }
-    strcpy(addr.sun_path, path);
+    strcpy(addr.sun_path, temporary);
     const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    unlink(path);
-    if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 64) < 0) {
+    unlink(temporary);
+    if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 64) < 0 ||
+        rename(temporary, path) < 0) {
         fprintf(stderr, "apir-server: cannot listen on %s: %s\n", path, strerror(errno));
+        unlink(temporary);
         if (sock >= 0) {
             close(sock);
         }
