@@ -103,9 +103,9 @@ static bool get_floats(uint64_t buffer, const struct apir_wire_tensor *t, float 
     return get_bytes(buffer, t, v, sizeof(float) * N);
 }
 
-/* a graph of the given tensors (in order) whose nodes are the last n_nodes:
- * the call's return code */
-static uint32_t compute_rc(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
+/* the given tensors (in order), whose nodes are the last n_nodes,
+ * serialized at the data blob's start: the graph's size */
+static uint64_t serialize_graph(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes)
 {
     struct apir_graph_writer g;
     apir_graph_begin(&g, R->data.ptr, R->data.size, n_nodes);
@@ -115,7 +115,27 @@ static uint32_t compute_rc(const struct apir_wire_tensor *tensors, uint32_t n, u
     for (uint32_t i = 0; i < n; i++) {
         apir_graph_put_tensor(&g, &tensors[i]);
     }
-    const struct apir_msg_graph req = { .res_id = R->data.res_id, .size = apir_graph_end(&g) };
+    return apir_graph_end(&g);
+}
+
+/* two inputs at 0x10000 and 0x20000 of the buffer and a node of `op` on
+ * them at 0x30000, with ids first, first + 1, first + 2 */
+static void binary_graph(struct apir_wire_tensor graph[3], uint64_t buf, uint64_t first, uint32_t op,
+                         const enum ggml_type types[3], const uint32_t a_ne[4], const uint32_t b_ne[4],
+                         const uint32_t out_ne[4])
+{
+    graph[0] = wire_tensor(first, buf, 0x10000, GGML_OP_NONE, types[0], a_ne);
+    graph[1] = wire_tensor(first + 1, buf, 0x20000, GGML_OP_NONE, types[1], b_ne);
+    graph[2] = wire_tensor(first + 2, buf, 0x30000, op, types[2], out_ne);
+    graph[2].src[0] = graph[0].id;
+    graph[2].src[1] = graph[1].id;
+}
+
+/* a graph of the given tensors (in order) whose nodes are the last n_nodes:
+ * the call's return code */
+static uint32_t compute_rc(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
+{
+    const struct apir_msg_graph req = { .res_id = R->data.res_id, .size = serialize_graph(tensors, n, n_nodes) };
     struct apir_msg_i32 reply = { .value = -100 };
     vgpu_lock(R);
     const uint32_t rc = vgpu_backend_graph_compute_locked(R, &req, &reply);
@@ -277,32 +297,28 @@ static bool graph_refused(const struct apir_wire_tensor *tensors, uint32_t n)
 /* a matrix product src0 x src1 into a result of shape `out`, refused */
 static bool mul_mat_refused(uint64_t buf, const uint32_t a_ne[4], const uint32_t b_ne[4], const uint32_t out[4])
 {
-    const struct apir_wire_tensor a = wire_tensor(31, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, a_ne);
-    const struct apir_wire_tensor b = wire_tensor(32, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_F32, b_ne);
-    struct apir_wire_tensor c = wire_tensor(33, buf, 0x30000, GGML_OP_MUL_MAT, GGML_TYPE_F32, out);
-    c.src[0] = a.id;
-    c.src[1] = b.id;
-    const struct apir_wire_tensor graph[3] = { a, b, c };
+    const enum ggml_type types[3] = { GGML_TYPE_F32, GGML_TYPE_F32, GGML_TYPE_F32 };
+    struct apir_wire_tensor graph[3];
+    binary_graph(graph, buf, 31, GGML_OP_MUL_MAT, types, a_ne, b_ne, out);
     return graph_refused(graph, 3);
 }
+
+static const enum ggml_type GET_ROWS_TYPES[3] = { GGML_TYPE_F32, GGML_TYPE_I32, GGML_TYPE_F32 };
 
 /* GET_ROWS of rows ids[0] and ids[1] of four rows of 256 floats into a
  * result of ne0 floats per row: refused, or computed (then checked) */
 static bool get_rows_refused(uint64_t buf, uint32_t ne0, const int32_t ids_picked[2])
 {
     const uint32_t rows_ne[4] = { 256, 4, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { ne0, 2, 1, 1 };
-    const struct apir_wire_tensor rows = wire_tensor(41, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
-    const struct apir_wire_tensor ids = wire_tensor(42, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I32, ids_ne);
-    struct apir_wire_tensor out = wire_tensor(43, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
-    out.src[0] = rows.id;
-    out.src[1] = ids.id;
+    struct apir_wire_tensor graph[3];
+    binary_graph(graph, buf, 41, GGML_OP_GET_ROWS, GET_ROWS_TYPES, rows_ne, ids_ne, out_ne);
+    const struct apir_wire_tensor rows = graph[0], ids = graph[1], out = graph[2];
     static float values[4 * 256], picked[2 * 256];
     for (int i = 0; i < 4 * 256; i++) {
         values[i] = (float)i;
     }
     CHECK(set_bytes(buf, &rows, values, sizeof values) && set_bytes(buf, &ids, ids_picked, 2 * sizeof(int32_t)),
           "GET_ROWS inputs set");
-    const struct apir_wire_tensor graph[3] = { rows, ids, out };
     if (graph_refused(graph, 3)) {
         return true;
     }
@@ -551,19 +567,14 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
     float b1[N];
     get_floats(buf, tb, b1); /* before the graph: the read goes through the blob's start */
     const struct apir_wire_tensor graph[3] = { *ta, *tb, *tc };
-    struct apir_graph_writer g;
-    apir_graph_begin(&g, R->data.ptr, 1 << 20, 1);
-    apir_graph_put_node(&g, tc->id);
-    for (int i = 0; i < 3; i++) {
-        apir_graph_put_tensor(&g, &graph[i]);
-    }
+    const uint64_t graph_size = serialize_graph(graph, 3, 1);
     for (int i = 0; i < N; i++) {
         v[i] = 1.0f;
     }
     one_write(&run.writes, buf, ta, v, 2 << 20);
     run.key = 42;
     run.res_id = R->data.res_id;
-    run.size = apir_graph_end(&g);
+    run.size = graph_size;
     struct apir_msg_graph_result result = { .kept = false };
     CHECK(vgpu_ext_graph_run(R, &run, &result) && result.kept && result.status == GGML_STATUS_SUCCESS &&
               get_floats(buf, tc, c) && c[9] == 1.0f + b1[9],
@@ -579,12 +590,7 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
     struct apir_wire_tensor out = *tc;
     out.flags |= GGML_TENSOR_FLAG_OUTPUT;
     const struct apir_wire_tensor flagged[3] = { *ta, *tb, out };
-    apir_graph_begin(&g, R->data.ptr, 1 << 20, 1);
-    apir_graph_put_node(&g, tc->id);
-    for (int i = 0; i < 3; i++) {
-        apir_graph_put_tensor(&g, &flagged[i]);
-    }
-    run.size = apir_graph_end(&g);
+    run.size = serialize_graph(flagged, 3, 1);
     run.key = 45;
     run.outputs_max = 1 << 20;
     const float *blob = R->data.ptr; /* the graph's bytes, then the output over them */
@@ -612,18 +618,9 @@ static bool graph_run_with_indices(uint64_t buf, const int32_t (*ids)[2], uint32
 {
     static struct apir_msg_graph_run run;
     const uint32_t rows_ne[4] = { 256, 4, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { 256, 2, 1, 1 };
-    const struct apir_wire_tensor rows = wire_tensor(71, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
-    const struct apir_wire_tensor idx = wire_tensor(72, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I32, ids_ne);
-    struct apir_wire_tensor out = wire_tensor(73, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
-    out.src[0] = rows.id;
-    out.src[1] = idx.id;
-    const struct apir_wire_tensor graph[3] = { rows, idx, out };
-    struct apir_graph_writer g;
-    apir_graph_begin(&g, R->data.ptr, 1 << 20, 1);
-    apir_graph_put_node(&g, out.id);
-    for (int i = 0; i < 3; i++) {
-        apir_graph_put_tensor(&g, &graph[i]);
-    }
+    struct apir_wire_tensor graph[3];
+    binary_graph(graph, buf, 71, GGML_OP_GET_ROWS, GET_ROWS_TYPES, rows_ne, ids_ne, out_ne);
+    const struct apir_wire_tensor idx = graph[1];
     run.writes.res_id = R->data.res_id;
     run.writes.count = n_writes;
     for (uint32_t i = 0; i < n_writes; i++) {
@@ -634,7 +631,7 @@ static bool graph_run_with_indices(uint64_t buf, const int32_t (*ids)[2], uint32
     }
     run.key = 44;
     run.res_id = R->data.res_id;
-    run.size = apir_graph_end(&g);
+    run.size = serialize_graph(graph, 3, 1);
     struct apir_msg_graph_result result = { .kept = false };
     return vgpu_ext_graph_run(R, &run, &result) && result.kept && result.status == GGML_STATUS_SUCCESS;
 }
