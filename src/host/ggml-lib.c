@@ -3,6 +3,7 @@
  * one of its devices. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -46,15 +47,18 @@ uint32_t host_open_ggml_library(struct host_ctx *ctx, ggml_backend_init_t *init)
     return APIR_LOAD_LIBRARY_SYMBOL_MISSING;
 }
 
-/* Threads for a CPU backend: one per core (ggml's default is fixed). */
+/* Threads for a CPU backend: one per core the process may run on (ggml's
+ * default is fixed; taskset or a cpuset limits the cores, e.g. the fuzz
+ * targets run on one). */
 static void set_backend_threads(struct host_ctx *ctx)
 {
     typedef void (*set_threads_fn)(ggml_backend_t, int);
     set_threads_fn set_threads =
         (set_threads_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_backend_set_n_threads");
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t cpus;
+    const int cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (set_threads != NULL && cores > 0) {
-        set_threads(ctx->backend, (int)cores);
+        set_threads(ctx->backend, cores);
     }
 }
 
