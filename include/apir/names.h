@@ -33,6 +33,9 @@
 #define ENV_GGML_LIBRARY_PATH "APIR_LLAMA_CPP_GGML_LIBRARY_PATH"
 #define ENV_GGML_LIBRARY_REG "APIR_LLAMA_CPP_GGML_LIBRARY_REG"
 #define ENV_BACKEND_LOG_FILE "APIR_LLAMA_CPP_LOG_TO_FILE"
+/* a directory: each context writes its calls and graphs there, the seed of
+ * the fuzz corpus (tests/fuzz/README.md) */
+#define ENV_CAPTURE_DIR "GGML_VIRTGPU_CAPTURE_DIR"
 /* the registration function when ggml.library.reg is not set */
 #define DEFAULT_GGML_LIBRARY_REG "ggml_backend_init"
 

@@ -39,6 +39,15 @@ static ggml_backend_buffer_t find_buffer(struct host_ctx *ctx, uint64_t handle, 
     return buffer;
 }
 
+/* The host mapping of `need` bytes of resource res_id (host_shmem), seen
+ * by the capture too. */
+static void *guest_memory(struct host_ctx *ctx, uint32_t res_id, uint64_t need)
+{
+    void *ptr = host_shmem(ctx, res_id, need);
+    host_capture_shmem(ctx, res_id, ptr, need);
+    return ptr;
+}
+
 static void reply_string(apir_field_string out, const char *s)
 {
     snprintf(out, sizeof(apir_field_string), "%s", s);
@@ -155,7 +164,7 @@ uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct api
         return APIR_CALL_FAILED;
     }
     /* the blob must outlive the buffer, whatever the guest unrefs */
-    void *ptr = ctx->cbs.pin_shmem(ctx->ctx_id, req->res_id) ? host_shmem(ctx, req->res_id, req->size) : NULL;
+    void *ptr = ctx->cbs.pin_shmem(ctx->ctx_id, req->res_id) ? guest_memory(ctx, req->res_id, req->size) : NULL;
     ggml_backend_buffer_t buffer =
         ptr && req->size > 0
             ? ggml_backend_dev_buffer_from_host_ptr(ctx->dev, ptr, (size_t)req->size, (size_t)req->max_tensor_size)
@@ -323,7 +332,7 @@ static bool prepare_tensor_io(struct host_ctx *ctx, struct tensor_io *io)
         host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
         return false;
     }
-    io->shmem = host_shmem(ctx, io->res_id, io->data_offset + io->size);
+    io->shmem = guest_memory(ctx, io->res_id, io->data_offset + io->size);
     io->shmem = io->shmem ? io->shmem + io->data_offset : NULL;
     return io->shmem != NULL;
 }
@@ -523,7 +532,7 @@ static const struct host_graph *graph_from_guest(struct host_ctx *ctx, uint32_t 
         host_refuse(ctx, APIR_CALL_MALFORMED);
         return NULL;
     }
-    const uint8_t *data = host_shmem(ctx, res_id, size);
+    const uint8_t *data = guest_memory(ctx, res_id, size);
     const struct host_graph *graph = data ? host_graph_cache_get(ctx, data, size, key, use_counts) : NULL;
     if (graph == NULL) {
         CTX_ERROR(ctx->ctx_id, "backend_graph_compute: cannot use the computation graph");

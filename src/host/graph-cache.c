@@ -104,6 +104,7 @@ static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8
         return false;
     }
     e->graph.cgraph->uid = next_uid();
+    host_capture_graph(ctx, e->bytes, size);
     return true;
 }
 

@@ -23,6 +23,7 @@ static struct host_ctx *find_context(uint32_t ctx_id)
 
 static void destroy_context(struct host_ctx *ctx)
 {
+    host_capture_stop(ctx);
     host_graph_cache_free(ctx); /* before the buffers its graphs point into */
     host_buffers_free_all(ctx);
     host_graph_scratch_free(ctx);
@@ -64,6 +65,7 @@ EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *
         destroy_context(ctx);
         return rc == APIR_LOAD_LIBRARY_INIT_BASE_INDEX ? rc + APIR_BACKEND_INIT_BACKEND_FAILED : rc;
     }
+    host_capture_start(ctx);
     return rc;
 }
 
@@ -92,7 +94,9 @@ EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *
     apir_decoder_init(&dec, dec_cur, (size_t)(dec_end - dec_cur));
     apir_encoder_init(&enc, enc_cur, (size_t)(enc_end - enc_cur));
     host_note_running(ctx);
+    host_capture_call(ctx, call, dec_cur, (size_t)(dec_end - dec_cur));
     uint32_t rc = host_dispatch(ctx, call, &dec, &enc);
+    host_capture_call_end(ctx);
     /* a short command was refused (and logged) by the dispatch */
     if (rc == APIR_CALL_OK && (dec.fatal || enc.fatal)) {
         LOG_ERROR("%s: the %s does not fit its buffer", apir_call_name(call), dec.fatal ? "command" : "reply");

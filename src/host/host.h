@@ -6,8 +6,9 @@
  *
  * Files, each using only those listed after it: host.c (entry points,
  * context table), dispatch.c (the call table), calls.c (one handler per
- * call), graph-cache.c, index-check.c (indices a graph reads), decode.c (tensors and graphs
- * from the wire), op-table.c (the ops the host runs), ggml-lib.c (the real GGML library), handles.c (buffer handles, shared
+ * call), graph-cache.c, capture.c (traffic written out for the fuzz corpus), index-check.c
+ * (indices a graph reads), decode.c (tensors and graphs from the wire), op-table.c (the ops
+ * the host runs), ggml-lib.c (the real GGML library), handles.c (buffer handles, shared
  * memory), log.c. */
 #ifndef HOST_H
 #define HOST_H
@@ -92,6 +93,7 @@ struct host_ctx {
 
     struct host_id_map *id_map;   /* scratch of the graph decoder */
     struct host_graph_cache *graphs; /* graph-cache.c */
+    struct host_capture *capture;    /* capture.c; NULL: not capturing */
 };
 
 /* ---- refusals ---- */
@@ -165,6 +167,18 @@ struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
                                          bool use_counts, struct ggml_context **mem);
 void host_graph_scratch_free(struct host_ctx *ctx);
+
+/* ---- traffic written out for the fuzz corpus (capture.c) ---- */
+/* Starts capturing the context's calls when GGML_VIRTGPU_CAPTURE_DIR is
+ * set; every other host_capture_ function does nothing unless it is. */
+void host_capture_start(struct host_ctx *ctx);
+void host_capture_stop(struct host_ctx *ctx);
+/* a forwarded call: its request, the shared memory it reads, its end */
+void host_capture_call(struct host_ctx *ctx, uint32_t call, const void *request, size_t size);
+void host_capture_shmem(struct host_ctx *ctx, uint32_t res_id, const void *ptr, uint64_t need);
+void host_capture_call_end(struct host_ctx *ctx);
+/* a graph the guest sent, with the sizes of the buffers it names */
+void host_capture_graph(struct host_ctx *ctx, const uint8_t *data, uint64_t size);
 
 /* ---- the ops the host runs (op-table.c) ---- */
 /* Room for a refusal's reason with the shapes it concerns. */
