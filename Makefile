@@ -6,6 +6,7 @@
 #   make test         the test suite (normal build and ASan+UBSan build) via ctest
 #   make test-backend-ops  the full test-backend-ops suite on the VirtGPU device
 #   make bench        the benchmarks (the small model in Q4_0, F16 and F32)
+#   make fuzz         the libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
 #   make print-deps   print where the built dependencies live
 #
 # DEPS_DIR=dir and LLAMA_CPP_DIR=checkout override the dependency cache and the
@@ -18,11 +19,12 @@ export DEPS_DIR
 LLAMA_SRC_DIR := $(if $(LLAMA_CPP_DIR),$(abspath $(LLAMA_CPP_DIR)),$(DEPS_DIR)/src)
 LLAMA_BUILD_DIR := $(DEPS_DIR)/build
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 CTEST_ARGS ?=
 
 CMAKE_DEFS = -DLLAMA_SRC_DIR=$(LLAMA_SRC_DIR) -DLLAMA_BUILD_DIR=$(LLAMA_BUILD_DIR)
 
-.PHONY: all packages deps build build-asan demo test test-backend-ops bench print-deps clean
+.PHONY: all packages deps build build-asan build-fuzz demo test test-backend-ops bench fuzz fuzz-corpus print-deps clean
 
 all: build
 
@@ -61,8 +63,21 @@ bench: build
 	    LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin TYPE=$$type THREADS=$${THREADS:-2} bench/run.sh || exit 1; \
 	done
 
+# libFuzzer targets (tests/fuzz/README.md), built by clang with ASan and UBSan
+build-fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIRTGPU_FUZZ=ON \
+	    $(CMAKE_DEFS) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+
+fuzz: build-fuzz
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+# minimizes seeds (tests/fuzz/capture.sh's output) into tests/fuzz/corpus
+fuzz-corpus: build-fuzz
+	@tests/fuzz/run.sh --merge build-fuzz $(SEEDS)
+
 print-deps:
 	@echo $(DEPS_DIR)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
