@@ -58,7 +58,9 @@ static void write_command(FILE *f, uint32_t type, uint32_t flags, const void *ar
     put_u32(f, type);
     put_u32(f, flags);
     put_u32(f, CAPTURE_REPLY_RES);
-    fwrite(args, 1, args_size, f);
+    if (args_size > 0) {
+        fwrite(args, 1, args_size, f);
+    }
 }
 
 void host_capture_start(struct host_ctx *ctx)
