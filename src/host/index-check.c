@@ -11,8 +11,10 @@
  * - an ARGSORT of the graph: its values lie in [0, the sorted row's length),
  *   checked once against the bound;
  * - anything else cannot be bounded, and the graph is refused.
- * Either way no node that runs before the reader may write the indices'
- * bytes (it would change them after the check), and indices the host reads
+ * Either way no node that runs before the reader, nor the reader itself
+ * (its output overlapping its indices: GET_ROWS would read rows it wrote
+ * as indices), may write the indices' bytes (it would change them after
+ * the check), and indices the host reads
  * must not lie in memory the guest shares (it could change them meanwhile). */
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +149,8 @@ static const char *indices_refusal(struct host_ctx *ctx, struct ggml_cgraph *gra
     } else if (host_buffer_wraps_guest_memory(ctx, indices->buffer)) {
         why = "they lie in memory the guest shares, which it could change while the graph runs";
     }
-    if (why == NULL && writer_between(graph, origin_at, j, indices) != NULL) {
-        why = "an earlier node of the graph writes their bytes";
+    if (why == NULL && writer_between(graph, origin_at, j + 1, indices) != NULL) {
+        why = "a node of the graph up to the reader writes their bytes";
     }
     return why;
 }
