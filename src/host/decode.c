@@ -426,6 +426,25 @@ static uint64_t node_elements(const struct ggml_tensor *node)
     return n;
 }
 
+/* The source of the node whose bytes overlap the node's own without
+ * starting where they start, or NULL. ggml's in-place ops and its
+ * allocator's reuse of a source give the output a source's first byte;
+ * nothing ggml builds overlaps otherwise, and a backend reading bytes it
+ * already overwrote is undefined (ggml-cpu's RMS_NORM then memcpy()s
+ * overlapping rows: found by fuzzing). View ops compute nothing. */
+static const struct ggml_tensor *partly_overlapping_source(const struct ggml_tensor *node)
+{
+    const uintptr_t n0 = (uintptr_t)node->data, n1 = n0 + ggml_nbytes(node);
+    for (int s = 0; s < GGML_MAX_SRC && !ggml_op_is_empty(node->op); s++) {
+        const struct ggml_tensor *src = node->src[s];
+        const uintptr_t s0 = src ? (uintptr_t)src->data : 0;
+        if (src != NULL && s0 != n0 && s0 < n1 && n0 < s0 + ggml_nbytes(src)) {
+            return src;
+        }
+    }
+    return NULL;
+}
+
 static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph)
 {
     uint64_t elements = 0;
@@ -434,6 +453,13 @@ static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph
         char why[HOST_OP_WHY_SIZE];
         if (!host_op_accepted(node, why, sizeof why)) {
             CTX_ERROR(ctx->ctx_id, "graph: node %d %s", i, why);
+            host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
+            return false;
+        }
+        const struct ggml_tensor *overlapping = partly_overlapping_source(node);
+        if (overlapping != NULL) {
+            CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' (%s) partly overlaps its source '%s' in memory", i, node->name,
+                      ggml_op_desc(node), overlapping->name);
             host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
             return false;
         }
