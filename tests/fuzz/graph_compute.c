@@ -37,17 +37,8 @@ static uint64_t reply_u64(void)
 /* the whole buffer (at most 4 GiB) as one I8 tensor */
 static struct apir_wire_tensor bytes_of(uint64_t handle, uint32_t n)
 {
-    struct apir_wire_tensor t;
-    memset(&t, 0, sizeof t);
-    t.id = 1;
-    t.type = GGML_TYPE_I8;
-    t.buffer = handle;
-    t.op = GGML_OP_NONE;
-    for (int i = 0; i < APIR_MAX_DIMS; i++) {
-        t.ne[i] = i == 0 ? n : 1;
-        t.nb[i] = i == 0 ? 1 : n;
-    }
-    return t;
+    return (struct apir_wire_tensor){ .id = 1, .type = GGML_TYPE_I8, .buffer = handle, .op = GGML_OP_NONE,
+                                      .ne = { n, 1, 1, 1 }, .nb = { 1, n, n, n } };
 }
 
 /* A buffer of `size` bytes (within what is left of the quota), zeroed,
