@@ -14,7 +14,8 @@ FRONTEND=$BUILD/lib/libggml-virtgpu.so
 mkdir -p "$OUT/raw"
 unset VIRGL_APIR_BACKEND_LIBRARY APIR_LLAMA_CPP_GGML_LIBRARY_PATH GGML_BACKEND_PATH VTEST_SOCKET_NAME
 
-GGML_VIRTGPU_CAPTURE_DIR=$OUT/raw start_server capture --backend-library "$BUILD/lib/libggml-virtgpu-backend.so" \
+# no sandbox: the capture opens its files while the contexts run
+GGML_VIRTGPU_CAPTURE_DIR=$OUT/raw start_server capture --no-sandbox --backend-library "$BUILD/lib/libggml-virtgpu-backend.so" \
     --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so" || exit 1
 ON_SERVER=(VTEST_SOCKET_NAME="$TEST_TMP/capture.sock" GGML_REMOTING_USE_APIR_CAPSET=1)
 

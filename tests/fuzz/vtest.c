@@ -47,10 +47,11 @@ static void *drain_replies(void *arg)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct server_options opts;
-    static char *argv[] = { "apir-server", NULL };
+    /* the sandbox would confine the fuzzer itself */
+    static char *argv[] = { "apir-server", "--no-sandbox", NULL };
     fuzz_setup();
     signal(SIGPIPE, SIG_IGN);
-    if (server_parse_options(1, argv, &opts) != SERVER_OPTIONS_RUN) {
+    if (server_parse_options(2, argv, &opts) != SERVER_OPTIONS_RUN) {
         abort();
     }
     int socks[2];
