@@ -117,6 +117,28 @@ check "--no-sandbox: and the client passes" test "$EXIT_STATUS" -eq 0
 stop_server "$SERVER_PID"
 check "--no-sandbox: no process was killed" bash -c "! grep -q 'killed by signal' '$TEST_TMP/nosandbox.err'"
 
+# a guest that leaves while its graph compute hangs: its context is ended anyway
+serve left hang
+run_client left
+check "left: the graph compute hangs on the host" wait_for "$TEST_TMP/left.err" "graph compute hangs"
+kill -KILL "$CLIENT_PID"
+wait "$CLIENT_PID" 2>/dev/null
+check "left: the server ends the context of the guest that left" \
+    wait_for "$TEST_TMP/left.err" "left 5 s ago while a call still runs; ending its context"
+check "left: and logs its process's end" wait_for "$TEST_TMP/left.err" "exited with status 3"
+check "left: no process of the server is left" test -z "$(pgrep -P "$SERVER_PID")"
+stop_server "$SERVER_PID"
+
+# the server stopped while a graph compute hangs: what does not stop is killed
+serve stuck hang
+run_client stuck
+check "stuck: the graph compute hangs on the host" wait_for "$TEST_TMP/stuck.err" "graph compute hangs"
+kill -TERM "$SERVER_PID"
+check "stuck: SIGTERM stops the server within 10 s" ends_within 10 "$SERVER_PID"
+check_contains "stuck: it says it killed the process that did not stop" "$TEST_TMP/stuck.err" \
+    "did not stop within 3000 ms; killing it"
+wait "$CLIENT_PID" 2>/dev/null
+
 GGML_VIRTGPU_NO_SANDBOX=1 serve noenv hang
 run_client noenv
 check "GGML_VIRTGPU_NO_SANDBOX: the graph compute hangs" wait_for "$TEST_TMP/noenv.err" "graph compute hangs"

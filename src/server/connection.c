@@ -5,6 +5,8 @@
 #include "connection.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,6 +442,31 @@ static void close_connection(struct connection *c)
 /* how long a refused guest may take to hear why */
 #define REFUSAL_SECONDS 5
 
+/* How long a guest that left may wait for its process to end by itself */
+#define LEFT_GRACE_SECONDS 5
+#define EXIT_GUEST_LEFT 3
+
+/* Ends the process when its guest has gone and the process has not, LEFT_GRACE_SECONDS later: a
+ * call that runs long (a graph compute) does not read the socket, and the host's work for a
+ * guest that left is not to be done. Otherwise the command loop sees the end first. */
+static struct {
+    int sock;
+    char name[64];
+} watched; /* outlives serve_connection's frame: the process may end after it */
+
+static void *watch_guest(void *arg)
+{
+    (void)arg;
+    struct pollfd hangup = { .fd = watched.sock, .events = POLLRDHUP };
+    while (ppoll(&hangup, 1, NULL, NULL) < 0 && errno == EINTR) {
+    }
+    const struct timespec grace = { .tv_sec = LEFT_GRACE_SECONDS };
+    while (nanosleep(&grace, NULL) < 0 && errno == EINTR) {
+    }
+    LOG_ERROR("%s left %d s ago while a call still runs; ending its context", watched.name, LEFT_GRACE_SECONDS);
+    _exit(EXIT_GUEST_LEFT);
+}
+
 int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opts, bool refused)
 {
     struct sigaction sa;
@@ -460,6 +487,12 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
     c.refused = refused;
     snprintf(c.name, sizeof c.name, "client %u", ctx_id);
     LOG_INFO("%s connected", c.name);
+    watched.sock = sock;
+    snprintf(watched.name, sizeof watched.name, "%s", c.name);
+    pthread_t watchdog;
+    if (pthread_create(&watchdog, NULL, watch_guest, NULL) != 0) {
+        LOG_WARN("%s: no watch on its connection; a call it leaves running will run to its end", c.name);
+    }
     uint32_t hdr[VTEST_HDR_DWORDS];
     do {
         poll_for_input(&c);

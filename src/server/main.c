@@ -102,6 +102,28 @@ static void reap_children(bool block)
     }
 }
 
+/* How long a connection's process may take to stop once asked */
+#define STOP_GRACE_MS 3000
+
+/* Asks every connection's process to stop, and kills those still running after STOP_GRACE_MS:
+ * one in a long graph compute does not look at its stop flag. */
+static void stop_children(void)
+{
+    for (size_t i = 0; i < n_children; i++) {
+        kill(children[i].pid, SIGTERM);
+    }
+    for (int waited = 0; n_children > 0 && waited < STOP_GRACE_MS; waited += 10) {
+        reap_children(false);
+        usleep(10000);
+    }
+    for (size_t i = 0; i < n_children; i++) {
+        LOG_WARN("client %u (pid %d) did not stop within %d ms; killing it", children[i].ctx_id, (int)children[i].pid,
+                 STOP_GRACE_MS);
+        kill(children[i].pid, SIGKILL);
+    }
+    reap_children(true);
+}
+
 /* Whether a new guest is refused, over --max-contexts; logged. */
 static bool over_max_contexts(uint32_t ctx_id, const struct server_options *opts)
 {
@@ -207,10 +229,7 @@ int main(int argc, char **argv)
     }
     close(listener);
     unlink(opts.socket_path);
-    for (size_t i = 0; i < n_children; i++) {
-        kill(children[i].pid, SIGTERM);
-    }
-    reap_children(true);
+    stop_children();
     free(children);
     LOG_INFO("stopped");
     return 0;
