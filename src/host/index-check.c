@@ -137,12 +137,12 @@ static bool add_check(struct host_index_checks *c, const struct ggml_tensor *ind
     return true;
 }
 
-/* Why the indices node j reads cannot be trusted below bound, or NULL. */
+/* Why the indices node j reads cannot be trusted below bound, or NULL;
+ * their values come from node origin_at of the graph (-1: a graph input). */
 static const char *indices_refusal(struct host_ctx *ctx, struct ggml_cgraph *graph, int j,
-                                   const struct ggml_tensor *indices, int64_t bound)
+                                   const struct ggml_tensor *indices, int origin_at, int64_t bound)
 {
     const struct ggml_tensor *origin = values_origin(indices);
-    const int origin_at = node_position(graph, origin, j);
     const char *why = NULL;
     if (origin_at >= 0) {
         why = computed_indices_refusal(indices, origin, bound);
@@ -165,9 +165,9 @@ static bool plan_node(struct host_ctx *ctx, struct ggml_cgraph *graph, int j, st
     if (indices == NULL) {
         return true;
     }
-    const char *why = indices_refusal(ctx, graph, j, indices, bound);
-    const bool input = node_position(graph, values_origin(indices), j) < 0;
-    if (why == NULL && input && !add_check(c, indices, bound)) {
+    const int origin_at = node_position(graph, values_origin(indices), j);
+    const char *why = indices_refusal(ctx, graph, j, indices, origin_at, bound);
+    if (why == NULL && origin_at < 0 && !add_check(c, indices, bound)) {
         why = "out of memory";
     }
     if (why != NULL) {
