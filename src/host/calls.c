@@ -393,11 +393,13 @@ static uint8_t *write_copy(struct host_ctx *ctx, struct host_writes_seen *seen, 
 }
 
 /* A write into the tensor; with `seen`, one of this call's writes, copied
- * privately first when small and recorded for the index checks. */
+ * privately first when small and in device memory (the index checks read
+ * host memory itself), and recorded for the index checks. */
 static void write_tensor(struct host_ctx *ctx, struct tensor_io *io, struct host_writes_seen *seen)
 {
     const size_t offset = (size_t)io->offset, size = (size_t)io->size;
-    uint8_t *copy = seen ? write_copy(ctx, seen, size) : NULL;
+    const bool device_memory = !ggml_backend_buffer_is_host(io->tensor->buffer);
+    uint8_t *copy = seen && device_memory ? write_copy(ctx, seen, size) : NULL;
     void *pinned = copy ? NULL : staging(ctx, size);
     void *bounce = copy ? (void *)copy : pinned ? pinned : io->shmem;
     if (bounce != io->shmem) {
