@@ -65,7 +65,7 @@ sleep 1
 GGML_VIRTGPU_DEBUG=1 GGML_BACKEND_PATH=$PWD/build-gpu/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=/tmp/prof.sock \
     GGML_REMOTING_USE_APIR_CAPSET=1 "$LLAMA_BUILD/bin/llama-completion" -m build/models/llama-1b-q4_0.gguf \
     -p "The capital of France is" -n 64 --temp 0 --ignore-eos -no-cnv --no-display-prompt -c 256 -ngl 99 \
-    -dev VirtGPU0-CUDA0 >/dev/null 2>"$OUT/profile-guest.log" &
+    -dev VirtGPU0-CUDA0 -v >/dev/null 2>"$OUT/profile-guest.log" & # -v: llama.cpp lets debug lines through
 client=$!
 sleep 8 # the model loaded: the connection's process is computing
 for pid in $(pgrep -P "$server"); do grep -H Seccomp "/proc/$pid/status"; done | tee "$OUT/sandbox.txt"
