@@ -163,8 +163,16 @@ uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct api
     if (!host_buffer_admit(ctx, 0, "device_buffer_from_ptr")) {
         return APIR_CALL_FAILED;
     }
+    void *ptr = guest_memory(ctx, req->res_id, req->size);
+    /* ggml asserts (aborts) on a base that is not aligned for its tensors */
+    const size_t alignment = ggml_backend_buft_get_alignment(ctx->buft);
+    if (ptr != NULL && (uintptr_t)ptr % alignment != 0) {
+        CTX_ERROR(ctx->ctx_id, "device_buffer_from_ptr: resource %u is mapped at an address not aligned to %zu bytes",
+                  req->res_id, alignment);
+        return APIR_CALL_NOT_ALLOWED;
+    }
     /* the blob must outlive the buffer, whatever the guest unrefs */
-    void *ptr = ctx->cbs.pin_shmem(ctx->ctx_id, req->res_id) ? guest_memory(ctx, req->res_id, req->size) : NULL;
+    ptr = ptr && ctx->cbs.pin_shmem(ctx->ctx_id, req->res_id) ? ptr : NULL;
     ggml_backend_buffer_t buffer =
         ptr && req->size > 0
             ? ggml_backend_dev_buffer_from_host_ptr(ctx->dev, ptr, (size_t)req->size, (size_t)req->max_tensor_size)

@@ -7,6 +7,7 @@
 #ifndef APIR_INTERNAL_H
 #define APIR_INTERNAL_H
 
+#include "ctx-table.h"
 #include "apir/apir.h"
 #include "apir/backend-abi.h"
 #include "log.h"
@@ -41,6 +42,7 @@ struct apir_context {
     struct apir_resource *resources;
     size_t n_resources;
     size_t cap_resources;
+    struct ctx_table resource_index; /* res_id -> its position in resources + 1: O(1), seeded */
 
     struct apir_backend backend;
 

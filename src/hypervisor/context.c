@@ -85,6 +85,9 @@ static void free_context(struct apir_context *ctx)
         free(ctx->config[i].value);
     }
     free(ctx->config);
+    while (ctx->n_resources > 0) { /* empties the index, which frees its storage */
+        ctx_table_remove(&ctx->resource_index, ctx->resources[--ctx->n_resources].res_id);
+    }
     free(ctx->resources);
     LOG_INFO("context %u ('%s') destroyed", ctx->ctx_id, ctx->debug_name ? ctx->debug_name : "unknown");
     free(ctx->debug_name);
@@ -125,6 +128,7 @@ struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, co
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    ctx->resource_index = (struct ctx_table)CTX_TABLE_INIT;
     ctx->ctx_id = ctx_id;
     ctx->capset_id = capset_id;
     ctx->max_command_bytes = DEFAULT_MAX_COMMAND_BYTES;
@@ -189,12 +193,8 @@ const char *apir_context_get_config(struct apir_context *ctx, const char *key)
 
 struct apir_resource *apir_find_resource(struct apir_context *ctx, uint32_t res_id)
 {
-    for (size_t i = 0; i < ctx->n_resources; i++) {
-        if (ctx->resources[i].res_id == res_id) {
-            return &ctx->resources[i];
-        }
-    }
-    return NULL;
+    const uintptr_t position = (uintptr_t)ctx_table_find(&ctx->resource_index, res_id);
+    return position != 0 ? &ctx->resources[position - 1] : NULL;
 }
 
 bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *ptr, size_t size)
@@ -212,6 +212,9 @@ bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *
         ctx->resources = grown;
         ctx->cap_resources = cap;
     }
+    if (!ctx_table_add(&ctx->resource_index, res_id, (void *)(uintptr_t)(ctx->n_resources + 1))) {
+        return false;
+    }
     ctx->resources[ctx->n_resources++] = (struct apir_resource){ res_id, ptr, size, false };
     return true;
 }
@@ -224,7 +227,12 @@ bool apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id)
         return false;
     }
     if (r != NULL) {
+        ctx_table_remove(&ctx->resource_index, res_id);
         *r = ctx->resources[--ctx->n_resources];
+        if (r != &ctx->resources[ctx->n_resources]) { /* the last one moved into its place */
+            ctx_table_remove(&ctx->resource_index, r->res_id);
+            ctx_table_add(&ctx->resource_index, r->res_id, (void *)(uintptr_t)(r - ctx->resources + 1));
+        }
     }
     return true;
 }
