@@ -448,17 +448,27 @@ static void close_connection(struct connection *c)
 
 /* Ends the process when its guest has gone and the process has not, LEFT_GRACE_SECONDS later: a
  * call that runs long (a graph compute) does not read the socket, and the host's work for a
- * guest that left is not to be done. Otherwise the command loop sees the end first. */
+ * guest that left is not to be done. The command loop cancels it when it ends by itself. */
 static struct {
     int sock;
     char name[64];
-} watched; /* outlives serve_connection's frame: the process may end after it */
+} watched;
 
 static void *watch_guest(void *arg)
 {
     (void)arg;
     struct pollfd hangup = { .fd = watched.sock, .events = POLLRDHUP };
-    while (ppoll(&hangup, 1, NULL, NULL) < 0 && errno == EINTR) {
+    for (;;) {
+        const int ready = ppoll(&hangup, 1, NULL, NULL);
+        if (ready < 0 && errno == EINTR) {
+            continue;
+        }
+        if (ready < 0 || (hangup.revents & POLLNVAL) != 0) {
+            return NULL; /* nothing to watch */
+        }
+        if ((hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+            break;
+        }
     }
     const struct timespec grace = { .tv_sec = LEFT_GRACE_SECONDS };
     while (nanosleep(&grace, NULL) < 0 && errno == EINTR) {
@@ -490,7 +500,8 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
     watched.sock = sock;
     snprintf(watched.name, sizeof watched.name, "%s", c.name);
     pthread_t watchdog;
-    if (pthread_create(&watchdog, NULL, watch_guest, NULL) != 0) {
+    const bool watching = pthread_create(&watchdog, NULL, watch_guest, NULL) == 0;
+    if (!watching) {
         LOG_WARN("%s: no watch on its connection; a call it leaves running will run to its end", c.name);
     }
     uint32_t hdr[VTEST_HDR_DWORDS];
@@ -498,6 +509,10 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
         poll_for_input(&c);
     } while (conn_read(&c, hdr, sizeof hdr) && handle(&c, hdr[VTEST_HDR_CMD], hdr[VTEST_HDR_LEN]));
     LOG_INFO("%s %s", c.name, stop_requested ? "closed: the server stops" : "disconnected");
+    if (watching) { /* the loop saw the end itself */
+        pthread_cancel(watchdog);
+        pthread_join(watchdog, NULL);
+    }
     close_connection(&c);
     return 0;
 }
