@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -451,27 +452,31 @@ static void close_connection(struct connection *c)
  * guest that left is not to be done. The command loop cancels it when it ends by itself. */
 static struct {
     int sock;
+    int stop; /* an eventfd: the command loop has ended */
     char name[64];
 } watched;
+
+/* ppoll() through interruptions: the number of ready descriptors, 0 at the timeout */
+static int wait_events(struct pollfd *fds, nfds_t n, const struct timespec *timeout)
+{
+    int ready;
+    while ((ready = ppoll(fds, n, timeout, NULL)) < 0 && errno == EINTR) {
+    }
+    return ready;
+}
 
 static void *watch_guest(void *arg)
 {
     (void)arg;
-    struct pollfd hangup = { .fd = watched.sock, .events = POLLRDHUP };
-    for (;;) {
-        const int ready = ppoll(&hangup, 1, NULL, NULL);
-        if (ready < 0 && errno == EINTR) {
-            continue;
-        }
-        if (ready < 0 || (hangup.revents & POLLNVAL) != 0) {
-            return NULL; /* nothing to watch */
-        }
-        if ((hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
-            break;
-        }
+    struct pollfd fds[2] = { { .fd = watched.sock, .events = POLLRDHUP }, { .fd = watched.stop, .events = POLLIN } };
+    /* until the guest hangs up, or the command loop ends */
+    if (wait_events(fds, 2, NULL) <= 0 || fds[1].revents != 0 || (fds[0].revents & POLLNVAL) != 0) {
+        return NULL;
     }
+    /* then the loop has LEFT_GRACE_SECONDS to see it */
     const struct timespec grace = { .tv_sec = LEFT_GRACE_SECONDS };
-    while (nanosleep(&grace, NULL) < 0 && errno == EINTR) {
+    if (wait_events(&fds[1], 1, &grace) != 0) {
+        return NULL;
     }
     LOG_ERROR("%s left %d s ago while a call still runs; ending its context", watched.name, LEFT_GRACE_SECONDS);
     _exit(EXIT_GUEST_LEFT);
@@ -498,9 +503,10 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
     snprintf(c.name, sizeof c.name, "client %u", ctx_id);
     LOG_INFO("%s connected", c.name);
     watched.sock = sock;
+    watched.stop = eventfd(0, EFD_CLOEXEC);
     snprintf(watched.name, sizeof watched.name, "%s", c.name);
     pthread_t watchdog;
-    const bool watching = pthread_create(&watchdog, NULL, watch_guest, NULL) == 0;
+    const bool watching = watched.stop >= 0 && pthread_create(&watchdog, NULL, watch_guest, NULL) == 0;
     if (!watching) {
         LOG_WARN("%s: no watch on its connection; a call it leaves running will run to its end", c.name);
     }
@@ -510,8 +516,13 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
     } while (conn_read(&c, hdr, sizeof hdr) && handle(&c, hdr[VTEST_HDR_CMD], hdr[VTEST_HDR_LEN]));
     LOG_INFO("%s %s", c.name, stop_requested ? "closed: the server stops" : "disconnected");
     if (watching) { /* the loop saw the end itself */
-        pthread_cancel(watchdog);
-        pthread_join(watchdog, NULL);
+        const uint64_t one = 1;
+        if (write(watched.stop, &one, sizeof one) == (ssize_t)sizeof one) {
+            pthread_join(watchdog, NULL);
+        }
+    }
+    if (watched.stop >= 0) {
+        close(watched.stop);
     }
     close_connection(&c);
     return 0;
