@@ -23,6 +23,9 @@
 #define ENV_BACKEND_LIBRARY "VIRGL_APIR_BACKEND_LIBRARY"
 #define ENV_ROUTE_VENUS "VIRGL_ROUTE_VENUS_TO_APIR"
 #define ENV_APIR_LOG_FILE "VIRGL_APIR_LOG_TO_FILE"
+/* the virglrenderer-ABI library (libvirglrenderer.so.1 for QEMU): the real
+ * virglrenderer it forwards what is not APIR to ("none": none) */
+#define ENV_REAL_VIRGLRENDERER "GGML_VIRTGPU_VIRGLRENDERER"
 /* set: apir-server serves without its sandbox (--no-sandbox), for debugging */
 #define ENV_NO_SANDBOX "GGML_VIRTGPU_NO_SANDBOX"
 /* ggml's own: set, its abort handler does not fork gdb for a backtrace */
