@@ -3,7 +3,9 @@
 #   make              install missing packages, build the pinned llama.cpp (cached
 #                     outside the checkout) and this project
 #   make demo         the main job: a prompt answered by a llama.cpp tool
-#   make test         the test suite (normal build and ASan+UBSan build) via ctest
+#   make test         the test suite (normal build and ASan+UBSan build) via ctest,
+#                     then make test-vm
+#   make test-vm      llama.cpp in a real VM (QEMU, virtio-gpu, our virglrenderer)
 #   make test-backend-ops  the full test-backend-ops suite on the VirtGPU device
 #   make bench        the benchmarks (the small model in Q4_0, F16 and F32)
 #   make fuzz         the libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
@@ -24,7 +26,7 @@ CTEST_ARGS ?=
 
 CMAKE_DEFS = -DLLAMA_SRC_DIR=$(LLAMA_SRC_DIR) -DLLAMA_BUILD_DIR=$(LLAMA_BUILD_DIR)
 
-.PHONY: all packages deps build build-asan build-fuzz demo test test-backend-ops bench fuzz fuzz-corpus print-deps clean
+.PHONY: all packages deps build build-asan build-fuzz demo test test-vm test-backend-ops bench fuzz fuzz-corpus print-deps clean
 
 all: build
 
@@ -50,6 +52,13 @@ test: build build-asan
 	@cd build && ctest --output-on-failure $(CTEST_ARGS)
 	@echo "== tests: AddressSanitizer + UBSan build =="
 	@cd build-asan && ctest --output-on-failure $(CTEST_ARGS)
+	@$(MAKE) test-vm
+
+# the seed's scenario in a real VM: Debian 13's QEMU with our libvirglrenderer.so.1
+# (its dependencies are cached by scripts/vm-deps.sh), Debian's kernel
+test-vm: build
+	@echo "== tests: a real VM (scripts/vm.sh) =="
+	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin bash tests/vm/vm_test.sh build build/bin/gguf-model-maker
 
 # the whole test-backend-ops suite against the VirtGPU device (long)
 test-backend-ops: build

@@ -115,12 +115,19 @@ run_qemu() {
     mount -t proc proc "$ROOT/proc"
     mount --rbind /sys "$ROOT/sys"
     mount --rbind /dev "$ROOT/dev"
-    chroot "$ROOT" /usr/bin/Xvfb :99 -screen 0 640x480x24 -nolisten tcp >>"$LOG" 2>&1 &
-    local xvfb=$!
-    for _ in $(seq 200); do [[ -S $ROOT/tmp/.X11-unix/X99 ]] && break; sleep 0.05; done
+    # Xvfb picks a free display (-displayfd) and listens only on its socket
+    # file in this namespace's /tmp: VMs started at once do not meet
+    chroot "$ROOT" /usr/bin/Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp -nolisten local \
+        3>"$work/display" >>"$LOG" 2>&1 &
+    local xvfb=$! display=
+    for _ in $(seq 200); do
+        display=$(cat "$work/display" 2>/dev/null)
+        [[ -n $display && -S $ROOT/tmp/.X11-unix/X$display ]] && break
+        sleep 0.05
+    done
     # DBUS_SESSION_BUS_ADDRESS: SDL must not start a dbus-launch that outlives QEMU
     local rc=0
-    chroot "$ROOT" /usr/bin/env "${host_unset[@]}" DISPLAY=:99 DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
+    chroot "$ROOT" /usr/bin/env "${host_unset[@]}" DISPLAY=":$display" DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
         NO_AT_BRIDGE=1 LD_LIBRARY_PATH="$BUILD/lib/virgl" VIRGL_APIR_LOG_TO_FILE="$LOG" "${host_env[@]}" \
         timeout -k 5 "${VM_TIMEOUT:-900}" /usr/bin/qemu-system-x86_64 "${accel[@]}" -smp 1 -m "${VM_MEMORY:-2G}" \
         -nodefaults -no-user-config -serial "file:$work/console.log" -no-reboot -display sdl,gl=on \
@@ -131,12 +138,14 @@ run_qemu() {
         -virtfs local,path=/mnt/out,mount_tag=out,security_model=none >>"$LOG" 2>&1 || rc=$?
     kill "$xvfb" 2>/dev/null
     wait "$xvfb" 2>/dev/null || true
-    # anything else still running in the root (Venus's render server exits
-    # shortly after QEMU) is ours to end
+    # anything else still running in the root from this namespace (Venus's
+    # render server exits shortly after QEMU) is ours to end
     sleep 0.5
-    local p
+    local p ours
+    ours=$(readlink /proc/self/ns/mnt)
     for p in /proc/[0-9]*; do
-        [[ "$(readlink "$p/root" 2>/dev/null)" == "$ROOT" ]] && kill -9 "${p#/proc/}" 2>/dev/null
+        [[ "$(readlink "$p/root" 2>/dev/null)" == "$ROOT" && "$(readlink "$p/ns/mnt" 2>/dev/null)" == "$ours" ]] &&
+            kill -9 "${p#/proc/}" 2>/dev/null
     done
     return $rc
 }

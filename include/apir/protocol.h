@@ -7,6 +7,7 @@
 #ifndef APIR_PROTOCOL_H
 #define APIR_PROTOCOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define APIR_PROTOCOL_MAJOR 0u
@@ -27,6 +28,10 @@ struct apir_capset {
     uint32_t supports_blob_resources; /* 1 */
     uint32_t reserved[4];
 };
+
+/* Whether caps is an APIR host's: a Venus capset not routed to APIR (whose
+ * second word is a Vulkan version) is not. */
+bool apir_capset_valid(const struct apir_capset *caps);
 
 /* ---- command header ---------------------------------------------------- */
 

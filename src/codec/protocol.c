@@ -23,6 +23,11 @@ int apir_call_index(uint32_t call)
 #undef APIR_CALL_INDEX_CASE
 }
 
+bool apir_capset_valid(const struct apir_capset *caps)
+{
+    return caps->apir_version == 1 && caps->supports_blob_resources <= 1;
+}
+
 const char *apir_call_error_text(uint32_t code)
 {
 #define APIR_CALL_ERROR_CASE(NAME, number, what) \

@@ -189,8 +189,9 @@ static void explain_load_failure(uint32_t code)
         LOG_ERROR("the hypervisor's APIR component could not load the backend library (code %u)", code);
         return;
     case APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_LOAD_LIBRARY_ENV_VAR_MISSING:
-        LOG_ERROR("the host library has no GGML library configured: set " ENV_GGML_LIBRARY_PATH " "
-                       "(config key " APIR_CFG_GGML_LIBRARY_PATH ") on the host");
+        LOG_ERROR("the host cannot open the GGML library: env var '" ENV_GGML_LIBRARY_PATH "' not defined "
+                  "(set it, or the config key " APIR_CFG_GGML_LIBRARY_PATH ", on the host to the GGML backend "
+                  "library to run on, e.g. libggml-cuda.so)");
         return;
     case APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_LOAD_LIBRARY_CANNOT_OPEN:
         LOG_ERROR("the host library cannot open the GGML library named by " ENV_GGML_LIBRARY_PATH "; "

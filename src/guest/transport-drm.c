@@ -72,14 +72,33 @@ static bool has_param(int fd, uint64_t param)
     return drm_ioctl(fd, VGPU_DRM_IOCTL_GETPARAM, &p) == 0 && value != 0;
 }
 
+static void explain_missing_capset(uint32_t capset_id)
+{
+    if (capset_id == APIR_CAPSET_ID_APIR) {
+        LOG_ERROR("the hypervisor does not offer the APIR capset (%u): an unmodified QEMU offers only Venus's; "
+                  "unset " ENV_USE_APIR_CAPSET " here to use the Venus capset, with " ENV_ROUTE_VENUS
+                  " set in the hypervisor's environment", capset_id);
+    } else {
+        LOG_ERROR("the hypervisor does not offer the Venus capset (%u): start the VM with virtio-gpu-gl's "
+                  "venus=on,blob=on,hostmem=... and our libvirglrenderer.so.1 with " ENV_ROUTE_VENUS " set "
+                  "(docs/vm.md)", capset_id);
+    }
+}
+
 static bool init_context(int fd, uint32_t capset_id)
 {
     struct apir_capset caps;
     memset(&caps, 0, sizeof caps);
     struct vgpu_drm_get_caps gc = { capset_id, 0, (uint64_t)(uintptr_t)&caps, sizeof caps, 0 };
     if (drm_ioctl(fd, VGPU_DRM_IOCTL_GET_CAPS, &gc) != 0) {
-        LOG_ERROR("the hypervisor does not offer capset %u (%s): %s", capset_id,
-                  capset_id == APIR_CAPSET_ID_APIR ? "APIR" : "Venus", strerror(errno));
+        explain_missing_capset(capset_id);
+        return false;
+    }
+    if (!apir_capset_valid(&caps)) {
+        LOG_ERROR("the hypervisor's Venus capset is Venus's own, not routed to APIR: set "
+                  ENV_ROUTE_VENUS " in the hypervisor's environment (QEMU's, where our "
+                  "libvirglrenderer.so.1 runs), or use a hypervisor with the APIR capset and set "
+                  ENV_USE_APIR_CAPSET " here");
         return false;
     }
     struct vgpu_drm_context_set_param params[3] = {

@@ -191,13 +191,17 @@ static bool host_offers_capset(struct vtest *v, uint32_t capset_id)
         LOG_ERROR("the vtest server did not answer the capset query");
         return false;
     }
-    if (answer[VCMD_GET_CAPSET_REPLY_VALID] != 0) {
+    if (answer[VCMD_GET_CAPSET_REPLY_VALID] != 0 &&
+        apir_capset_valid((const struct apir_capset *)&answer[VCMD_GET_CAPSET_REPLY_CAPSET])) {
         return true;
     }
     if (len >= VCMD_GET_CAPSET_REPLY_REFUSED_DWORDS &&
         answer[VCMD_GET_CAPSET_REPLY_REFUSED] == VTEST_REFUSED_TOO_MANY_CONTEXTS) {
         LOG_ERROR("apir-server refused: %u contexts already running (--max-contexts); try again later, or raise "
                   "the server's limit", answer[VCMD_GET_CAPSET_REPLY_REFUSED_CONTEXTS]);
+    } else if (answer[VCMD_GET_CAPSET_REPLY_VALID] != 0) {
+        LOG_ERROR("the vtest server's capset %u is not APIR's (a Venus server that does not route Venus to "
+                  "APIR?): start apir-server, or set " ENV_ROUTE_VENUS " on the host", capset_id);
     } else if (capset_id == APIR_CAPSET_ID_VENUS) {
         LOG_ERROR("the host does not serve APIR on the Venus capset: set " ENV_ROUTE_VENUS " on the "
                   "host, or " ENV_USE_APIR_CAPSET " in the guest if the host has the APIR capset");

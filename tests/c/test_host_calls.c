@@ -18,6 +18,7 @@
 #include "check.h"
 #include "ggml.h"
 #include "loopback.h"
+#include "virgl_loopback.h"
 #include "apir-graph.h"
 #include "remote.h"
 #include "transport.h"
@@ -876,8 +877,11 @@ int main(void)
     const char *socket_path = getenv("VTEST_SOCKET_NAME");
     struct apir_context *ctx = NULL;
     struct vgpu_transport *transport;
+    const bool through_virgl = getenv("TEST_VIRGL") != NULL;
     if (socket_path != NULL) {
         transport = vgpu_transport_vtest_open(socket_path, false);
+    } else if (through_virgl) {
+        transport = virgl_loopback_create(1);
     } else {
         char err[256];
         ctx = apir_context_create(1, APIR_CAPSET_ID_APIR, "test", err, sizeof err);
@@ -908,6 +912,10 @@ int main(void)
             test_buffer_from_ptr(transport);
         }
         vgpu_remote_close(R);
+    }
+    if (through_virgl) {
+        CHECK(virgl_loopback_fences_signalled > 10 && virgl_loopback_last_fence == virgl_loopback_fences_signalled,
+              "every command's fence was told (%llu)", (unsigned long long)virgl_loopback_fences_signalled);
     }
     apir_context_destroy(ctx);
     return FINISH();
