@@ -97,7 +97,7 @@ refused_by_host() {
     stop_server "$SERVER_PID"
     check_contains "$what: the host logs it" "$TEST_TMP/$name.err" "$host_msg"
 }
-refused_by_host nolib "APIR_LLAMA_CPP_GGML_LIBRARY_PATH unset on the host" "set APIR_LLAMA_CPP_GGML_LIBRARY_PATH" \
+refused_by_host nolib "APIR_LLAMA_CPP_GGML_LIBRARY_PATH unset on the host" "cannot open the GGML library: env var 'APIR_LLAMA_CPP_GGML_LIBRARY_PATH' not defined" \
     "cannot open the GGML library: env var 'APIR_LLAMA_CPP_GGML_LIBRARY_PATH' not defined" \
     --backend-library "$HOST_LIBRARY"
 refused_by_host nofile "the GGML library path names a missing file" \
