@@ -126,7 +126,7 @@ if command -v virgl_test_server >/dev/null; then
     virgl_test_server --venus --use-egl-surfaceless --socket-path="$TEST_TMP/virgl.sock" >"$TEST_TMP/virgl.log" 2>&1 &
     virgl=$!
     for _ in $(seq 100); do [[ -S "$TEST_TMP/virgl.sock" ]] && break; sleep 0.05; done
-    expect_fallback virgl "virgl_test_server (no APIR), Venus capset" "does not serve APIR contexts" \
+    expect_fallback virgl "virgl_test_server (no APIR), Venus capset" "is not APIR's (a Venus server that does not route Venus to APIR?)" \
         VTEST_SOCKET_NAME="$TEST_TMP/virgl.sock"
     expect_fallback virgl-apir "virgl_test_server (no APIR), APIR capset" "does not offer the APIR capset" \
         VTEST_SOCKET_NAME="$TEST_TMP/virgl.sock" "$APIR_CAPSET"
