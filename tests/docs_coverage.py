@@ -16,8 +16,8 @@ $(...)) is a placeholder, and consecutive placeholders count as one. An
 entry is a markdown heading whose code span holds the message with each
 placeholder written as <words> or as … (e.g. `cannot listen on <path>:
 <reason>`); whitespace runs count as one space. Leading and trailing
-whitespace and the component's prefix (`apir-server: `, ...) are not part
-of a message.
+whitespace, and the prefix the log adds (`apir-server: error: `, ...), are
+not part of a message; text a format holds itself is.
 
 usage: docs_coverage.py [--self-test] REPO_ROOT
 Prints each message with no entry, one a line, as `file:line: message` (the
