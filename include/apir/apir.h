@@ -84,6 +84,35 @@ APIR_API bool apir_context_library_loaded(const struct apir_context *ctx);
 
 APIR_API void apir_context_destroy(struct apir_context *ctx);
 
+/* ---- counters ------------------------------------------------------------ */
+
+/* quarter-octave buckets of nanoseconds: 0..7 ns one each, then bucket b
+ * counts [(4 + b % 4) << (b / 4 - 1), the next bucket's start); the last
+ * one also every longer time */
+#define APIR_LATENCY_BUCKETS 160
+
+/* What a context served, counted as it goes. Each field has one writer,
+ * the thread that calls apir_context_submit(): another thread or process
+ * (through shared memory) reads it meanwhile with relaxed atomic loads of
+ * whole 64-bit words. */
+struct apir_context_stats {
+    uint64_t calls[APIR_CALL_INDEX_COUNT]; /* forwarded calls, by apir_call_index() */
+    uint64_t other_commands;               /* handshakes, library loads, unknown calls */
+    uint64_t command_bytes;                /* in: the commands' bytes */
+    uint64_t reply_bytes;                  /* out: their replies' payload bytes */
+    uint64_t latency[APIR_LATENCY_BUCKETS]; /* the commands by handling time */
+    /* the backend library's apir_backend_usage (0 without it), after each call */
+    uint64_t buffers;
+    uint64_t buffer_bytes;
+    uint64_t tensor_bytes_in;
+    uint64_t tensor_bytes_out;
+};
+
+/* From now on the context counts into *stats (NULL: stops counting), which
+ * the caller keeps until then. Counting costs a clock read before and after
+ * each command and a few stores, no system call. */
+APIR_API void apir_context_count_into(struct apir_context *ctx, struct apir_context_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

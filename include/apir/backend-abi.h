@@ -1,8 +1,8 @@
 /* The ABI between the hypervisor's APIR component and the backend library it
  * loads (VIRGL_APIR_BACKEND_LIBRARY / config key apir.load_library.path).
  *
- * The APIR component resolves three symbols by name and calls them with the
- * APIR context id. This is the same ABI as virglrenderer's APIR component and
+ * The APIR component resolves three symbols (and an optional fourth) by
+ * name and calls them with the APIR context id. This is the same ABI as virglrenderer's APIR component and
  * llama.cpp's reference host library, so either side can be swapped. */
 #ifndef APIR_BACKEND_ABI_H
 #define APIR_BACKEND_ABI_H
@@ -44,5 +44,16 @@ typedef uint32_t (*apir_backend_dispatcher_fn)(uint32_t ctx_id, struct apir_call
                                                char **enc_cur_after);
 
 typedef void (*apir_backend_deinit_fn)(uint32_t ctx_id);
+
+/* Optional: what the library holds and moved for a context, for a status
+ * report; false for a context it does not know. */
+#define APIR_BACKEND_USAGE_SYMBOL "apir_backend_usage"
+struct apir_backend_usage {
+    uint64_t buffers;          /* buffers it holds */
+    uint64_t buffer_bytes;     /* bytes of those it allocated (not those wrapping guest memory) */
+    uint64_t tensor_bytes_in;  /* tensor data written from guest memory */
+    uint64_t tensor_bytes_out; /* tensor data read into guest memory */
+};
+typedef bool (*apir_backend_usage_fn)(uint32_t ctx_id, struct apir_backend_usage *out);
 
 #endif

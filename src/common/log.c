@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "apir/names.h"
 
@@ -71,5 +72,27 @@ void log_write(struct log_sink *sink, enum log_level level, int64_t ctx_id, cons
     pthread_mutex_lock(&sink->lock);
     fprintf(out, "%s\n", line);
     fflush(out);
+    pthread_mutex_unlock(&sink->lock);
+}
+
+void log_lines(struct log_sink *sink, const char *tag, const char *text)
+{
+    FILE *file = log_file(sink);
+    FILE *out = file ? file : stderr;
+    pthread_mutex_lock(&sink->lock);
+    for (const char *line = text; *line != '\0';) {
+        const size_t length = strcspn(line, "\n");
+        char tagged[1024];
+        snprintf(tagged, sizeof tagged, "%s%s: %.*s", sink->prefix, tag, (int)length, line);
+        if (sink->emit != NULL) {
+            sink->emit(LOG_LEVEL_INFO, tagged);
+        } else {
+            fprintf(out, "%s\n", tagged);
+        }
+        line += length + (line[length] == '\n');
+    }
+    if (sink->emit == NULL) {
+        fflush(out);
+    }
     pthread_mutex_unlock(&sink->lock);
 }

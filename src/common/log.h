@@ -42,6 +42,9 @@ void log_write(struct log_sink *sink, enum log_level level, int64_t ctx_id, cons
 /* The sink's log file, opening it if needed; NULL when it logs elsewhere. */
 FILE *log_file(struct log_sink *sink);
 bool log_debug_enabled(struct log_sink *sink);
+/* Writes each line of text where the sink writes, tagged, whatever the
+ * level: for what its user asked for (apir-server's report on SIGUSR1). */
+void log_lines(struct log_sink *sink, const char *tag, const char *text);
 
 #define LOG_ERROR(...) log_write(&component_log, LOG_LEVEL_ERROR, LOG_NO_CONTEXT, __VA_ARGS__)
 #define LOG_WARN(...) log_write(&component_log, LOG_LEVEL_WARN, LOG_NO_CONTEXT, __VA_ARGS__)

@@ -107,4 +107,15 @@ enum vtest_command {
 #define VCMD_SUBMIT_CMD2_BATCH_CMD_SIZE 2
 #define VCMD_SUBMIT_CMD2_BATCH_SYNC_COUNT 4
 
+/* apir-server's own command, outside vtest's numbers: a connection's first
+ * and only command, no payload; asks for the live status report. The
+ * reply: whether it is the report or a refusal, the text's length in
+ * bytes, then the text (UTF-8, not NUL-terminated) padded to dwords. */
+#define VCMD_APIR_STATUS 0x56475301u /* "\x01SGV" */
+#define VCMD_APIR_STATUS_REPLY_ANSWER 0
+#define VCMD_APIR_STATUS_REPLY_TEXT_BYTES 1
+#define VCMD_APIR_STATUS_REPLY_TEXT 2
+#define VTEST_STATUS_REPORT 0u
+#define VTEST_STATUS_REFUSED 1u
+
 #endif

@@ -374,6 +374,7 @@ static void read_tensor(struct host_ctx *ctx, const struct ggml_tensor *t, uint8
                         size_t size)
 {
     void *pinned = staging(ctx, size);
+    ctx->tensor_bytes_out += size;
     ggml_backend_tensor_get(t, pinned ? pinned : shmem, offset, size);
     if (pinned != NULL) {
         memcpy(shmem, pinned, size);
@@ -414,6 +415,7 @@ static void write_tensor(struct host_ctx *ctx, struct tensor_io *io, struct host
         memcpy(bounce, io->shmem, size);
     }
     ggml_backend_tensor_set(io->tensor, bounce, offset, size);
+    ctx->tensor_bytes_in += size;
     if (seen != NULL) { /* a call has at most APIR_MAX_WRITES writes (its decoder's bound) */
         seen->items[seen->count++] =
             (struct host_write_record){ .start = (uintptr_t)io->tensor->data + offset, .size = size, .copy = copy };

@@ -78,6 +78,18 @@ EXPORT void apir_backend_deinit(uint32_t ctx_id)
     }
 }
 
+EXPORT bool apir_backend_usage(uint32_t ctx_id, struct apir_backend_usage *out)
+{
+    const struct host_ctx *ctx = find_context(ctx_id);
+    if (ctx == NULL) {
+        return false;
+    }
+    *out = (struct apir_backend_usage){ .buffers = ctx->n_buffers, .buffer_bytes = ctx->memory_used,
+                                        .tensor_bytes_in = ctx->tensor_bytes_in,
+                                        .tensor_bytes_out = ctx->tensor_bytes_out };
+    return true;
+}
+
 EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *cbs, uint32_t call,
                                         char *dec_cur, const char *dec_end, char *enc_cur,
                                         const char *enc_end, char **enc_cur_after)

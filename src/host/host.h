@@ -86,6 +86,8 @@ struct host_ctx {
     uint32_t free_slots;          /* head of the free list: index + 1, 0: empty */
     uint32_t n_buffers;           /* slots in use */
     uint64_t memory_used;         /* sum of the slots' charged bytes */
+    uint64_t tensor_bytes_in;     /* tensor data written from guest memory */
+    uint64_t tensor_bytes_out;    /* and read into it */
 
     struct host_limits limits;
     bool detailed_errors;         /* the guest asked for APIR_CALL_ERRORS codes */

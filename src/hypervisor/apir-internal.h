@@ -2,8 +2,9 @@
  * library it loaded.
  *
  * The files call each other one way only: commands.c (the commands) uses
- * context.c (contexts, callbacks) and backend.c (library loading); context.c
- * uses backend.c; backend.c knows no context, only what it is handed. */
+ * stats.c (their counters), context.c (contexts, callbacks) and backend.c
+ * (library loading); stats.c and context.c use backend.c; backend.c knows
+ * no context, only what it is handed. */
 #ifndef APIR_INTERNAL_H
 #define APIR_INTERNAL_H
 
@@ -29,6 +30,7 @@ struct apir_backend {
     void *library; /* NULL: none loaded */
     apir_backend_dispatcher_fn dispatch;
     apir_backend_deinit_fn deinit;
+    apir_backend_usage_fn usage; /* NULL: the library does not say */
 };
 
 struct apir_context {
@@ -48,6 +50,7 @@ struct apir_context {
 
     uint64_t max_command_bytes; /* apir.limits.command_bytes, 0: none */
     bool detailed_errors;       /* the guest asked for APIR_CALL_ERRORS codes */
+    struct apir_context_stats *stats; /* the embedder's counters, or NULL */
 };
 
 /* the callbacks handed to the backend library (context.c) */
@@ -61,5 +64,10 @@ uint32_t apir_backend_load(struct apir_backend *backend, const char *path, uint3
                            struct apir_callbacks *callbacks);
 /* Releases what the library holds for ctx_id and unloads it, if loaded. */
 void apir_backend_unload(struct apir_backend *backend, uint32_t ctx_id);
+
+/* stats.c: counts a command of `type` (call: a FORWARD's flags) that took
+ * `ns` to answer, then stores the backend's usage; only while counting. */
+void apir_stats_count_command(struct apir_context *ctx, uint32_t type, uint32_t call, size_t command_bytes,
+                              size_t reply_bytes, int64_t ns);
 
 #endif

@@ -37,6 +37,7 @@ static uint32_t open_library(struct apir_backend *backend, const char *path, api
     *init = (apir_backend_initialize_fn)(uintptr_t)dlsym(backend->library, APIR_BACKEND_INITIALIZE_SYMBOL);
     backend->dispatch = (apir_backend_dispatcher_fn)(uintptr_t)dlsym(backend->library, APIR_BACKEND_DISPATCHER_SYMBOL);
     backend->deinit = (apir_backend_deinit_fn)(uintptr_t)dlsym(backend->library, APIR_BACKEND_DEINIT_SYMBOL);
+    backend->usage = (apir_backend_usage_fn)(uintptr_t)dlsym(backend->library, APIR_BACKEND_USAGE_SYMBOL);
     if (*init == NULL || backend->dispatch == NULL) {
         LOG_ERROR("'%s' is not an APIR backend library: it lacks " APIR_BACKEND_INITIALIZE_SYMBOL " or "
                    APIR_BACKEND_DISPATCHER_SYMBOL, path);

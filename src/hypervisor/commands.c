@@ -12,6 +12,7 @@
 
 #include "apir-codec.h"
 #include "apir-internal.h"
+#include "clock.h"
 
 struct reply_channel {
     uint32_t *notify;
@@ -43,7 +44,8 @@ static void notify(const struct reply_channel *reply, uint32_t return_code)
 
 /* ---- HANDSHAKE ---------------------------------------------------------- */
 
-static void handshake(struct apir_context *ctx, struct apir_decoder *dec, const struct reply_channel *reply)
+/* the bytes of its reply payload */
+static size_t handshake(struct apir_context *ctx, struct apir_decoder *dec, const struct reply_channel *reply)
 {
     const uint32_t major = apir_decode_u32(dec);
     const uint32_t minor = apir_decode_u32(dec);
@@ -64,6 +66,7 @@ static void handshake(struct apir_context *ctx, struct apir_decoder *dec, const 
     apir_encode_u32(&enc, APIR_PROTOCOL_MAJOR);
     apir_encode_u32(&enc, APIR_PROTOCOL_MINOR);
     notify(reply, APIR_HANDSHAKE_MAGIC);
+    return apir_encoder_used(&enc);
 }
 
 /* ---- LOADLIBRARY -------------------------------------------------------- */
@@ -76,8 +79,9 @@ static uint32_t load_library(struct apir_context *ctx)
 
 /* ---- FORWARD ------------------------------------------------------------ */
 
+/* the return code; the bytes of the reply payload in *reply_bytes */
 static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, size_t args_size,
-                        const struct reply_channel *reply)
+                        const struct reply_channel *reply, size_t *reply_bytes)
 {
     if (ctx->backend.dispatch == NULL) {
         CTX_ERROR(ctx->ctx_id, "%s forwarded before the backend library was loaded",
@@ -97,6 +101,7 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
         CTX_ERROR(ctx->ctx_id, "%s: the backend wrote past the reply page", apir_call_name(call));
         return APIR_FORWARD_FAILED_TO_SYNC_STREAMS;
     }
+    *reply_bytes = rc == APIR_CALL_OK ? (size_t)(end - enc) : 0;
     return APIR_FORWARD_BASE_INDEX + rc;
 }
 
@@ -151,6 +156,33 @@ bool apir_context_refuse_command(struct apir_context *ctx, const void *head, siz
     return true;
 }
 
+/* Runs one command and answers it; the bytes of its reply payload. */
+static size_t run_command(struct apir_context *ctx, struct apir_decoder *dec, const struct command_header *h,
+                          uint8_t *cmd, size_t size)
+{
+    if (ctx->max_command_bytes != 0 && size > ctx->max_command_bytes) {
+        refuse_oversized(ctx, h, size);
+        return 0;
+    }
+    CTX_DEBUG(ctx->ctx_id, "command %u (flags %u)", h->type, h->flags);
+    size_t reply_bytes = 0;
+    switch (h->type) {
+    case APIR_CMD_HANDSHAKE:
+        return handshake(ctx, dec, &h->reply);
+    case APIR_CMD_LOAD_LIBRARY:
+        notify(&h->reply, load_library(ctx));
+        return 0;
+    case APIR_CMD_FORWARD:
+        notify(&h->reply, forward(ctx, h->flags, cmd + APIR_COMMAND_HEADER_SIZE, size - APIR_COMMAND_HEADER_SIZE,
+                                  &h->reply, &reply_bytes));
+        return reply_bytes;
+    default:
+        CTX_ERROR(ctx->ctx_id, "invalid command type %u", h->type);
+        notify(&h->reply, APIR_FORWARD_NO_DISPATCH_FCT);
+        return 0;
+    }
+}
+
 bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
 {
     struct apir_decoder dec;
@@ -159,25 +191,10 @@ bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
     if (!read_header(ctx, &dec, size, &h)) {
         return false;
     }
-    if (ctx->max_command_bytes != 0 && size > ctx->max_command_bytes) {
-        refuse_oversized(ctx, &h, size);
-        return true;
+    const int64_t start = ctx->stats != NULL ? monotonic_ns() : 0;
+    const size_t reply_bytes = run_command(ctx, &dec, &h, cmd, size);
+    if (ctx->stats != NULL) {
+        apir_stats_count_command(ctx, h.type, h.flags, size, reply_bytes, monotonic_ns() - start);
     }
-    CTX_DEBUG(ctx->ctx_id, "command %u (flags %u)", h.type, h.flags);
-    switch (h.type) {
-    case APIR_CMD_HANDSHAKE:
-        handshake(ctx, &dec, &h.reply);
-        return true;
-    case APIR_CMD_LOAD_LIBRARY:
-        notify(&h.reply, load_library(ctx));
-        return true;
-    case APIR_CMD_FORWARD:
-        notify(&h.reply, forward(ctx, h.flags, (uint8_t *)cmd + APIR_COMMAND_HEADER_SIZE,
-                                 size - APIR_COMMAND_HEADER_SIZE, &h.reply));
-        return true;
-    default:
-        CTX_ERROR(ctx->ctx_id, "invalid command type %u", h.type);
-        notify(&h.reply, APIR_FORWARD_NO_DISPATCH_FCT);
-        return true;
-    }
+    return true;
 }

@@ -84,6 +84,9 @@ static void usage(FILE *out)
             "  --no-sandbox             serve each guest without the seccomp sandbox its process\n"
             "                           enters once its device is started; for debugging only\n"
             "                           (env " ENV_NO_SANDBOX ")\n"
+            "  --status SOCKET          print the live status of the apir-server listening on SOCKET\n"
+            "                           (its contexts, memory, calls, latency), then exit; answered\n"
+            "                           to that server's user or root. SIGUSR1 logs the same report.\n"
             "  -h, --help               this text\n"
             "Options take precedence over the environment. " ENV_DEBUG "=1 logs every call.\n",
             DEFAULT_MAX_CONTEXTS);
@@ -119,9 +122,9 @@ static bool check_limits(struct server_options *o)
 static const char **option_field(struct server_options *o, const char *flag, const char **max_contexts)
 {
     static const char *const flags[] = { "--socket", "--backend-library", "--ggml-library", "--ggml-reg",
-                                         "--log-file" };
+                                         "--log-file", "--status" };
     const char **fields[] = { &o->socket_path, &o->backend_library, &o->ggml_library, &o->ggml_reg,
-                              &o->log_file };
+                              &o->log_file, &o->status_socket };
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
         if (strcmp(flag, flags[f]) == 0) {
             return fields[f];
@@ -164,5 +167,5 @@ enum server_options_result server_parse_options(int argc, char **argv, struct se
     if (!check_limits(o) || !valid_limit(OPT_MAX_CONTEXTS, max_contexts, &o->max_contexts)) {
         return SERVER_OPTIONS_INVALID;
     }
-    return SERVER_OPTIONS_RUN;
+    return o->status_socket != NULL ? SERVER_OPTIONS_STATUS : SERVER_OPTIONS_RUN;
 }

@@ -19,6 +19,7 @@ struct server_options {
     const char *ggml_library;    /* ggml.library.path */
     const char *ggml_reg;        /* ggml.library.reg */
     const char *log_file;
+    const char *status_socket;   /* --status: the server to ask */
     const char *limits[SERVER_LIMIT_COUNT]; /* their --max-* values, or NULL */
     uint64_t max_contexts;       /* guests served at once, 0: no limit */
     bool sandbox; /* a connection's process is sandboxed once its device is started */
@@ -27,6 +28,7 @@ struct server_options {
 enum server_options_result {
     SERVER_OPTIONS_RUN,     /* *opts holds what to serve */
     SERVER_OPTIONS_HELP,    /* the usage text was printed: nothing to serve */
+    SERVER_OPTIONS_STATUS,  /* ask the server at opts->status_socket for its status */
     SERVER_OPTIONS_INVALID, /* what is wrong was printed */
 };
 

@@ -21,6 +21,7 @@
 #include "fdpass.h"
 #include "log.h"
 #include "sandbox.h"
+#include "status.h"
 #include "vtest-protocol.h"
 
 /* bounds on what a guest may ask for: before its context exists (whose
@@ -52,6 +53,7 @@ struct connection {
     uint32_t *payload;  /* the current command's payload */
     size_t payload_cap;
     bool refused;       /* told it is refused (--max-contexts): no context */
+    struct status_slot *status; /* its place in the live status, or NULL */
 };
 
 static volatile int stop_requested; /* set by SIGTERM/SIGINT */
@@ -114,6 +116,7 @@ static void release_blob(struct connection *c, struct blob *b)
         return;
     }
     munmap(b->ptr, b->size);
+    status_blob_removed(c->status, b->size);
     *b = c->blobs[--c->n_blobs];
 }
 
@@ -142,6 +145,7 @@ static bool create_blob(struct connection *c, uint32_t *p, uint32_t len)
     bool ok = ptr != MAP_FAILED && apir_context_add_resource(c->ctx, res_id, ptr, (size_t)size);
     if (ok) {
         c->blobs[c->n_blobs++] = (struct blob){ .res_id = res_id, .ptr = ptr, .size = (size_t)size, .pinned = false };
+        status_blob_added(c->status, size);
         const uint32_t answer[VCMD_RES_CREATE_BLOB_REPLY_DWORDS] = {
             [VCMD_RES_CREATE_BLOB_REPLY_RES_ID] = res_id,
         };
@@ -216,6 +220,8 @@ static bool context_init(struct connection *c, uint32_t *p, uint32_t len)
         return false;
     }
     server_apply_config(c->opts, c->ctx);
+    status_context_started(c->status, c->ctx_id, c->name, c->sock);
+    apir_context_count_into(c->ctx, status_context_counters(c->status));
     return true;
 }
 
@@ -408,9 +414,26 @@ static bool read_payload(struct connection *c, size_t bytes)
     return conn_read(c, c->payload, bytes);
 }
 
+/* A status query: answered as a connection's first command only (never
+ * from a guest's sandbox), and it ends the connection. */
+static bool answer_status(struct connection *c, uint32_t len)
+{
+    if (c->ctx != NULL || len != 0) {
+        LOG_ERROR("%s: a status query after a context was made, or with a payload; closing the connection",
+                  c->name);
+        return false;
+    }
+    LOG_INFO("%s is a status query", c->name);
+    status_answer(c->sock);
+    return false;
+}
+
 /* Handles one command; false ends the connection. */
 static bool handle(struct connection *c, uint32_t cmd, uint32_t len)
 {
+    if (cmd == VCMD_APIR_STATUS) {
+        return answer_status(c, len);
+    }
     const struct command *command = cmd < sizeof commands / sizeof commands[0] ? &commands[cmd] : NULL;
     if (command == NULL || command->handle == NULL) {
         LOG_ERROR("%s: unsupported vtest command %u; closing the connection", c->name, cmd);
@@ -430,6 +453,7 @@ static bool handle(struct connection *c, uint32_t cmd, uint32_t len)
 
 static void close_connection(struct connection *c)
 {
+    status_context_ended(c->status);
     apir_context_destroy(c->ctx); /* the host library frees the guest's buffers */
     c->ctx = NULL;                /* before the blobs they may wrap are unmapped */
     while (c->n_blobs > 0) {
@@ -482,7 +506,8 @@ static void *watch_guest(void *arg)
     _exit(EXIT_GUEST_LEFT);
 }
 
-int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opts, bool refused)
+int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opts, bool refused,
+                     struct status_slot *status)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -500,6 +525,7 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
     c.opts = opts;
     c.ctx_id = ctx_id;
     c.refused = refused;
+    c.status = status;
     snprintf(c.name, sizeof c.name, "client %u", ctx_id);
     LOG_INFO("%s connected", c.name);
     watched.sock = sock;

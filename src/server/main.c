@@ -1,7 +1,8 @@
 /* apir-server: listens on a Unix socket and serves each guest connection in
  * a process of its own, hosting one APIR context per connection. SIGINT or
  * SIGTERM stops it: every connection's context is released, the socket
- * file removed. */
+ * file removed. SIGUSR1 writes the live status report to its log;
+ * --status SOCKET asks a running server for it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -18,16 +19,22 @@
 #include "config.h"
 #include "connection.h"
 #include "log.h"
+#include "status.h"
 
 #define EXIT_USAGE 2
 /* guests over --max-contexts being told so at once; more are just closed */
 #define MAX_REFUSING 16
+/* status slots beyond the contexts and refused guests: for status queries */
+#define STATUS_QUERY_SLOTS 16
+/* the most contexts the status shows (without --max-contexts, or past it) */
+#define MAX_STATUS_CONTEXTS 4096
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, report_asked;
 struct child {
     pid_t pid;
     uint32_t ctx_id;
     bool refusing; /* tells its guest it is refused, serves no context */
+    int status_slot; /* -1: none */
 };
 static struct child *children;
 static size_t n_children, cap_children, n_refusing;
@@ -66,6 +73,12 @@ static void on_stop(int sig)
     stopping = 1;
 }
 
+static void on_report(int sig)
+{
+    (void)sig;
+    report_asked = 1;
+}
+
 /* a child ended: ppoll() returns, and the loop reaps it */
 static void on_child(int sig)
 {
@@ -95,6 +108,7 @@ static void reap_children(bool block)
             if (children[i].pid == pid) {
                 log_exit(&children[i], status);
                 n_refusing -= children[i].refusing;
+                status_slot_release(children[i].status_slot);
                 children[i] = children[--n_children];
                 break;
             }
@@ -160,19 +174,30 @@ static void spawn_connection(int listener, int sock, uint32_t ctx_id, const stru
         close(sock);
         return;
     }
+    const int slot = status_slot_reserve();
     const pid_t pid = fork();
     if (pid == 0) {
         close(listener);
+        signal(SIGUSR1, SIG_IGN); /* the report is the server's to write */
         sigprocmask(SIG_SETMASK, &serving_mask, NULL);
-        exit(serve_connection(sock, ctx_id, opts, refused));
+        exit(serve_connection(sock, ctx_id, opts, refused, status_slot_at(slot)));
     }
     if (pid < 0) {
         LOG_ERROR("cannot fork for a new connection: %s", strerror(errno));
+        status_slot_release(slot);
     } else {
-        children[n_children++] = (struct child){ pid, ctx_id, refused };
+        children[n_children++] = (struct child){ pid, ctx_id, refused, slot };
         n_refusing += refused;
     }
     close(sock);
+}
+
+/* a slot for every guest served or refused at once, and a few status queries */
+static size_t status_slots(const struct server_options *opts)
+{
+    const uint64_t contexts = opts->max_contexts;
+    return (contexts == 0 || contexts > MAX_STATUS_CONTEXTS ? MAX_STATUS_CONTEXTS : (size_t)contexts) + MAX_REFUSING +
+           STATUS_QUERY_SLOTS;
 }
 
 int main(int argc, char **argv)
@@ -183,6 +208,8 @@ int main(int argc, char **argv)
         break;
     case SERVER_OPTIONS_HELP:
         return 0;
+    case SERVER_OPTIONS_STATUS:
+        return status_query(opts.status_socket);
     case SERVER_OPTIONS_INVALID:
         return EXIT_USAGE;
     }
@@ -199,6 +226,7 @@ int main(int argc, char **argv)
     sigaddset(&loop_signals, SIGINT);
     sigaddset(&loop_signals, SIGTERM);
     sigaddset(&loop_signals, SIGCHLD);
+    sigaddset(&loop_signals, SIGUSR1);
     sigprocmask(SIG_BLOCK, &loop_signals, &serving_mask);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -207,6 +235,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_child;
     sigaction(SIGCHLD, &sa, NULL);
+    sa.sa_handler = on_report;
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     const int listener = listen_on(opts.socket_path);
@@ -214,12 +244,17 @@ int main(int argc, char **argv)
         return 1;
     }
     server_warn_unconfigured(&opts);
+    status_table_create(status_slots(&opts));
     LOG_INFO("listening on %s", opts.socket_path);
     uint32_t next_ctx_id = 1;
     while (!stopping) {
         struct pollfd incoming = { .fd = listener, .events = POLLIN };
         const int ready = ppoll(&incoming, 1, NULL, &serving_mask);
         reap_children(false);
+        if (report_asked) {
+            report_asked = 0;
+            status_report_log();
+        }
         const int sock = ready > 0 ? accept4(listener, NULL, NULL, SOCK_CLOEXEC) : -1;
         if (sock >= 0) {
             spawn_connection(listener, sock, next_ctx_id++, &opts);

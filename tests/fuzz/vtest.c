@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pthread_t writer, drain;
     pthread_create(&writer, NULL, write_input, &feed);
     pthread_create(&drain, NULL, drain_replies, &socks[1]);
-    serve_connection(socks[0], CTX_ID, &opts, false); /* closes socks[0] */
+    serve_connection(socks[0], CTX_ID, &opts, false, NULL); /* closes socks[0] */
     pthread_join(writer, NULL);
     pthread_join(drain, NULL);
     close(socks[1]);
