@@ -30,6 +30,7 @@ static bool group_id(const char *group, gid_t *out)
     return true;
 }
 
+/* The mode's bits from octal, at most 0777; false (and says why) otherwise. */
 static bool mode_bits(const char *mode, mode_t *out)
 {
     char *end;
@@ -43,34 +44,21 @@ static bool mode_bits(const char *mode, mode_t *out)
     return true;
 }
 
-static bool set_group(const char *path, const char *group)
+bool socket_set_access(const char *path, const char *group, const char *mode)
 {
-    gid_t gid;
-    if (!group_id(group, &gid)) {
+    gid_t gid = (gid_t)-1;
+    mode_t bits = 0;
+    if ((group != NULL && !group_id(group, &gid)) || (mode != NULL && !mode_bits(mode, &bits))) {
         return false;
     }
-    if (chown(path, (uid_t)-1, gid) < 0) {
+    if (group != NULL && chown(path, (uid_t)-1, gid) < 0) {
         fprintf(stderr, "apir-server: cannot give the socket to group '%s': %s (the server's user must be a "
                 "member of it)\n", group, strerror(errno));
         return false;
     }
-    return true;
-}
-
-static bool set_mode(const char *path, const char *mode)
-{
-    mode_t bits;
-    if (!mode_bits(mode, &bits)) {
-        return false;
-    }
-    if (chmod(path, bits) < 0) {
+    if (mode != NULL && chmod(path, bits) < 0) {
         fprintf(stderr, "apir-server: cannot set the socket's mode to %s: %s\n", mode, strerror(errno));
         return false;
     }
     return true;
-}
-
-bool socket_set_access(const char *path, const char *group, const char *mode)
-{
-    return (group == NULL || set_group(path, group)) && (mode == NULL || set_mode(path, mode));
 }
