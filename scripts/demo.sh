@@ -80,7 +80,7 @@ if $random_weights; then
     say "NOTE: this model has RANDOM weights, so both texts are gibberish by design: the point is"
     say "      that they are the same. For real text pass a real GGUF: make demo MODEL=/path/to/model.gguf"
 fi
-say "prompt: \"$PROMPT\", $N_PREDICT tokens, greedy, $THREADS threads"
+say "prompt: \"$PROMPT\", $N_PREDICT tokens, greedy; threads: $THREADS (native run and host)"
 say "native: llama-completion on llama.cpp's CPU backend (no VirtGPU) ..."
 complete native -ngl 0
 say "VirtGPU: llama-completion with GGML_BACKEND_PATH=build/lib/libggml-virtgpu.so, -ngl 99 --device $DEVICE,"
