@@ -2,7 +2,8 @@
 #
 #   make              install missing packages, build the pinned llama.cpp (cached
 #                     outside the checkout) and this project
-#   make demo         the main job: a prompt answered by a llama.cpp tool
+#   make demo         the main job: a prompt answered natively and through VirtGPU
+#   make install      install under PREFIX (default /usr/local; DESTDIR honoured)
 #   make test         the test suite (normal build and ASan+UBSan build) via ctest,
 #                     then make test-vm
 #   make test-vm      llama.cpp in a real VM (QEMU, virtio-gpu, our virglrenderer)
@@ -23,10 +24,11 @@ LLAMA_BUILD_DIR := $(DEPS_DIR)/build
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CTEST_ARGS ?=
+PREFIX ?= /usr/local
 
 CMAKE_DEFS = -DLLAMA_SRC_DIR=$(LLAMA_SRC_DIR) -DLLAMA_BUILD_DIR=$(LLAMA_BUILD_DIR)
 
-.PHONY: all packages deps build build-asan build-fuzz demo test test-vm test-backend-ops bench fuzz fuzz-corpus print-deps clean
+.PHONY: all packages deps build build-asan build-fuzz demo install test test-vm test-backend-ops bench fuzz fuzz-corpus print-deps clean
 
 all: build
 
@@ -46,6 +48,11 @@ build-asan: deps
 
 demo: build
 	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin scripts/demo.sh
+
+# libraries, apir-server, headers, pkg-config files and the systemd service
+# (README.md, "Installing")
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
 
 test: build build-asan
 	@echo "== tests: normal build =="

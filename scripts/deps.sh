@@ -23,7 +23,8 @@ LLAMA_TARGETS=(ggml ggml-cpu ggml-rpc llama llama-completion llama-cli llama-ben
                llama-server ggml-rpc-server test-backend-ops llama-quantize
                ggml-virtgpu-backend)
 
-log() { printf '[deps] %s\n' "$*" >&2; }
+# every line says how long the build has run so far
+log() { printf '[deps %02d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 die() { printf '[deps] error: %s\n' "$*" >&2; exit 1; }
 
 release_id() {
@@ -98,7 +99,7 @@ build_targets() {
     cmake --build "$build" -j "$jobs" --target "${LLAMA_TARGETS[@]}" 2>&1 |
         tee "$build/build.log" |
         { grep --line-buffered -E '^\[ *[0-9]+%\] (Building|Linking)' || true; } |
-        sed -u 's/^/[deps] /' ||
+        while IFS= read -r line; do log "$line"; done ||
         die "building llama.cpp failed; see $build/build.log"
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The model maker's output is deterministic, loads in llama.cpp, gives finite
+# The model maker's output is deterministic (with --progress too), loads in llama.cpp, gives finite
 # logits for every weight type, and llama-completion generates the same 16
 # tokens from it twice with greedy sampling on the CPU.
 # usage: model_maker_loads.sh MAKER MODEL_LOGITS   (LLAMA_BIN_DIR in the environment)
@@ -13,6 +13,9 @@ M="$TEST_TMP/tiny"
 "$MAKER" -o "$M-c.gguf" --seed 8 >/dev/null
 check "same seed gives the same bytes" cmp -s "$M-a.gguf" "$M-b.gguf"
 check "another seed gives other bytes" test -n "$(cmp "$M-a.gguf" "$M-c.gguf" 2>&1)"
+"$MAKER" -o "$M-p.gguf" --seed 7 --progress >/dev/null 2>"$TEST_TMP/progress"
+check "--progress writes the same bytes" cmp -s "$M-a.gguf" "$M-p.gguf"
+check_contains "--progress says when all is written" "$TEST_TMP/progress" "100% of "
 
 for type in f32 f16 q8_0 q4_0; do
     "$MAKER" -o "$M-$type.gguf" --type "$type" >/dev/null

@@ -57,6 +57,9 @@ static void usage(FILE *out)
             "usage: apir-server [options]\n"
             "Serves APIR contexts (GGML API remoting) to guests over virglrenderer's vtest protocol.\n\n"
             "  --socket PATH            Unix socket to listen on (default %s)\n"
+            "  --socket-group GROUP     the socket's group, for guests of another user in it\n"
+            "                           (the server's user must be a member)\n"
+            "  --socket-mode MODE       the socket's mode, octal (e.g. 0660; default from the umask)\n"
             "  --backend-library PATH   APIR backend library, libggml-virtgpu-backend.so\n"
             "                           (key " APIR_CFG_LOAD_LIBRARY_PATH "; env " ENV_BACKEND_LIBRARY ")\n"
             "  --ggml-library PATH      GGML backend library to run on, e.g. libggml-cuda.so\n"
@@ -121,10 +124,10 @@ static bool check_limits(struct server_options *o)
 /* The field an option sets, or NULL for an unknown option. */
 static const char **option_field(struct server_options *o, const char *flag, const char **max_contexts)
 {
-    static const char *const flags[] = { "--socket", "--backend-library", "--ggml-library", "--ggml-reg",
-                                         "--log-file", "--status" };
-    const char **fields[] = { &o->socket_path, &o->backend_library, &o->ggml_library, &o->ggml_reg,
-                              &o->log_file, &o->status_socket };
+    static const char *const flags[] = { "--socket", "--socket-group", "--socket-mode", "--backend-library",
+                                         "--ggml-library", "--ggml-reg", "--log-file", "--status" };
+    const char **fields[] = { &o->socket_path, &o->socket_group, &o->socket_mode, &o->backend_library,
+                              &o->ggml_library, &o->ggml_reg, &o->log_file, &o->status_socket };
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
         if (strcmp(flag, flags[f]) == 0) {
             return fields[f];

@@ -15,6 +15,8 @@ enum { SERVER_LIMIT_COUNT = 0 APIR_LIMITS(SERVER_COUNT_LIMIT) };
 
 struct server_options {
     const char *socket_path;
+    const char *socket_group; /* the socket file's group, or NULL: the server's */
+    const char *socket_mode;  /* its mode (octal), or NULL: from the umask */
     const char *backend_library; /* apir.load_library.path */
     const char *ggml_library;    /* ggml.library.path */
     const char *ggml_reg;        /* ggml.library.reg */

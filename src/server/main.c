@@ -19,6 +19,7 @@
 #include "config.h"
 #include "connection.h"
 #include "log.h"
+#include "socket-access.h"
 #include "status.h"
 
 #define EXIT_USAGE 2
@@ -41,27 +42,46 @@ static size_t n_children, cap_children, n_refusing;
 /* the signal mask outside ppoll() (and in each connection's process) */
 static sigset_t serving_mask;
 
-/* Listens on the socket at path. The socket is bound under a temporary
- * name and renamed into place once it listens: a client that sees the
- * file can connect. */
-static int listen_on(const char *path)
+/* A socket listening at the temporary path; -1 (said why) when it cannot. */
+static int bind_listening(const char *temporary, const char *path)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    char temporary[sizeof addr.sun_path];
+    strcpy(addr.sun_path, temporary);
+    const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(temporary);
+    if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 64) < 0) {
+        fprintf(stderr, "apir-server: cannot listen on %s: %s\n", path, strerror(errno));
+        if (sock >= 0) {
+            close(sock);
+        }
+        return -1;
+    }
+    return sock;
+}
+
+/* Listens on the socket at path. The socket is bound under a temporary
+ * name and renamed into place once it listens and has its group and mode:
+ * a client that sees the file can connect. */
+static int listen_on(const char *path, const struct server_options *opts)
+{
+    char temporary[sizeof((struct sockaddr_un *)NULL)->sun_path];
     if (snprintf(temporary, sizeof temporary, "%s.%d", path, (int)getpid()) >= (int)sizeof temporary) {
         fprintf(stderr, "apir-server: socket path '%s' is too long\n", path);
         return -1;
     }
-    strcpy(addr.sun_path, temporary);
-    const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    unlink(temporary);
-    if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 64) < 0 ||
-        rename(temporary, path) < 0) {
+    const int sock = bind_listening(temporary, path);
+    if (sock < 0) {
+        return -1;
+    }
+    if (!socket_set_access(temporary, opts->socket_group, opts->socket_mode)) {
+        unlink(temporary);
+        close(sock);
+        return -1;
+    }
+    if (rename(temporary, path) < 0) {
         fprintf(stderr, "apir-server: cannot listen on %s: %s\n", path, strerror(errno));
         unlink(temporary);
-        if (sock >= 0) {
-            close(sock);
-        }
+        close(sock);
         return -1;
     }
     return sock;
@@ -239,7 +259,7 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    const int listener = listen_on(opts.socket_path);
+    const int listener = listen_on(opts.socket_path, &opts);
     if (listener < 0) {
         return 1;
     }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ggml.h"
 #include "gguf.h"
@@ -215,6 +216,42 @@ static bool write_tensor_data(FILE *f, const struct weight_spec *s, uint64_t see
     return write_padding(f, written, GGUF_DEFAULT_ALIGNMENT);
 }
 
+/* ---- progress (--progress) ---------------------------------------------- */
+
+/* A large preset takes minutes: a line on stderr at every tenth of the
+ * tensor data written, with the time taken so far. */
+struct progress {
+    bool on;
+    uint64_t total, written; /* bytes of tensor data */
+    int tenths_said;
+    time_t start;
+};
+
+static uint64_t tensor_bytes(const struct weight_spec *s)
+{
+    return (uint64_t)ggml_row_size(s->type, s->ne0) * (uint64_t)s->ne1;
+}
+
+static struct progress progress_start(bool on, const struct weight_spec *specs, int n_specs)
+{
+    struct progress p = { .on = on, .start = time(NULL) };
+    for (int i = 0; i < n_specs; i++) {
+        p.total += tensor_bytes(&specs[i]);
+    }
+    return p;
+}
+
+static void progress_add(struct progress *p, uint64_t bytes)
+{
+    p->written += bytes;
+    const int tenths = p->total > 0 ? (int)(p->written * 10 / p->total) : 10;
+    if (p->on && tenths > p->tenths_said) {
+        p->tenths_said = tenths;
+        fprintf(stderr, "gguf-model-maker: %3d%% of %.2f GiB written (%.0f s)\n", tenths * 10,
+                (double)p->total / (1 << 30), difftime(time(NULL), p->start));
+    }
+}
+
 /* ---- assembling the file ------------------------------------------------ */
 
 static struct gguf_context *describe_model(const struct maker_options *o,
@@ -248,8 +285,10 @@ static bool write_model(const struct maker_options *o, const struct weight_spec 
     void *converted = malloc(sizeof(float) * CHUNK_ELEMENTS);
     /* the metadata ends padded to the alignment, where the first tensor starts */
     bool ok = rows != NULL && converted != NULL && gguf_write_to_file_ptr(g, f, true);
+    struct progress progress = progress_start(o->progress, specs, n_specs);
     for (int i = 0; ok && i < n_specs; i++) {
         ok = write_tensor_data(f, &specs[i], o->seed, rows, converted);
+        progress_add(&progress, tensor_bytes(&specs[i]));
     }
     free(rows);
     free(converted);

@@ -37,6 +37,7 @@ void maker_print_usage(const char *prog)
            "  --n-embd N, --n-layer N, --n-head N, --n-head-kv N, --n-ff N, --n-ctx N\n"
            "                       override one dimension of the preset\n"
            "  --tied, --untied     share token_embd as the output matrix, or not\n"
+           "  --progress           a line on stderr at every tenth of the weights written\n"
            "  -h, --help           this text\n",
            prog, MAKER_DEFAULT_VOCAB);
 }
@@ -142,6 +143,8 @@ static bool apply_flag(const char *flag, const char *value, struct maker_options
         o->shape.tied_embeddings = true;
     } else if (strcmp(flag, "--untied") == 0) {
         o->shape.tied_embeddings = false;
+    } else if (strcmp(flag, "--progress") == 0) {
+        o->progress = true;
     } else if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) {
         o->help = true;
     } else if (strcmp(flag, "--preset") != 0) { /* the preset was applied first */

@@ -24,6 +24,7 @@ struct maker_options {
     uint64_t seed;
     const char *out_path;
     const char *vocab_path;
+    bool progress;           /* --progress: say how much is written */
     bool help;
 };
 
