@@ -19,11 +19,12 @@ die() { printf '[reference-frontend] error: %s\n' "$*" >&2; exit 1; }
 DEPS_DIR=${DEPS_DIR:-$("$CHECKOUT/scripts/deps.sh" --print-prefix)}
 export DEPS_DIR
 
-# A digest of the build description and of this script: a change to either
-# builds into a new folder, and checkouts with the same ones share a build.
+# A digest of the build description, the uAPI header it takes from our
+# frontend and this script: a change to any builds into a new folder, and
+# checkouts with the same ones share a build.
 description_digest() {
-    (cd "$CHECKOUT" && find tools/reference-frontend -type f -print0 | sort -z |
-        xargs -0 sha256sum && sha256sum scripts/reference-frontend.sh) |
+    (cd "$CHECKOUT" && find tools/reference-frontend -type f -print0 | LC_ALL=C sort -z |
+        xargs -0 sha256sum && sha256sum src/guest/virtgpu-uapi.h scripts/reference-frontend.sh) |
         sha256sum | cut -c1-12
 }
 
