@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake git pkg-config clang libclang-rt-14-dev curl python3
-          ca-certificates virgl-server)
+          ca-certificates virgl-server libdrm-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
