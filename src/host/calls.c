@@ -86,10 +86,14 @@ uint32_t host_call_device_get_description(struct host_ctx *ctx, const struct api
     return APIR_CALL_OK;
 }
 
+/* To the guest the host's device is a remote accelerator, whatever it is
+ * here: a CPU (or accelerator) is told as a GPU, or llama.cpp would not
+ * offload layers to it (llama.cpp's own frontend passes the type on as is). */
 uint32_t host_call_device_get_type(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_u32 *out)
 {
     (void)req;
-    out->value = (uint32_t)ggml_backend_dev_type(ctx->dev);
+    const enum ggml_backend_dev_type type = ggml_backend_dev_type(ctx->dev);
+    out->value = (uint32_t)(type == GGML_BACKEND_DEVICE_TYPE_IGPU ? type : GGML_BACKEND_DEVICE_TYPE_GPU);
     return APIR_CALL_OK;
 }
 

@@ -24,15 +24,22 @@ static const char *real_library_path(void)
     return access(VIRGL_SYSTEM_LIBRARY, F_OK) == 0 ? VIRGL_SYSTEM_LIBRARY : NULL;
 }
 
+static void *resolve_function(void *library, const char *name, const char *path)
+{
+    void *function = dlsym(library, name);
+    if (function == NULL) {
+        LOG_ERROR("the virglrenderer at %s has no %s (too old?): virgl 3D and Venus are off; set "
+                  ENV_REAL_VIRGLRENDERER " to a virglrenderer 1.x library", path, name);
+    }
+    return function;
+}
+
 /* Resolves every function; false (logged) when one is missing. */
 static bool resolve_functions(void *library, const char *path)
 {
-#define VIRGL_RESOLVE(ret, name, params, args)                                                  \
-    *(void **)&real.name = dlsym(library, #name);                                               \
-    if (real.name == NULL) {                                                                    \
-        LOG_ERROR("the virglrenderer at %s has no %s (too old?): virgl 3D and Venus are off; "  \
-                  "set " ENV_REAL_VIRGLRENDERER " to a virglrenderer 1.x library", path, #name); \
-        return false;                                                                           \
+#define VIRGL_RESOLVE(ret, name, params, args)                             \
+    if ((*(void **)&real.name = resolve_function(library, #name, path)) == NULL) { \
+        return false;                                                      \
     }
     VIRGL_FUNCTIONS(VIRGL_RESOLVE)
 #undef VIRGL_RESOLVE

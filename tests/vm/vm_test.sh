@@ -63,6 +63,15 @@ check "no case failed" bash -c "! grep -q ': .*FAIL' '$TEST_TMP/ops.out'"
 check "the VirtGPU backend passed" grep -qE "Backend $DEVICE: .*OK" "$TEST_TMP/ops.out"
 echo "    $(grep -c ': .*OK' "$TEST_TMP/ops.out") cases passed"
 
+# ---- llama.cpp's own frontend against our host ------------------------------------
+HOST_VARS=(VM_FRONTEND=reference)
+check "llama-completion with llama.cpp's own frontend in the guest" in_vm reference -- "${completion[@]}" -ngl 99 -v
+HOST_VARS=()
+check_contains "it loaded our host's backend library" "$TEST_TMP/reference.log" \
+    "The API Remoting backend was successfully loaded and initialized"
+check_contains "it offloaded every layer" "$TEST_TMP/reference.log" "offloaded 5/5 layers to GPU"
+check "the reference frontend gets the native tokens" same_tokens native reference
+
 # ---- the seed's error paths, seen from the guest: the tools carry on without it ---
 # expect_fallback NAME MESSAGE [VAR=VALUE]... [-- vm.sh options]: in a VM
 # so set up, llama-completion says MESSAGE and gives the native tokens on
