@@ -67,8 +67,8 @@ echo "    $(grep -c ': .*OK' "$TEST_TMP/ops.out") cases passed"
 HOST_VARS=(VM_FRONTEND=reference)
 check "llama-completion with llama.cpp's own frontend in the guest" in_vm reference -- "${completion[@]}" -ngl 99 -v
 HOST_VARS=()
-check_contains "it loaded our host's backend library" "$TEST_TMP/reference.log" \
-    "The API Remoting backend was successfully loaded and initialized"
+check_contains "our host served it on the routed Venus capset" "$TEST_TMP/reference.host" "created on capset 4"
+check_contains "and loaded its backend library" "$TEST_TMP/reference.host" "APIR backend library loaded and initialized"
 check_contains "it offloaded every layer" "$TEST_TMP/reference.log" "offloaded 5/5 layers to GPU"
 check "the reference frontend gets the native tokens" same_tokens native reference
 
