@@ -80,6 +80,11 @@ decoded = re.findall(r"graph: (\d+) nodes decoded, validated and kept in (\d+) u
 print("host graph compute: p50 %d us over %d runs" % (statistics.median(compute), len(compute)))
 print("host index checks: p50 %d us" % statistics.median(checks))
 print("graphs decoded and validated:", ", ".join("%s nodes in %s us" % d for d in decoded))
+runs = re.findall(r"ext_graph_run: (\d+) writes in (\d+) us, graph in (\d+) us, (\d+) outputs in (\d+) us", host)
+if runs:
+    med = lambda i: statistics.median(int(r[i]) for r in runs)
+    print("host ext_graph_run, p50 over %d runs: %d writes in %d us, graph (index checks + compute) %d us, "
+          "%d outputs copied in %d us" % (len(runs), med(0), med(1), med(2), med(3), med(4)))
 for line in open(sys.argv[2]):
     if " calls, " in line:
         print("guest:", line.split("debug: ", 1)[-1].rstrip())

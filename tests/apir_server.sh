@@ -112,7 +112,7 @@ expect_refusal() {
 }
 expect_refusal nopath "APIR_LLAMA_CPP_GGML_LIBRARY_PATH unset" \
     "cannot open the GGML library: env var 'APIR_LLAMA_CPP_GGML_LIBRARY_PATH' not defined" \
-    "set APIR_LLAMA_CPP_GGML_LIBRARY_PATH" --backend-library "$HOST_LIBRARY"
+    "cannot open the GGML library: env var 'APIR_LLAMA_CPP_GGML_LIBRARY_PATH' not defined" --backend-library "$HOST_LIBRARY"
 expect_refusal missing "GGML library path to a missing file" \
     "cannot open the GGML library: /nonexistent/libggml-cuda.so" \
     "cannot open the GGML library named by APIR_LLAMA_CPP_GGML_LIBRARY_PATH" \

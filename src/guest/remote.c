@@ -4,6 +4,7 @@
 #include "remote.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +19,36 @@
 #define LOAD_LIBRARY_TIMEOUT_MS 60000
 #define NO_TIMEOUT 0
 /* how long to poll the notification word before sleeping: a cheap call is
- * answered within it; a long one must not keep a core from the host's work */
+ * answered within it; a long one must not keep a core from the host's work,
+ * unless the machine has cores to spare: then the wait goes on polling
+ * (yielding the core to anything runnable) for up to SPIN_LONG_NS, as
+ * ggml-cuda's own synchronization spins, and a graph run's answer is seen
+ * at once instead of after a futex wake-up */
 #define SPIN_NS 50000
+#define SPIN_LONG_NS 5000000
+#define SPARE_CORES_FOR_LONG_SPIN 8
 #define POLLS_PER_CLOCK_READ 64
 #define SLEEP_MIN_NS 20000L
 #define SLEEP_MAX_NS 1000000L
 
 /* ---- the reply wait ----------------------------------------------------- */
 
-/* Polls the word for up to SPIN_NS; its value, or 0. */
+static int64_t spin_budget_ns(void)
+{
+    static _Atomic int64_t budget;
+    if (atomic_load_explicit(&budget, memory_order_relaxed) == 0) {
+        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        atomic_store_explicit(&budget, cores >= SPARE_CORES_FOR_LONG_SPIN ? SPIN_LONG_NS : SPIN_NS,
+                              memory_order_relaxed);
+    }
+    return atomic_load_explicit(&budget, memory_order_relaxed);
+}
+
+/* Polls the word for up to the spin budget; its value, or 0. */
 static uint32_t spin_on(_Atomic uint32_t *word)
 {
-    const int64_t start = monotonic_ns();
+    const int64_t start = monotonic_ns(), budget = spin_budget_ns();
+    int64_t spun = 0;
     do {
         for (int i = 0; i < POLLS_PER_CLOCK_READ; i++) {
             const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
@@ -37,7 +56,11 @@ static uint32_t spin_on(_Atomic uint32_t *word)
                 return v;
             }
         }
-    } while (monotonic_ns() - start < SPIN_NS);
+        spun = monotonic_ns() - start;
+        if (spun > SPIN_NS) {
+            sched_yield();
+        }
+    } while (spun < budget);
     return 0;
 }
 

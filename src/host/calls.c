@@ -418,7 +418,14 @@ static void write_tensor(struct host_ctx *ctx, struct tensor_io *io, struct host
     if (bounce != io->shmem) {
         memcpy(bounce, io->shmem, size);
     }
-    ggml_backend_tensor_set(io->tensor, bounce, offset, size);
+    if (copy != NULL && ggml_backend_buffer_get_type(io->tensor->buffer) == ggml_backend_dev_buffer_type(ctx->dev)) {
+        /* a graph run's input in the device's own memory, from the host's
+         * copy, which outlives the run: queued on the backend's stream
+         * ahead of the graph (ext_graph_run synchronizes) */
+        ggml_backend_tensor_set_async(ctx->backend, io->tensor, copy, offset, size);
+    } else {
+        ggml_backend_tensor_set(io->tensor, bounce, offset, size);
+    }
     ctx->tensor_bytes_in += size;
     if (seen != NULL) { /* a call has at most APIR_MAX_WRITES writes (its decoder's bound) */
         seen->items[seen->count++] =
@@ -628,17 +635,28 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
     struct host_writes_seen *seen = &ctx->writes_seen;
     seen->count = 0;
     seen->used = 0;
+    const int64_t start = ggml_time_us();
     if (run_writes(ctx, &req->writes, seen) != APIR_CALL_OK) {
+        ggml_backend_synchronize(ctx->backend);
         return APIR_CALL_FAILED;
     }
+    const int64_t written = ggml_time_us();
     if (graph == NULL && (graph = graph_from_guest(ctx, req->res_id, req->size, req->key, true)) == NULL) {
+        ggml_backend_synchronize(ctx->backend); /* the writes are done before the guest hears of it */
         return APIR_CALL_FAILED;
     }
     out->kept = true;
     const uint32_t rc = compute(ctx, graph, &out->status, seen);
+    if (rc != APIR_CALL_OK) {
+        ggml_backend_synchronize(ctx->backend);
+    }
+    const int64_t computed = ggml_time_us();
     if (rc == APIR_CALL_OK && out->status == GGML_STATUS_SUCCESS) {
         out->outputs = copy_outputs(ctx, graph->cgraph, req->res_id, req->outputs_max);
     }
+    CTX_DEBUG(ctx->ctx_id, "ext_graph_run: %u writes in %lld us, graph in %lld us, %u outputs in %lld us",
+              seen->count, (long long)(written - start), (long long)(computed - written), out->outputs,
+              (long long)(ggml_time_us() - computed));
     return rc;
 }
 
