@@ -54,7 +54,7 @@ ROOT=$VM_DEPS/root
 
 case "${VM_FRONTEND:-ours}" in
 ours) FRONTEND=$BUILD/lib/libggml-virtgpu.so ;;
-reference) FRONTEND=$(scripts/reference-frontend.sh --print-path) && scripts/reference-frontend.sh ;;
+reference) FRONTEND=$(scripts/reference-frontend.sh --print-path) && scripts/reference-frontend.sh >&2 ;;
 *) die "VM_FRONTEND is ours or reference, not '$VM_FRONTEND'" ;;
 esac
 for f in "$FRONTEND" "$BUILD/lib/virgl/libvirglrenderer.so.1" "$BUILD/lib/libggml-virtgpu-backend.so"; do
