@@ -65,6 +65,7 @@ test: build build-asan
 # (its dependencies are cached by scripts/vm-deps.sh), Debian's kernel
 test-vm: build
 	@echo "== tests: a real VM (scripts/vm.sh) =="
+	@scripts/vm-deps.sh && scripts/reference-frontend.sh
 	@LLAMA_BIN_DIR=$(LLAMA_BUILD_DIR)/bin bash tests/vm/vm_test.sh build build/bin/gguf-model-maker
 
 # the whole test-backend-ops suite against the VirtGPU device (long)
