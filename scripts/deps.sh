@@ -95,7 +95,7 @@ configure() {
 # the full output in a log.
 build_targets() {
     local build=$1 jobs=${JOBS:-$(nproc)}
-    log "building llama.cpp with $jobs jobs (about 25 minutes on 2 cores the first time); log: $build/build.log"
+    log "building llama.cpp with $jobs jobs (about 5 minutes on 2 cores the first time); log: $build/build.log"
     cmake --build "$build" -j "$jobs" --target "${LLAMA_TARGETS[@]}" 2>&1 |
         tee "$build/build.log" |
         { grep --line-buffered -E '^\[ *[0-9]+%\] (Building|Linking)' || true; } |
