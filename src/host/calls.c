@@ -622,6 +622,26 @@ static uint32_t copy_outputs(struct host_ctx *ctx, const struct ggml_cgraph *gra
     return copied;
 }
 
+/* The run's writes (queued on the backend's stream), then its graph,
+ * decoded from the guest unless kept; *graph is set once known. */
+static uint32_t write_and_compute(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
+                                  const struct host_graph **graph, struct apir_msg_graph_result *out,
+                                  int64_t *written)
+{
+    struct host_writes_seen *seen = &ctx->writes_seen;
+    seen->count = 0;
+    seen->used = 0;
+    if (run_writes(ctx, &req->writes, seen) != APIR_CALL_OK) {
+        return APIR_CALL_FAILED;
+    }
+    *written = ggml_time_us();
+    if (*graph == NULL && (*graph = graph_from_guest(ctx, req->res_id, req->size, req->key, true)) == NULL) {
+        return APIR_CALL_FAILED;
+    }
+    out->kept = true;
+    return compute(ctx, *graph, &out->status, seen);
+}
+
 /* A kept graph is looked up before the writes run: a guest told "not
  * kept" sends the same writes again with the whole graph. */
 uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
@@ -632,30 +652,21 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
         out->kept = false;
         return APIR_CALL_OK;
     }
-    struct host_writes_seen *seen = &ctx->writes_seen;
-    seen->count = 0;
-    seen->used = 0;
     const int64_t start = ggml_time_us();
-    if (run_writes(ctx, &req->writes, seen) != APIR_CALL_OK) {
-        ggml_backend_synchronize(ctx->backend);
-        return APIR_CALL_FAILED;
-    }
-    const int64_t written = ggml_time_us();
-    if (graph == NULL && (graph = graph_from_guest(ctx, req->res_id, req->size, req->key, true)) == NULL) {
-        ggml_backend_synchronize(ctx->backend); /* the writes are done before the guest hears of it */
-        return APIR_CALL_FAILED;
-    }
-    out->kept = true;
-    const uint32_t rc = compute(ctx, graph, &out->status, seen);
+    int64_t written = start;
+    const uint32_t rc = write_and_compute(ctx, req, &graph, out, &written);
     if (rc != APIR_CALL_OK) {
+        /* the graph did not run (it synchronizes): the queued writes are
+         * done before the guest hears of it */
         ggml_backend_synchronize(ctx->backend);
+        return rc;
     }
     const int64_t computed = ggml_time_us();
-    if (rc == APIR_CALL_OK && out->status == GGML_STATUS_SUCCESS) {
+    if (out->status == GGML_STATUS_SUCCESS) {
         out->outputs = copy_outputs(ctx, graph->cgraph, req->res_id, req->outputs_max);
     }
     CTX_DEBUG(ctx->ctx_id, "ext_graph_run: %u writes in %lld us, graph in %lld us, %u outputs in %lld us",
-              seen->count, (long long)(written - start), (long long)(computed - written), out->outputs,
+              ctx->writes_seen.count, (long long)(written - start), (long long)(computed - written), out->outputs,
               (long long)(ggml_time_us() - computed));
     return rc;
 }
