@@ -7,7 +7,9 @@
 # builds this project against it, then runs bench/run.sh with the CUDA
 # backend on the host side: native CUDA vs VirtGPU vs ggml-rpc.
 # Environment: OUT (results folder), PRESETS (default "llama-1b llama-8b"), TYPE
-# (default q4_0), JOBS (default all cores), CUDA_ARCH (default 90).
+# (default q4_0), JOBS (default all cores), CUDA_ARCH (default 90), OPS_TIMEOUT (seconds for
+# test-backend-ops, default 400), SKIP_OPS (set: no test-backend-ops), PIN_AB (set: llama-1b once more
+# with GGML_VIRTGPU_NO_PIN=1, the guest's shared memory not pinned).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=.device/llama.cpp
@@ -57,21 +59,23 @@ for preset in ${PRESETS:-llama-1b llama-8b}; do
 done
 fi
 
-step "where a llama-1b token's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-completion, 64 tokens)"
-GGML_VIRTGPU_DEBUG=1 build-gpu/bin/apir-server --socket /tmp/prof.sock --backend-library "$PWD/build-gpu/lib/libggml-virtgpu-backend.so" \
-    --ggml-library "$LLAMA_BUILD/bin/libggml-cuda.so" 2>"$OUT/profile-host.log" &
-server=$!
-sleep 1
-GGML_VIRTGPU_DEBUG=1 GGML_BACKEND_PATH=$PWD/build-gpu/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=/tmp/prof.sock \
-    GGML_REMOTING_USE_APIR_CAPSET=1 "$LLAMA_BUILD/bin/llama-completion" -m build/models/llama-1b-q4_0.gguf \
-    -p "The capital of France is" -n 64 --temp 0 --ignore-eos -no-cnv --no-display-prompt -c 256 -ngl 99 \
-    -dev VirtGPU0-CUDA0 -v >/dev/null 2>"$OUT/profile-guest.log" & # -v: llama.cpp lets debug lines through
-client=$!
-sleep 8 # the model loaded: the connection's process is computing
-for pid in $(pgrep -P "$server"); do grep -H Seccomp "/proc/$pid/status"; done | tee "$OUT/sandbox.txt"
-wait "$client"
-kill "$server"
-python3 - "$OUT/profile-host.log" "$OUT/profile-guest.log" <<'PY' | tee "$OUT/profile.txt"
+# profile NAME CLIENT-ARGS...: a llama-1b run through VirtGPU with GGML_VIRTGPU_DEBUG=1 on both sides; prints
+# where its time went (the host's ext_graph_run phases, p50, and the guest's calls) into $OUT/profile-NAME.txt
+profile() {
+    local name=$1; shift
+    GGML_VIRTGPU_DEBUG=1 build-gpu/bin/apir-server --socket /tmp/prof.sock \
+        --backend-library "$PWD/build-gpu/lib/libggml-virtgpu-backend.so" \
+        --ggml-library "$LLAMA_BUILD/bin/libggml-cuda.so" 2>"$OUT/profile-$name-host.log" &
+    local server=$!
+    sleep 1
+    GGML_VIRTGPU_DEBUG=1 GGML_BACKEND_PATH=$PWD/build-gpu/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=/tmp/prof.sock \
+        GGML_REMOTING_USE_APIR_CAPSET=1 "$@" >/dev/null 2>"$OUT/profile-$name-guest.log" &
+    local client=$!
+    sleep 8 # the model loaded: the connection's process is computing
+    for pid in $(pgrep -P "$server"); do grep -H Seccomp "/proc/$pid/status"; done >"$OUT/sandbox.txt"
+    wait "$client"
+    kill "$server"
+    python3 - "$OUT/profile-$name-host.log" "$OUT/profile-$name-guest.log" <<'PY' | tee "$OUT/profile-$name.txt"
 import re, statistics, sys
 host = open(sys.argv[1]).read()
 compute = [int(m) for m in re.findall(r"backend_graph_compute: \d+ nodes in (\d+) us", host)]
@@ -80,16 +84,33 @@ decoded = re.findall(r"graph: (\d+) nodes decoded, validated and kept in (\d+) u
 print("host graph compute: p50 %d us over %d runs" % (statistics.median(compute), len(compute)))
 print("host index checks: p50 %d us" % statistics.median(checks))
 print("graphs decoded and validated:", ", ".join("%s nodes in %s us" % d for d in decoded))
+print("shared memory:", "; ".join(re.findall(r"shared-memory resource \d+ \(\d+ bytes\) [^\n]*", host)) or "never pinned")
 runs = re.findall(r"ext_graph_run: (\d+) writes in (\d+) us, graph in (\d+) us, (\d+) outputs in (\d+) us", host)
 if runs:
     med = lambda i: statistics.median(int(r[i]) for r in runs)
     print("host ext_graph_run, p50 over %d runs: %d writes in %d us, graph (index checks + compute) %d us, "
           "%d outputs copied in %d us" % (len(runs), med(0), med(1), med(2), med(3), med(4)))
 for line in open(sys.argv[2]):
-    if " calls, " in line:
+    if " calls, " in line or re.search(r": p50 ", line):
         print("guest:", line.split("debug: ", 1)[-1].rstrip())
 PY
+}
 
+step "where a llama-1b token's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-completion, 64 tokens)"
+profile tg "$LLAMA_BUILD/bin/llama-completion" -m build/models/llama-1b-q4_0.gguf -p "The capital of France is" \
+    -n 64 --temp 0 --ignore-eos -no-cnv --no-display-prompt -c 256 -ngl 99 -dev VirtGPU0-CUDA0 -v # -v: debug lines
+step "where a llama-1b pp512 batch's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-bench -p 512 -n 0 -r 3)"
+profile pp "$LLAMA_BUILD/bin/llama-bench" -m build/models/llama-1b-q4_0.gguf -p 512 -n 0 -r 3 -ngl 99 \
+    -dev VirtGPU0-CUDA0 -v
+
+if [[ -n "${PIN_AB:-}" ]]; then
+    step "llama-1b with the guest's shared memory not pinned (GGML_VIRTGPU_NO_PIN=1), for comparison"
+    GGML_VIRTGPU_NO_PIN=1 LLAMA_BIN_DIR=$LLAMA_BUILD/bin BUILD_DIR=build-gpu BACKEND=$LLAMA_BUILD/bin/libggml-cuda.so \
+        DEVICE=CUDA0 PRESET=llama-1b TYPE=${TYPE:-q4_0} PP=512 TG=128 REPS=${REPS:-3} bench/run.sh 2>&1 |
+        tee "$OUT/bench-llama-1b-no-pin.txt"
+fi
+
+if [[ -z "${SKIP_OPS:-}" ]]; then
 step "test-backend-ops through VirtGPU on CUDA0 (the ops of llama models)"
 build-gpu/bin/apir-server --socket /tmp/ops.sock --backend-library "$PWD/build-gpu/lib/libggml-virtgpu-backend.so" \
     --ggml-library "$LLAMA_BUILD/bin/libggml-cuda.so" 2>"$OUT/ops-server.log" &
@@ -102,4 +123,5 @@ kill "$server"
 printf 'passed %s, not supported %s, failed %s\n' "$(grep -c ': .*OK' /tmp/ops.txt)" \
     "$(grep -c 'not supported' /tmp/ops.txt)" "$(grep -c ': .*FAIL' /tmp/ops.txt)" | tee "$OUT/ops.txt"
 { grep ': .*FAIL' /tmp/ops.txt | head -40 || true; tail -5 /tmp/ops.txt; } >>"$OUT/ops.txt"
+fi
 step "done"

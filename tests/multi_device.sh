@@ -7,14 +7,7 @@
 # usage: multi_device.sh APIR_SERVER HOST_LIBRARY FRONTEND MAKER TWO_DEVICES_LIBRARY
 #        (LLAMA_BIN_DIR set)
 source "$(dirname "$0")/lib.sh"
-APIR_SERVER=$1
-HOST_LIBRARY=$2
-FRONTEND=$3
-MAKER=$4
-TWO_DEVICES=$5
-CPU_LIBRARY=$LLAMA_BIN_DIR/libggml-cpu.so
-export TWO_DEVICES_CPU_LIBRARY=$CPU_LIBRARY
-export GGML_REMOTING_USE_APIR_CAPSET=1
+two_devices_test_args "$@"
 
 "$MAKER" --preset tiny --seed 5 -o "$TEST_TMP/tiny.gguf" >/dev/null
 

@@ -39,6 +39,8 @@
 /* a directory: each context writes its calls and graphs there, the seed of
  * the fuzz corpus (tests/fuzz/README.md) */
 #define ENV_CAPTURE_DIR "GGML_VIRTGPU_CAPTURE_DIR"
+/* host: set (not 0), the guest's shared memory is not pinned for the device's copies */
+#define ENV_NO_PIN "GGML_VIRTGPU_NO_PIN"
 /* the registration function when ggml.library.reg is not set */
 #define DEFAULT_GGML_LIBRARY_REG "ggml_backend_init"
 

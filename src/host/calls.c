@@ -317,7 +317,12 @@ struct tensor_io {
     /* resolved */
     struct ggml_tensor *tensor;
     uint8_t *shmem;
+    bool pinned; /* the device copies straight from and into it */
 };
+
+/* below this a transfer goes straight to shared memory: the driver's own
+ * staging is as fast, and a small copy is dominated by its latency */
+#define STAGING_MIN_BYTES (64u << 10)
 
 static bool prepare_tensor_io(struct host_ctx *ctx, struct tensor_io *io)
 {
@@ -344,14 +349,15 @@ static bool prepare_tensor_io(struct host_ctx *ctx, struct tensor_io *io)
         host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
         return false;
     }
-    io->shmem = guest_memory(ctx, io->res_id, io->data_offset + io->size);
-    io->shmem = io->shmem ? io->shmem + io->data_offset : NULL;
-    return io->shmem != NULL;
+    uint8_t *blob = guest_memory(ctx, io->res_id, io->data_offset + io->size);
+    if (blob == NULL) {
+        return false;
+    }
+    io->shmem = blob + io->data_offset;
+    io->pinned = io->size >= STAGING_MIN_BYTES && host_shmem_pinned(ctx, io->res_id, blob);
+    return true;
 }
 
-/* below this a transfer goes straight to shared memory: the driver's own
- * staging is as fast, and a small copy is dominated by its latency */
-#define STAGING_MIN_BYTES (64u << 10)
 
 /* The context's pinned staging memory, at least size bytes, or NULL when
  * the device has no host buffer type (the CPU) or it cannot be had. */
@@ -373,16 +379,24 @@ static void *staging(struct host_ctx *ctx, uint64_t size)
 }
 
 /* Bytes [offset, offset + size) of the tensor into shared memory, through
- * pinned staging when the device has it and the transfer is large. */
+ * pinned staging when the device has it, the transfer is large and the
+ * shared memory is not pinned itself. */
 static void read_tensor(struct host_ctx *ctx, const struct ggml_tensor *t, uint8_t *shmem, size_t offset,
-                        size_t size)
+                        size_t size, bool shmem_pinned)
 {
-    void *pinned = staging(ctx, size);
+    void *pinned = shmem_pinned ? NULL : staging(ctx, size);
     ctx->tensor_bytes_out += size;
     ggml_backend_tensor_get(t, pinned ? pinned : shmem, offset, size);
     if (pinned != NULL) {
         memcpy(shmem, pinned, size);
     }
+}
+
+/* Whether the tensor is in the device's own memory (its default buffer
+ * type), the only memory its backend's asynchronous copies take. */
+static bool in_device_memory(const struct host_ctx *ctx, const struct ggml_tensor *t)
+{
+    return ggml_backend_buffer_get_type(t->buffer) == ggml_backend_dev_buffer_type(ctx->dev);
 }
 
 /* Room for a private copy of a write of `size` bytes in the area of
@@ -413,12 +427,12 @@ static void write_tensor(struct host_ctx *ctx, struct tensor_io *io, struct host
     const size_t offset = (size_t)io->offset, size = (size_t)io->size;
     const bool device_memory = !ggml_backend_buffer_is_host(io->tensor->buffer);
     uint8_t *copy = seen && device_memory ? write_copy(ctx, seen, size) : NULL;
-    void *pinned = copy ? NULL : staging(ctx, size);
+    void *pinned = copy || io->pinned ? NULL : staging(ctx, size);
     void *bounce = copy ? (void *)copy : pinned ? pinned : io->shmem;
     if (bounce != io->shmem) {
         memcpy(bounce, io->shmem, size);
     }
-    if (copy != NULL && ggml_backend_buffer_get_type(io->tensor->buffer) == ggml_backend_dev_buffer_type(ctx->dev)) {
+    if (copy != NULL && in_device_memory(ctx, io->tensor)) {
         /* a graph run's input in the device's own memory, from the host's
          * copy, which outlives the run: queued on the backend's stream
          * ahead of the graph (ext_graph_run synchronizes) */
@@ -442,7 +456,7 @@ static uint32_t run_tensor_io(struct host_ctx *ctx, struct tensor_io *io, bool i
     if (into_tensor) {
         write_tensor(ctx, io, seen);
     } else {
-        read_tensor(ctx, io->tensor, io->shmem, (size_t)io->offset, (size_t)io->size);
+        read_tensor(ctx, io->tensor, io->shmem, (size_t)io->offset, (size_t)io->size, io->pinned);
     }
     return APIR_CALL_OK;
 }
@@ -603,6 +617,8 @@ static uint32_t copy_outputs(struct host_ctx *ctx, const struct ggml_cgraph *gra
                              uint64_t outputs_max)
 {
     uint8_t *shmem = outputs_max > 0 ? host_shmem(ctx, res_id, outputs_max) : NULL;
+    const bool pinned = shmem != NULL && host_shmem_pinned(ctx, res_id, shmem);
+    bool queued = false;
     uint32_t copied = 0;
     uint64_t used = 0;
     for (int i = 0; shmem != NULL && i < ggml_graph_n_nodes((struct ggml_cgraph *)graph) && copied < APIR_MAX_OUTPUTS;
@@ -615,9 +631,19 @@ static uint32_t copy_outputs(struct host_ctx *ctx, const struct ggml_cgraph *gra
         if (at > outputs_max || size > outputs_max - at) {
             break;
         }
-        read_tensor(ctx, node, shmem + at, 0, (size_t)size);
+        if (pinned && in_device_memory(ctx, node)) {
+            /* into pinned memory the copies run asynchronously: one wait */
+            ggml_backend_tensor_get_async(ctx->backend, node, shmem + at, 0, (size_t)size);
+            ctx->tensor_bytes_out += size;
+            queued = true;
+        } else {
+            read_tensor(ctx, node, shmem + at, 0, (size_t)size, pinned);
+        }
         used = at + size;
         copied++;
+    }
+    if (queued) {
+        ggml_backend_synchronize(ctx->backend);
     }
     return copied;
 }

@@ -89,10 +89,12 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
         ggml_backend_free(ctx->backend);
     }
     free_staging(ctx);
+    host_pins_stop(ctx);
     ctx->dev = dev;
     ctx->backend = backend;
     ctx->buft = ggml_backend_dev_buffer_type(dev);
     set_backend_threads(ctx);
+    host_pins_start(ctx);
     LOG_INFO("context %u runs on %s (%s)", ctx->ctx_id, ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
     return true;
 }
@@ -141,6 +143,7 @@ uint32_t host_start_backend(struct host_ctx *ctx, ggml_backend_init_t init)
 void host_stop_backend(struct host_ctx *ctx)
 {
     free_staging(ctx);
+    host_pins_stop(ctx);
     if (ctx->call_ctx != NULL) {
         ggml_free(ctx->call_ctx);
     }

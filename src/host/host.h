@@ -8,7 +8,8 @@
  * context table), dispatch.c (the call table), calls.c (one handler per
  * call), graph-cache.c, capture.c (traffic written out for the fuzz corpus), index-check.c
  * (indices a graph reads), decode.c (tensors and graphs from the wire), op-table.c (the ops
- * the host runs), ggml-lib.c (the real GGML library), handles.c (buffer handles, shared
+ * the host runs), ggml-lib.c (the real GGML library), pinned.c (shared memory
+ * pinned for the device's copies), handles.c (buffer handles, shared
  * memory), log.c. */
 #ifndef HOST_H
 #define HOST_H
@@ -61,6 +62,25 @@ struct host_writes_seen {
     size_t used;
 };
 
+/* Shared memory pinned for the device's copies (pinned.c). */
+#define HOST_PIN_MAX_BLOBS 4
+typedef int (*host_pin_register_fn)(void *ptr, size_t size, unsigned int flags);
+typedef int (*host_pin_unregister_fn)(void *ptr);
+typedef int (*host_pin_clear_error_fn)(void);
+struct host_pin {
+    uint32_t res_id;
+    uint8_t *ptr;
+    size_t size;
+    bool pinned; /* false: registering it failed (not tried again) */
+};
+struct host_pins {
+    host_pin_register_fn register_fn; /* NULL: nothing is pinned */
+    host_pin_unregister_fn unregister_fn;
+    host_pin_clear_error_fn clear_error_fn;
+    uint32_t count;
+    struct host_pin items[HOST_PIN_MAX_BLOBS];
+};
+
 struct host_ctx {
     uint32_t ctx_id;
     struct apir_callbacks cbs;
@@ -79,6 +99,7 @@ struct host_ctx {
      * driver stages it slowly itself */
     ggml_backend_buffer_t staging;
     struct host_writes_seen writes_seen;
+    struct host_pins pins;
 
     struct host_buffer_slot *slots;
     uint32_t n_slots;
@@ -137,6 +158,16 @@ void host_buffers_free_all(struct host_ctx *ctx);
 /* The host mapping of resource res_id holding at least `need` bytes, or NULL
  * (logged) when the resource is unknown or too small. */
 void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need);
+
+/* ---- shared memory pinned for the device's copies (pinned.c) ---- */
+/* Finds the device runtime's register function in the GGML library, for a
+ * device with pinned host memory, unless ENV_NO_PIN turns it off. */
+void host_pins_start(struct host_ctx *ctx);
+/* Unregisters every pinned blob. */
+void host_pins_stop(struct host_ctx *ctx);
+/* Whether blob res_id, mapped at base, is pinned: registered on its first
+ * use here (within the bounds of pinned.c). */
+bool host_shmem_pinned(struct host_ctx *ctx, uint32_t res_id, uint8_t *base);
 
 /* ---- the GGML library (ggml-lib.c) ---- */
 /* Opens ggml.library.path and finds its registration function; an

@@ -7,7 +7,15 @@
  * For the tests of apir-server's sandbox, TWO_DEVICES_MISBEHAVE makes
  * every graph compute misbehave as a broken or compromised GGML library
  * would: "abort" (through ggml's GGML_ABORT), "fork", "exec" (/bin/true) or
- * "hang" (after saying so on stderr). Only this test library does this. */
+ * "hang" (after saying so on stderr). Only this test library does this.
+ *
+ * It also brings a stand-in for a GPU runtime's host-memory registration
+ * (cudaHostRegister, cudaHostUnregister, cudaGetLastError), which the host
+ * library finds in a GGML library's dependencies: each call is logged on
+ * stderr, an overlapping registration or an unknown unregistration fails
+ * as CUDA's would and leaves an error that cudaGetLastError must clear
+ * before the next graph compute (ggml-cuda checks it after its kernels).
+ * TWO_DEVICES_PIN_FAIL makes every registration fail. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
@@ -45,9 +53,73 @@ static void get_props(ggml_backend_dev_t dev, struct ggml_backend_dev_props *pro
     props->description = get_description(dev);
 }
 
+/* ---- a GPU runtime's host-memory registration, stood in for ------------- */
+
+#define PIN_SLOTS 16
+#define ERROR_ALREADY_REGISTERED 712 /* cudaErrorHostMemoryAlreadyRegistered */
+#define ERROR_NOT_REGISTERED 713     /* cudaErrorHostMemoryNotRegistered */
+
+static struct { char *ptr; size_t size; } pins[PIN_SLOTS];
+static int last_error;
+
+static int pin_fail(int code)
+{
+    last_error = code;
+    return code;
+}
+
+__attribute__((visibility("default"))) int cudaHostRegister(void *ptr, size_t size, unsigned int flags)
+{
+    int free_slot = -1;
+    for (int i = 0; i < PIN_SLOTS; i++) {
+        if (pins[i].ptr == NULL) {
+            free_slot = free_slot < 0 ? i : free_slot;
+        } else if (pins[i].ptr < (char *)ptr + size && (char *)ptr < pins[i].ptr + pins[i].size) {
+            fprintf(stderr, "two_devices_backend: cudaHostRegister(%p, %zu): overlaps a registered range\n", ptr, size);
+            return pin_fail(ERROR_ALREADY_REGISTERED);
+        }
+    }
+    if (getenv("TWO_DEVICES_PIN_FAIL") != NULL || free_slot < 0) {
+        fprintf(stderr, "two_devices_backend: cudaHostRegister(%p, %zu): failed\n", ptr, size);
+        return pin_fail(2); /* cudaErrorMemoryAllocation */
+    }
+    pins[free_slot].ptr = ptr;
+    pins[free_slot].size = size;
+    fprintf(stderr, "two_devices_backend: cudaHostRegister(%p, %zu, flags %u): registered\n", ptr, size, flags);
+    return 0;
+}
+
+__attribute__((visibility("default"))) int cudaHostUnregister(void *ptr)
+{
+    for (int i = 0; i < PIN_SLOTS; i++) {
+        if (pins[i].ptr == ptr) {
+            pins[i].ptr = NULL;
+            fprintf(stderr, "two_devices_backend: cudaHostUnregister(%p): unregistered\n", ptr);
+            return 0;
+        }
+    }
+    fprintf(stderr, "two_devices_backend: cudaHostUnregister(%p): not registered\n", ptr);
+    return pin_fail(ERROR_NOT_REGISTERED);
+}
+
+__attribute__((visibility("default"))) int cudaGetLastError(void)
+{
+    const int error = last_error;
+    last_error = 0;
+    return error;
+}
+
+/* what ggml-cuda's check after its kernels would find */
+static void check_no_runtime_error(void)
+{
+    if (last_error != 0) {
+        GGML_ABORT("two_devices_backend: runtime error %d left uncleared before a graph compute", last_error);
+    }
+}
+
 /* ---- misbehaving on request --------------------------------------------- */
 
-struct misbehaving_backend {
+struct checked_backend {
     struct ggml_backend backend; /* the CPU backend's, but for compute and free */
     ggml_backend_t cpu;
 };
@@ -70,35 +142,40 @@ static void misbehave(const char *how)
     }
 }
 
-static enum ggml_status misbehaving_compute(ggml_backend_t backend, struct ggml_cgraph *graph)
+static enum ggml_status checked_compute(ggml_backend_t backend, struct ggml_cgraph *graph)
 {
-    misbehave(getenv("TWO_DEVICES_MISBEHAVE"));
-    ggml_backend_t inner = ((struct misbehaving_backend *)backend)->cpu;
+    check_no_runtime_error();
+    const char *how = getenv("TWO_DEVICES_MISBEHAVE");
+    if (how != NULL) {
+        misbehave(how);
+    }
+    ggml_backend_t inner = ((struct checked_backend *)backend)->cpu;
     return inner->iface.graph_compute(inner, graph);
 }
 
-static void misbehaving_free(ggml_backend_t backend)
+static void checked_free(ggml_backend_t backend)
 {
-    ggml_backend_free(((struct misbehaving_backend *)backend)->cpu);
+    ggml_backend_free(((struct checked_backend *)backend)->cpu);
     free(backend);
 }
 
-/* the CPU backend, wrapped when asked to misbehave */
+/* the CPU backend, wrapped: its graph computes are checked first (and
+ * misbehave when asked to) */
 static ggml_backend_t init_backend(ggml_backend_dev_t dev, const char *params)
 {
     (void)dev;
     ggml_backend_t backend = ggml_backend_dev_init(cpu, params);
-    if (backend == NULL || getenv("TWO_DEVICES_MISBEHAVE") == NULL) {
-        return backend;
+    if (backend == NULL) {
+        return NULL;
     }
-    struct misbehaving_backend *m = malloc(sizeof *m);
+    struct checked_backend *m = malloc(sizeof *m);
     if (m == NULL) {
         ggml_backend_free(backend);
         return NULL;
     }
     m->backend = *backend;
-    m->backend.iface.graph_compute = misbehaving_compute;
-    m->backend.iface.free = misbehaving_free;
+    m->backend.iface.graph_compute = checked_compute;
+    m->backend.iface.free = checked_free;
     m->cpu = backend;
     return &m->backend;
 }

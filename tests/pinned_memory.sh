@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The guest's shared memory pinned for a GPU device's copies: the test GGML
+# library's device TestB (memory that is not host memory, with a host buffer
+# type, as a GPU's) and its stand-in for the GPU runtime's cudaHostRegister.
+# llama-completion through VirtGPU must give the native tokens whether the
+# host pins (each blob once, every registration undone when the context
+# ends), is told not to (GGML_VIRTGPU_NO_PIN), or the runtime refuses (tried
+# once per blob, its error cleared before the next compute).
+# usage: pinned_memory.sh APIR_SERVER HOST_LIBRARY FRONTEND MAKER TWO_DEVICES_LIBRARY (LLAMA_BIN_DIR set)
+source "$(dirname "$0")/lib.sh"
+two_devices_test_args "$@"
+
+"$MAKER" --preset tiny --seed 5 -o "$TEST_TMP/tiny.gguf" >/dev/null
+check "native CPU run" complete native tiny -ngl 0
+
+# run_on_device_b NAME [NAME=VALUE]...: a completion on TestB through a new
+# apir-server whose environment has the assignments given
+run_on_device_b() {
+    local name=$1; shift
+    (
+        for assignment in GGML_VIRTGPU_DEBUG=1 "$@"; do export "${assignment?}"; done
+        start_server "$name" --backend-library "$HOST_LIBRARY" --ggml-library "$TWO_DEVICES" &&
+            with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/$name.sock" -- complete "$name" tiny -ngl 99 -dev VirtGPU1-TestB
+        local status=$?
+        stop_server "$SERVER_PID"
+        return "$status"
+    )
+    check "$name: the run through VirtGPU" test $? -eq 0
+    check "$name: the native tokens" cmp "$TEST_TMP/native.out" "$TEST_TMP/$name.out"
+}
+
+count() { grep -c -- "$2" "$TEST_TMP/$1.err" || true; }
+
+run_on_device_b pinned
+registered=$(count pinned "): registered")
+check "pinned: the host pinned shared memory" test "$registered" -ge 1
+check_contains "pinned: the host says so at debug level" "$TEST_TMP/pinned.err" "pinned for the device's copies"
+check "pinned: each blob registered once (no overlapping registration)" test "$(count pinned overlaps)" -eq 0
+check "pinned: every registration undone when the context ends" \
+    test "$(count pinned "): unregistered")" -eq "$registered"
+check "pinned: nothing unregistered that was not registered" test "$(count pinned "not registered")" -eq 0
+
+run_on_device_b not-pinned GGML_VIRTGPU_NO_PIN=1
+check "not-pinned: GGML_VIRTGPU_NO_PIN=1 pins nothing" test "$(count not-pinned cudaHostRegister)" -eq 0
+
+run_on_device_b refused TWO_DEVICES_PIN_FAIL=1
+check_contains "refused: the host says the memory could not be pinned" "$TEST_TMP/refused.err" "could not be pinned"
+blobs=$(grep -o "cudaHostRegister([^,]*" "$TEST_TMP/refused.err" | sort -u | wc -l)
+check "refused: registering tried once per blob" test "$(count refused "cudaHostRegister(")" -eq "$blobs"
+check "refused: the runtime's error cleared before the next compute" \
+    bash -c "! grep -q 'left uncleared' '$TEST_TMP/refused.err'"
+finish
