@@ -12,9 +12,9 @@
  * A blob is registered the first time a large transfer uses it. Bounds:
  * at most HOST_PIN_MAX_BLOBS blobs of at most HOST_PIN_MAX_BYTES each per
  * context (pinned memory cannot be swapped; a guest must not lock the
- * host's memory at will); others go through staging as before. A blob the
- * guest destroys stays pinned until the context ends or another blob takes
- * its address. */
+ * host's memory at will); others go through staging as before. A pinned
+ * blob stays mapped until the context ends, even if the guest destroys it
+ * (the hypervisor's pin_shmem, as for host memory that wraps a blob). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -75,25 +75,6 @@ void host_pins_stop(struct host_ctx *ctx)
     p->count = 0;
 }
 
-/* A registered blob at this address is another one now (the guest
- * destroyed it and a new one took its place): its registration goes. */
-static void forget_overlapping(struct host_pins *p, uint32_t res_id, const uint8_t *base, size_t size)
-{
-    for (uint32_t i = 0; i < p->count;) {
-        const struct host_pin *pin = &p->items[i];
-        const bool overlaps = pin->ptr < base + size && base < pin->ptr + pin->size;
-        if (overlaps && (pin->res_id != res_id || pin->ptr != base || pin->size != size)) {
-            if (pin->pinned) {
-                p->unregister_fn(pin->ptr);
-                p->clear_error_fn();
-            }
-            p->items[i] = p->items[--p->count];
-        } else {
-            i++;
-        }
-    }
-}
-
 static const struct host_pin *find_pin(const struct host_pins *p, uint32_t res_id, const uint8_t *base)
 {
     for (uint32_t i = 0; i < p->count; i++) {
@@ -107,22 +88,23 @@ static const struct host_pin *find_pin(const struct host_pins *p, uint32_t res_i
 bool host_shmem_pinned(struct host_ctx *ctx, uint32_t res_id, uint8_t *base)
 {
     struct host_pins *p = &ctx->pins;
-    if (p->register_fn == NULL || !ctx->shmem_size_known) {
+    if (p->register_fn == NULL || !ctx->shmem_size_known) { /* pin_shmem comes with get_shmem_size */
         return false;
     }
-    const size_t size = ctx->cbs.get_shmem_size(ctx->ctx_id, res_id);
-    forget_overlapping(p, res_id, base, size);
     const struct host_pin *known = find_pin(p, res_id, base);
     if (known != NULL) {
         return known->pinned;
     }
+    const size_t size = ctx->cbs.get_shmem_size(ctx->ctx_id, res_id);
     if (p->count == HOST_PIN_MAX_BLOBS || size == 0 || size > HOST_PIN_MAX_BYTES) {
         return false;
     }
     /* a refusal is remembered too: registering is not tried at every call */
     struct host_pin *pin = &p->items[p->count++];
     *pin = (struct host_pin){ .res_id = res_id, .ptr = base, .size = size };
-    pin->pinned = p->register_fn(base, size, REGISTER_PORTABLE) == 0;
+    /* kept mapped until the context ends: no other blob can take its
+     * address while the runtime holds it as registered */
+    pin->pinned = ctx->cbs.pin_shmem(ctx->ctx_id, res_id) && p->register_fn(base, size, REGISTER_PORTABLE) == 0;
     if (!pin->pinned) {
         p->clear_error_fn(); /* else the backend's next error check would see it */
     }
