@@ -25,7 +25,7 @@ CHECKS_PASSED=0
 CHECKS_FAILED=0
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/virtgpu-test.XXXXXX")
 # whatever a test leaves running is stopped when it ends
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TEST_TMP"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$TEST_TMP"' EXIT
 
 pass() { CHECKS_PASSED=$((CHECKS_PASSED + 1)); printf 'ok: %s\n' "$1"; }
 fail() { CHECKS_FAILED=$((CHECKS_FAILED + 1)); printf 'FAIL: %s\n' "$1"; }

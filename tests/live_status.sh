@@ -33,7 +33,7 @@ bench=$!
 busy_report() {
     for _ in $(seq 240); do
         "$APIR_SERVER" --status "$TEST_TMP/main.sock" >"$TEST_TMP/status.txt" 2>"$TEST_TMP/status.err" || return 1
-        grep -qE '^    (ext_graph_run|backend_graph_compute) +[1-9]' "$TEST_TMP/status.txt" && return 0
+        grep -qE '^    (ext_graph_run(_async)?|backend_graph_compute) +[1-9]' "$TEST_TMP/status.txt" && return 0
         kill -0 "$bench" 2>/dev/null || return 1
         sleep 0.25
     done
@@ -59,7 +59,7 @@ check "with latency percentiles" \
 kill -USR1 "$MAIN_PID"
 logged_report() {
     for _ in $(seq 100); do
-        grep -qE '^apir-server: status:     (ext_graph_run|backend_graph_compute) +[1-9]' "$TEST_TMP/main.log" && return 0
+        grep -qE '^apir-server: status:     (ext_graph_run(_async)?|backend_graph_compute) +[1-9]' "$TEST_TMP/main.log" && return 0
         sleep 0.1
     done
     return 1
@@ -118,15 +118,17 @@ start_server debug --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRAR
 check "llama-completion with GGML_VIRTGPU_DEBUG=1" with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/debug.sock" \
     "$APIR_CAPSET" GGML_VIRTGPU_DEBUG=1 -- complete debug tiny -ngl 99 --device "$DEVICE" -v
 check "each call is logged with its duration" \
-    grep -qE 'ggml-virtgpu: debug: ext_graph_run: [0-9.]+ us$' "$TEST_TMP/debug.log"
+    grep -qE 'ggml-virtgpu: debug: ext_graph_run(_async)?: [0-9.]+ us$' "$TEST_TMP/debug.log"
+check "graph_compute returns once the host has taken the run (ext_graph_run_async)" \
+    grep -qE 'ggml-virtgpu: debug: ext_graph_run_async: taken in [0-9.]+ us$' "$TEST_TMP/debug.log"
 check "a summary at exit: the totals" \
     grep -qE "ggml-virtgpu: debug: $DEVICE: [1-9][0-9]* calls to the host, [0-9.]+ ms in all" "$TEST_TMP/debug.log"
 check "and each call's count, time and percentiles" \
-    grep -qE "ggml-virtgpu: debug: $DEVICE: ext_graph_run +[1-9][0-9]* calls, +[0-9.]+ ms, +[0-9.]+ us each, p50 [0-9.]+ us, p99 [0-9.]+ us" \
+    grep -qE "ggml-virtgpu: debug: $DEVICE: ext_graph_run(_async)? +[1-9][0-9]* calls, +[0-9.]+ ms, +[0-9.]+ us each, p50 [0-9.]+ us, p99 [0-9.]+ us" \
     "$TEST_TMP/debug.log"
 check "without it, llama-completion -v logs neither" with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/debug.sock" \
     "$APIR_CAPSET" -- complete quiet tiny -ngl 99 --device "$DEVICE" -v
-check "(no call lines, no summary)" bash -c "! grep -qE 'ext_graph_run: [0-9.]+ us|calls to the host' '$TEST_TMP/quiet.log'"
+check "(no call lines, no summary)" bash -c "! grep -qE 'ext_graph_run(_async)?: [0-9.]+ us|calls to the host' '$TEST_TMP/quiet.log'"
 stop_server "$SERVER_PID"
 
 finish

@@ -8,6 +8,7 @@
 #define APIR_PROTOCOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define APIR_PROTOCOL_MAJOR 0u
@@ -49,6 +50,15 @@ enum apir_command_type {
  * when done), then the reply payload. */
 #define APIR_REPLY_NOTIFY_OFFSET 0u
 #define APIR_REPLY_PAYLOAD_OFFSET 4u
+/* ext_graph_run_async: where the acceptance word is in a reply payload of
+ * payload_size bytes (its last aligned word), or 0 when the payload is too
+ * small to hold it past the reply's own bytes (the call then just runs). */
+#define APIR_ACCEPT_MIN_OFFSET 64u
+static inline size_t apir_accept_word_offset(size_t payload_size)
+{
+    const size_t at = payload_size >= 4 ? (payload_size - 4) & ~(size_t)3 : 0;
+    return at >= APIR_ACCEPT_MIN_OFFSET ? at : 0;
+}
 
 /* ---- return codes ------------------------------------------------------ */
 
@@ -153,7 +163,12 @@ const char *apir_call_error_text(uint32_t code);
      * kept under the key; kept = false when there is none (nothing done) */                \
     X(EXT_GRAPH_RUN, 0x56470004, ext_graph_run, graph_run, graph_result)                      \
     /* from now on, a refused call answers with its APIR_CALL_ERRORS code */                  \
-    X(EXT_ERROR_CODES, 0x56470005, ext_error_codes, none, none)
+    X(EXT_ERROR_CODES, 0x56470005, ext_error_codes, none, none)                               \
+    /* ext_graph_run that says when the host has taken the work (its writes                  \
+     * run, its graph found or validated, its indices checked): the host sets                \
+     * the last word of the reply page (apir_accept_word_offset) to 1 then,                  \
+     * before it computes, and the reply word when done, as for any call */                  \
+    X(EXT_GRAPH_RUN_ASYNC, 0x56470008, ext_graph_run_async, graph_run, graph_result)
 
 #define APIR_CALL_ENUM_ENTRY(NAME, number, name, request, reply) APIR_CALL_##NAME = number,
 enum apir_call { APIR_CALLS(APIR_CALL_ENUM_ENTRY) };

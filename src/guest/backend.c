@@ -18,6 +18,7 @@ struct vgpu_backend {
     struct vgpu_tensor_set tensors; /* reused by every graph */
     uint64_t kept_uid;              /* uid of the graph the host keeps for us; 0: none */
     struct apir_msg_graph_run run;  /* the request of a graph run (large: not on the stack) */
+    struct vgpu_run_outputs outputs; /* where its outputs will be */
 };
 
 static const char *backend_get_name(ggml_backend_t backend)
@@ -57,19 +58,15 @@ static int32_t compute_whole(struct vgpu_backend *b, struct vgpu_remote *r, cons
     return status.value;
 }
 
-/* The extension: the queued writes (the token's inputs) and the graph in
- * one round trip. A graph ggml kept since the last run (same uid: ggml-cuda
- * relies on the same promise) is named, not sent; the host answers
- * kept = false when it no longer has it, and then gets it whole. Returns
- * the call's code; APIR_CALL_INVALID_INDEX from a host without it. */
-/* Where the host put the graph's first n outputs in the data blob (the
- * layout of apir-calls.h), for get_tensor to find. */
-static void note_run_outputs(struct vgpu_remote *r, const struct ggml_cgraph *graph, uint32_t n)
+/* Where the host puts the graph's outputs in the data blob (the layout of
+ * apir-calls.h), as far as they fit APIR_MAX_OUTPUTS: for get_tensor to
+ * find, once the reply says how many came. */
+static void layout_outputs(const struct ggml_cgraph *graph, struct vgpu_run_outputs *out)
 {
     struct ggml_cgraph *g = (struct ggml_cgraph *)graph;
     uint64_t used = 0;
-    r->outputs.count = 0;
-    for (int i = 0; i < ggml_graph_n_nodes(g) && r->outputs.count < n && r->outputs.count < APIR_MAX_OUTPUTS; i++) {
+    out->count = 0;
+    for (int i = 0; i < ggml_graph_n_nodes(g) && out->count < APIR_MAX_OUTPUTS; i++) {
         const struct ggml_tensor *node = ggml_graph_node(g, i);
         if ((node->flags & GGML_TENSOR_FLAG_OUTPUT) == 0) {
             continue;
@@ -77,12 +74,41 @@ static void note_run_outputs(struct vgpu_remote *r, const struct ggml_cgraph *gr
         const struct vgpu_buffer *buffer = vgpu_buffer_of(node->buffer); /* serialized: one of ours */
         const uint64_t at = apir_output_offset(used);
         used = at + ggml_nbytes(node);
-        r->outputs.items[r->outputs.count++] = (struct vgpu_run_output){
+        out->items[out->count++] = (struct vgpu_run_output){
             .buffer = buffer->handle, .start = (uintptr_t)node->data, .size = ggml_nbytes(node), .at = (size_t)at
         };
     }
 }
 
+/* One graph run: with ext_graph_run_async, graph_compute returns as soon
+ * as the host has taken the work (*taken), and the run's end is waited for
+ * where ggml needs it (the next call, get_tensor, synchronize); a host
+ * without it gets ext_graph_run. */
+static uint32_t run_once(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph,
+                         struct apir_msg_graph_result *result, bool *taken)
+{
+    struct apir_msg_graph_run *req = &b->run;
+    *taken = false;
+    if (!r->no_async_run) {
+        layout_outputs(graph, &b->outputs);
+        const uint32_t rc = vgpu_graph_run_async_locked(r, req, &b->outputs, result);
+        if (rc == VGPU_ACCEPTED) {
+            *taken = true;
+            return APIR_CALL_OK;
+        }
+        if (rc != APIR_CALL_INVALID_INDEX) {
+            return rc;
+        }
+        r->no_async_run = true; /* an older host */
+    }
+    return vgpu_ext_graph_run_locked(r, req, result);
+}
+
+/* The extension: the queued writes (the token's inputs) and the graph in
+ * one round trip. A graph ggml kept since the last run (same uid: ggml-cuda
+ * relies on the same promise) is named, not sent; the host answers
+ * kept = false when it no longer has it, and then gets it whole. Returns
+ * the call's code; APIR_CALL_INVALID_INDEX from a host without it. */
 static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph,
                                 int32_t *status)
 {
@@ -94,19 +120,22 @@ static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, c
     const bool named = graph->uid != 0 && graph->uid == b->kept_uid;
     req->size = named ? 0 : serialize(b, r, graph);
     struct apir_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
-    uint32_t rc = named || req->size > 0 ? vgpu_ext_graph_run_locked(r, req, &result) : APIR_CALL_FAILED;
-    if (rc == APIR_CALL_OK && !result.kept) {
+    bool taken = false;
+    uint32_t rc = named || req->size > 0 ? run_once(b, r, graph, &result, &taken) : APIR_CALL_FAILED;
+    if (rc == APIR_CALL_OK && !taken && !result.kept) {
         req->size = serialize(b, r, graph);
-        rc = req->size > 0 ? vgpu_ext_graph_run_locked(r, req, &result) : APIR_CALL_FAILED;
+        rc = req->size > 0 ? run_once(b, r, graph, &result, &taken) : APIR_CALL_FAILED;
     }
     if (rc != APIR_CALL_OK && !vgpu_send_writes(r, &req->writes)) {
         VGPU_CALL_ERROR(r, "%s: the inputs of a graph could not be written", b->device->name);
     }
-    b->kept_uid = rc == APIR_CALL_OK && result.kept ? graph->uid : 0;
-    if (rc == APIR_CALL_OK && result.kept) {
-        note_run_outputs(r, graph, result.outputs);
+    const bool ran = rc == APIR_CALL_OK && (taken || result.kept);
+    b->kept_uid = ran ? graph->uid : 0;
+    if (ran && !taken) {
+        layout_outputs(graph, &r->outputs);
+        r->outputs.count = result.outputs < r->outputs.count ? result.outputs : r->outputs.count;
     }
-    *status = rc == APIR_CALL_OK && result.kept ? result.status : GGML_STATUS_FAILED;
+    *status = taken ? GGML_STATUS_SUCCESS : ran ? result.status : GGML_STATUS_FAILED;
     return rc;
 }
 
@@ -128,9 +157,18 @@ static enum ggml_status backend_graph_compute(ggml_backend_t backend, struct ggm
     return (enum ggml_status)status;
 }
 
+/* the end of a graph run the host still runs: taking the lock waits for it */
+static void backend_synchronize(ggml_backend_t backend)
+{
+    struct vgpu_remote *r = ((struct vgpu_backend *)backend->context)->device->remote;
+    vgpu_lock(r);
+    vgpu_unlock(r);
+}
+
 static const struct ggml_backend_i backend_iface = {
     .get_name = backend_get_name,
     .free = backend_free,
+    .synchronize = backend_synchronize,
     .graph_compute = backend_graph_compute,
 };
 

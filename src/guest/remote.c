@@ -31,6 +31,8 @@
 #define SLEEP_MIN_NS 20000L
 #define SLEEP_MAX_NS 1000000L
 
+static void complete_pending_run(struct vgpu_remote *r);
+
 /* ---- the reply wait ----------------------------------------------------- */
 
 static int64_t spin_budget_ns(void)
@@ -44,15 +46,27 @@ static int64_t spin_budget_ns(void)
     return atomic_load_explicit(&budget, memory_order_relaxed);
 }
 
-/* Polls the word for up to the spin budget; its value, or 0. */
-static uint32_t spin_on(_Atomic uint32_t *word)
+/* The value of `word`, or 0; when that is 0 and `also` (may be NULL) is
+ * set, *also_set. */
+static uint32_t first_set(_Atomic uint32_t *word, _Atomic uint32_t *also, bool *also_set)
+{
+    const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
+    if (v == 0 && also != NULL && atomic_load_explicit(also, memory_order_acquire) != 0) {
+        *also_set = true;
+    }
+    return v;
+}
+
+/* Polls for up to the spin budget: `word`'s value, or 0 (with *also_set
+ * when `also` was set first, or nothing was). */
+static uint32_t spin_on(_Atomic uint32_t *word, _Atomic uint32_t *also, bool *also_set)
 {
     const int64_t start = monotonic_ns(), budget = spin_budget_ns();
     int64_t spun = 0;
     do {
         for (int i = 0; i < POLLS_PER_CLOCK_READ; i++) {
-            const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
-            if (v != 0) {
+            const uint32_t v = first_set(word, also, also_set);
+            if (v != 0 || *also_set) {
                 return v;
             }
         }
@@ -64,16 +78,17 @@ static uint32_t spin_on(_Atomic uint32_t *word)
     return 0;
 }
 
-/* Waits until the host sets the notification word and returns it, or 0 on
- * timeout (timeout_ms 0: none) or when the host is gone. It polls first,
- * then sleeps on the word: a host on the same machine (vtest) wakes the
- * futex at once; a VM's host cannot, so the sleep between checks grows from
- * 20 us to 1 ms. */
-static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
+/* Waits until the host sets `word` and returns its value, or returns 0 on
+ * timeout (timeout_ms 0: none), when the host is gone, or (*also_set) when
+ * `also`, if not NULL, is set first. It polls first, then sleeps on the
+ * word: a host on the same machine (vtest) wakes the futex at once; a VM's
+ * host cannot, so the sleep between checks grows from 20 us to 1 ms. */
+static uint32_t wait_word(struct vgpu_remote *r, _Atomic uint32_t *word, _Atomic uint32_t *also, int64_t timeout_ms,
+                          bool *also_set)
 {
-    _Atomic uint32_t *word = (_Atomic uint32_t *)r->reply.ptr;
-    const uint32_t spun = spin_on(word);
-    if (spun != 0) {
+    *also_set = false;
+    const uint32_t spun = spin_on(word, also, also_set);
+    if (spun != 0 || *also_set) {
         return spun;
     }
     const int64_t start = monotonic_ns();
@@ -81,8 +96,8 @@ static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
     for (;;) {
         struct timespec slice = { 0, sleep_ns };
         syscall(SYS_futex, word, FUTEX_WAIT, 0, &slice, NULL, 0);
-        const uint32_t v = atomic_load_explicit(word, memory_order_acquire);
-        if (v != 0) {
+        const uint32_t v = first_set(word, also, also_set);
+        if (v != 0 || *also_set) {
             return v;
         }
         if (!r->transport->ops->alive(r->transport)) {
@@ -94,6 +109,17 @@ static uint32_t wait_notification(struct vgpu_remote *r, int64_t timeout_ms)
         }
         sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
     }
+}
+
+static _Atomic uint32_t *reply_word(const struct vgpu_remote *r)
+{
+    return (_Atomic uint32_t *)r->reply.ptr;
+}
+
+/* the word an ext_graph_run_async's host sets once it has taken the work */
+static _Atomic uint32_t *accept_word(const struct vgpu_remote *r)
+{
+    return (_Atomic uint32_t *)(void *)((uint8_t *)r->reply.ptr + APIR_REPLY_PAYLOAD_OFFSET + r->accept_at);
 }
 
 static void begin_command(struct vgpu_remote *r, uint32_t type, uint32_t flags)
@@ -110,19 +136,20 @@ static void begin_command(struct vgpu_remote *r, uint32_t type, uint32_t flags)
  * lost, once; llama.cpp then sees its calls fail and ends cleanly. */
 static void mark_broken(struct vgpu_remote *r)
 {
-    if (!r->transport->ops->alive(r->transport)) {
+    if (!vgpu_broken(r) && !r->transport->ops->alive(r->transport)) {
         LOG_ERROR("the host context was lost: %s", r->transport->lost);
     }
     r->broken = true;
 }
 
-/* Submits the command in r->enc and waits for the host's return code. */
-static bool round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
+/* Submits the command in r->enc; false (the connection is broken) when
+ * it cannot. */
+static bool submit(struct vgpu_remote *r)
 {
     if (vgpu_broken(r)) {
         return false;
     }
-    atomic_store_explicit((_Atomic uint32_t *)r->reply.ptr, 0, memory_order_relaxed);
+    atomic_store_explicit(reply_word(r), 0, memory_order_relaxed);
     if (!r->transport->ops->submit(r->transport, r->cmd, apir_encoder_used(&r->enc))) {
         if (r->transport->ops->alive(r->transport)) {
             LOG_ERROR("cannot submit a command to the host (%s transport)", r->transport->name);
@@ -130,13 +157,29 @@ static bool round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
         mark_broken(r);
         return false;
     }
-    const uint32_t notification = wait_notification(r, timeout_ms);
+    return true;
+}
+
+/* Waits for the host's return code of the command submitted. */
+static bool await_reply(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
+{
+    if (vgpu_broken(r)) {
+        return false;
+    }
+    bool unused;
+    const uint32_t notification = wait_word(r, reply_word(r), NULL, timeout_ms, &unused);
     if (notification == 0) {
         mark_broken(r);
         return false;
     }
     *ret = notification - 1;
     return true;
+}
+
+/* Submits the command in r->enc and waits for the host's return code. */
+static bool round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
+{
+    return submit(r) && await_reply(r, timeout_ms, ret);
 }
 
 static void reply_decoder(struct vgpu_remote *r, struct apir_decoder *dec)
@@ -277,6 +320,7 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
         vgpu_remote_close(r);
         return NULL;
     }
+    r->accept_at = apir_accept_word_offset(r->reply.size - APIR_REPLY_PAYLOAD_OFFSET);
     if (!handshake(r) || !load_library(r)) {
         vgpu_remote_close(r);
         return NULL;
@@ -288,6 +332,9 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
 void vgpu_remote_close(struct vgpu_remote *r)
 {
     struct vgpu_transport *t = r->transport;
+    if (r->pending.active) {
+        complete_pending_run(r); /* the host may still write into the blobs */
+    }
     if (r->data.ptr != NULL) {
         t->ops->destroy_blob(t, &r->data);
     }
@@ -302,6 +349,9 @@ void vgpu_remote_close(struct vgpu_remote *r)
 void vgpu_lock(struct vgpu_remote *r)
 {
     pthread_mutex_lock(&r->lock);
+    if (r->pending.active) {
+        complete_pending_run(r); /* the blobs and the outputs are the holder's only then */
+    }
 }
 
 void vgpu_unlock(struct vgpu_remote *r)
@@ -439,20 +489,14 @@ static bool is_unknown_extension(uint32_t call, uint32_t rc)
     return call >= APIR_CALL_EXT_FIRST && rc == APIR_CALL_INVALID_INDEX;
 }
 
-uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
+/* The return code of the call in r->call that the host answered with
+ * `ret` (submitted at start_ns), logged as vgpu_exchange says, with *reply
+ * set to decode its reply. */
+static uint32_t call_answer(struct vgpu_remote *r, int64_t start_ns, uint32_t ret, struct apir_decoder *reply)
 {
     const char *name = apir_call_name(r->call);
-    if (r->enc.fatal) {
-        LOG_ERROR("%s: the arguments do not fit a command buffer", name);
-        return VGPU_NO_ANSWER;
-    }
-    uint32_t ret;
-    const int64_t start = r->debug ? monotonic_ns() : 0;
-    if (!round_trip(r, NO_TIMEOUT, &ret)) {
-        return VGPU_NO_ANSWER; /* logged once, when the connection broke */
-    }
     if (r->debug) {
-        const int64_t ns = monotonic_ns() - start;
+        const int64_t ns = monotonic_ns() - start_ns;
         vgpu_stats_record(&r->stats, r->call, ns);
         LOG_DEBUG("%s: %.1f us", name, (double)ns / 1e3);
     }
@@ -474,6 +518,93 @@ uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
     }
     reply_decoder(r, reply);
     return rc;
+}
+
+static bool request_fits(const struct vgpu_remote *r)
+{
+    if (r->enc.fatal) {
+        LOG_ERROR("%s: the arguments do not fit a command buffer", apir_call_name(r->call));
+    }
+    return !r->enc.fatal;
+}
+
+uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
+{
+    if (!request_fits(r)) {
+        return VGPU_NO_ANSWER;
+    }
+    uint32_t ret;
+    const int64_t start = monotonic_ns();
+    if (!round_trip(r, NO_TIMEOUT, &ret)) {
+        return VGPU_NO_ANSWER; /* logged once, when the connection broke */
+    }
+    return call_answer(r, start, ret, reply);
+}
+
+/* ---- graph runs the host has taken (ext_graph_run_async) ---------------- */
+
+/* The graph run's result into *result: its return code. */
+static uint32_t graph_run_result(struct vgpu_remote *r, int64_t start_ns, uint32_t ret,
+                                 struct apir_msg_graph_result *result)
+{
+    struct apir_decoder dec;
+    uint32_t rc = call_answer(r, start_ns, ret, &dec);
+    if (rc == APIR_CALL_OK) {
+        apir_decode_msg_graph_result(&dec, result);
+        rc = vgpu_reply_status(r, &dec);
+    }
+    return rc;
+}
+
+uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_msg_graph_run *req,
+                                     const struct vgpu_run_outputs *outputs, struct apir_msg_graph_result *result)
+{
+    apir_encode_msg_graph_run(vgpu_request(r, APIR_CALL_EXT_GRAPH_RUN_ASYNC), req);
+    if (r->accept_at == 0 || !request_fits(r)) {
+        return VGPU_NO_ANSWER;
+    }
+    atomic_store_explicit(accept_word(r), 0, memory_order_relaxed);
+    const int64_t start = monotonic_ns();
+    if (!submit(r)) {
+        return VGPU_NO_ANSWER;
+    }
+    bool answered = false;
+    if (wait_word(r, accept_word(r), reply_word(r), NO_TIMEOUT, &answered) != 0) {
+        if (r->debug) {
+            LOG_DEBUG("ext_graph_run_async: taken in %.1f us", (double)(monotonic_ns() - start) / 1e3);
+        }
+        r->pending = (struct vgpu_pending_run){ .active = true, .start_ns = start, .outputs = *outputs };
+        return VGPU_ACCEPTED;
+    }
+    if (!answered) {
+        mark_broken(r);
+        return VGPU_NO_ANSWER;
+    }
+    const uint32_t ret = atomic_load_explicit(reply_word(r), memory_order_acquire) - 1;
+    return graph_run_result(r, start, ret, result);
+}
+
+/* Waits for the end of the graph run the host took; its outputs are then
+ * where they were said to be. A run that failed after it was taken is
+ * logged: ggml already heard it was. */
+static void complete_pending_run(struct vgpu_remote *r)
+{
+    struct vgpu_pending_run *p = &r->pending;
+    p->active = false;
+    r->call = APIR_CALL_EXT_GRAPH_RUN_ASYNC;
+    struct apir_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
+    uint32_t ret;
+    if (!await_reply(r, NO_TIMEOUT, &ret)) {
+        return; /* logged once, when the connection broke */
+    }
+    const uint32_t rc = graph_run_result(r, p->start_ns, ret, &result);
+    if (rc != APIR_CALL_OK || !result.kept || result.status != GGML_STATUS_SUCCESS) {
+        VGPU_CALL_ERROR(r, "a graph run the host had taken failed (status %d): its results are not valid; "
+                           "see the host's log", (int)result.status);
+        return;
+    }
+    r->outputs = p->outputs;
+    r->outputs.count = result.outputs < p->outputs.count ? result.outputs : p->outputs.count;
 }
 
 uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply)

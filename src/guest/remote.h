@@ -46,6 +46,14 @@ struct vgpu_run_outputs {
     struct vgpu_run_output items[APIR_MAX_OUTPUTS];
 };
 
+/* A graph run the host has taken and runs on (ext_graph_run_async): the
+ * next holder of the lock waits for its end first. */
+struct vgpu_pending_run {
+    bool active;
+    int64_t start_ns;                /* when it was submitted */
+    struct vgpu_run_outputs outputs; /* where its outputs will be, as far as the reply says */
+};
+
 struct vgpu_remote {
     struct vgpu_transport *transport;
     struct vgpu_blob reply;  /* notification word + reply payload */
@@ -57,6 +65,9 @@ struct vgpu_remote {
     bool debug;              /* GGML_VIRTGPU_DEBUG: each call timed and logged */
     struct vgpu_write_queue queue;
     bool no_graph_run;       /* the host lacks ext_graph_run */
+    bool no_async_run;       /* the host lacks ext_graph_run_async */
+    size_t accept_at;        /* its acceptance word in the reply payload; 0: none fits */
+    struct vgpu_pending_run pending;
     bool error_codes;        /* the host says why it refuses a call */
     struct vgpu_run_outputs outputs;
     struct vgpu_call_stats stats;
@@ -71,7 +82,8 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport);
 void vgpu_remote_close(struct vgpu_remote *r);
 
 /* The connection's lock: one call at a time, and the shared data blob
- * belongs to the holder (fill it before a call, read it after). */
+ * belongs to the holder (fill it before a call, read it after). Taking it
+ * waits for the end of a graph run the host still runs. */
 void vgpu_lock(struct vgpu_remote *r);
 void vgpu_unlock(struct vgpu_remote *r);
 
@@ -124,6 +136,15 @@ bool vgpu_read_run_output(struct vgpu_remote *r, uint64_t buffer, uintptr_t star
  * with a host that gives reasons), except an extension the host does not
  * know (APIR_CALL_INVALID_INDEX): an older peer, which callers handle. */
 uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply);
+/* The return code of an ext_graph_run_async the host took: it runs on. */
+#define VGPU_ACCEPTED (UINT32_MAX - 1)
+/* Under the lock: submits an ext_graph_run_async and waits until the host
+ * has taken the work (VGPU_ACCEPTED: the run's end is waited for when the
+ * lock is next taken, and its outputs are then those of `outputs` that the
+ * reply counts) or has answered (its return code, *result filled, as from
+ * vgpu_ext_graph_run_locked). */
+uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_msg_graph_run *req,
+                                     const struct vgpu_run_outputs *outputs, struct apir_msg_graph_result *result);
 /* APIR_CALL_OK when the reply decoded whole, else logged and FAILED */
 uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply);
 

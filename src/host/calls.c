@@ -4,8 +4,13 @@
  * GGML backend and fills the reply. A failed check logs what was wrong,
  * notes why (host_refuse) and returns APIR_CALL_FAILED; nothing a guest
  * sends reaches ggml unchecked. */
+#define _GNU_SOURCE /* syscall */
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "host.h"
 
@@ -544,6 +549,18 @@ uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_ms
 
 /* ---- backend ------------------------------------------------------------ */
 
+/* Tells a guest waiting on ext_graph_run_async that its work is taken:
+ * the acceptance word, then a wake-up for a guest asleep on it (a guest in
+ * a VM polls it). */
+static void signal_accepted(struct host_ctx *ctx)
+{
+    if (ctx->accept_word != NULL) {
+        atomic_store_explicit(ctx->accept_word, 1, memory_order_release);
+        syscall(SYS_futex, ctx->accept_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+        ctx->accept_word = NULL;
+    }
+}
+
 /* Runs a graph, once the indices the guest wrote are checked, into
  * *status (a ggml_status), and logs how long it took. */
 static uint32_t compute(struct host_ctx *ctx, const struct host_graph *graph, int32_t *status,
@@ -553,6 +570,7 @@ static uint32_t compute(struct host_ctx *ctx, const struct host_graph *graph, in
     if (!host_index_checks_pass(ctx, graph->index_checks, seen)) {
         return APIR_CALL_FAILED;
     }
+    signal_accepted(ctx);
     const int64_t start = ggml_time_us();
     *status = (int32_t)ggml_backend_graph_compute(ctx->backend, graph->cgraph);
     CTX_DEBUG(ctx->ctx_id, "backend_graph_compute: %d nodes in %lld us (its indices checked in %lld us)",
@@ -694,6 +712,16 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
     CTX_DEBUG(ctx->ctx_id, "ext_graph_run: %u writes in %lld us, graph in %lld us, %u outputs in %lld us",
               ctx->writes_seen.count, (long long)(written - start), (long long)(computed - written), out->outputs,
               (long long)(ggml_time_us() - computed));
+    return rc;
+}
+
+uint32_t host_call_ext_graph_run_async(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
+                                       struct apir_msg_graph_result *out)
+{
+    const size_t at = apir_accept_word_offset(ctx->reply_page_size);
+    ctx->accept_word = at != 0 ? (_Atomic uint32_t *)(void *)(ctx->reply_page + at) : NULL;
+    const uint32_t rc = host_call_ext_graph_run(ctx, req, out);
+    ctx->accept_word = NULL; /* not taken: the reply word says how it ended */
     return rc;
 }
 

@@ -57,5 +57,7 @@ uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder 
     }
     CTX_DEBUG(ctx->ctx_id, "%s", apir_call_name(call));
     ctx->refusal = 0;
+    ctx->reply_page = enc->cur;
+    ctx->reply_page_size = (size_t)(enc->end - enc->cur);
     return answer_code(ctx, run(ctx, dec, enc));
 }

@@ -14,6 +14,7 @@
 #ifndef HOST_H
 #define HOST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,6 +114,9 @@ struct host_ctx {
     struct host_limits limits;
     bool detailed_errors;         /* the guest asked for APIR_CALL_ERRORS codes */
     uint32_t refusal;             /* why the current call fails, 0: not known */
+    uint8_t *reply_page;          /* the current call's reply payload (shared memory) */
+    size_t reply_page_size;
+    _Atomic uint32_t *accept_word; /* set to 1 once the work is taken (ext_graph_run_async); NULL: none */
 
     struct host_id_map *id_map;   /* scratch of the graph decoder */
     struct host_graph_cache *graphs; /* graph-cache.c */

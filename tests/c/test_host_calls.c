@@ -612,6 +612,51 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
           "an unknown key: not kept, and its writes are not done");
 }
 
+/* ext_graph_run_async: the host says when it has taken a run (the guest's
+ * graph_compute returns then); its end, reply and outputs are there once
+ * the connection's lock is next taken. A run it refuses is answered. */
+static void test_graph_run_async(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
+                                 const struct apir_wire_tensor *tc)
+{
+    static struct apir_msg_graph_run run;
+    float v[N], b1[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = 3.0f;
+    }
+    get_floats(buf, tb, b1);
+    struct apir_wire_tensor out = *tc;
+    out.flags |= GGML_TENSOR_FLAG_OUTPUT;
+    const struct apir_wire_tensor graph[3] = { *ta, *tb, out };
+    run.size = serialize_graph(graph, 3, 1);
+    one_write(&run.writes, buf, ta, v, 2 << 20);
+    run.key = 46;
+    run.res_id = R->data.res_id;
+    run.outputs_max = 1 << 20;
+    const struct vgpu_run_outputs outputs = {
+        .count = 1, .items = { { .buffer = buf, .start = 0x1000, .size = sizeof(float) * N, .at = 0 } }
+    };
+    const _Atomic uint32_t *accepted =
+        (const _Atomic uint32_t *)(const void *)((const uint8_t *)R->reply.ptr + APIR_REPLY_PAYLOAD_OFFSET + R->accept_at);
+    struct apir_msg_graph_result result = { .kept = false };
+    vgpu_lock(R);
+    const uint32_t rc = vgpu_graph_run_async_locked(R, &run, &outputs, &result);
+    vgpu_unlock(R);
+    CHECK(R->accept_at != 0 && rc == VGPU_ACCEPTED && *accepted == 1, "ext_graph_run_async: the host took the run");
+    float c[N];
+    vgpu_lock(R); /* waits for the run's end */
+    const bool pending = R->pending.active;
+    const bool read = vgpu_read_run_output(R, buf, 0x1000, sizeof c, c);
+    vgpu_unlock(R);
+    CHECK(!pending && read && c[9] == 3.0f + b1[9], "its end and outputs once the lock is taken: c[9] = %g", c[9]);
+    run.key = 47;
+    run.size = 0; /* a key the host never kept: answered, not taken */
+    vgpu_lock(R);
+    const uint32_t rc_unknown = vgpu_graph_run_async_locked(R, &run, &outputs, &result);
+    vgpu_unlock(R);
+    CHECK(rc_unknown == APIR_CALL_OK && !result.kept && *accepted == 0 && !R->pending.active,
+          "an unknown key is answered at once (not kept), never taken");
+}
+
 /* writes[i] of ids[i] into the indices of a GET_ROWS graph of 4 rows, in
  * one ext_graph_run; whether the host ran it */
 static bool graph_run_with_indices(uint64_t buf, const int32_t (*ids)[2], uint32_t n_writes, const uint64_t *offsets,
@@ -791,6 +836,7 @@ static void test_tensors_and_graph(uint64_t buft)
     test_graph_sent_again(buf, &ta, &tb, &tc, a, b);
     if (validating_host) {
         test_writes_and_graph_run(buf, &ta, &tb, &tc);
+        test_graph_run_async(buf, &ta, &tb, &tc);
         test_index_writes(buf);
         CHECK(set_floats(buf, &ta, a) && compute(graph, 3, 1, &status), "a restored after the extensions");
     }
