@@ -101,6 +101,7 @@ static bool set_whole_tensor(struct vgpu_buffer *b, const struct ggml_tensor *t,
                   ggml_backend_buffer_name(t->buffer));
         return false;
     }
+    LOG_DEBUG("tensor '%s' (%zu MiB) is written whole through a blob of its own", t->name, size >> 20);
     memcpy(blob.ptr, src, size);
     struct apir_msg_tensor_io req = { .buffer = b->handle, .res_id = blob.res_id, .offset = 0, .size = size };
     struct apir_msg_none none;
