@@ -6,12 +6,8 @@
 # whole through a blob of its own.
 # usage: repacked_weights.sh APIR_SERVER HOST_LIBRARY FRONTEND MAKER   (LLAMA_BIN_DIR set)
 source "$(dirname "$0")/lib.sh"
-APIR_SERVER=$1
-HOST_LIBRARY=$2
-FRONTEND=$3
-MAKER=$4
-DEVICE=VirtGPU0-CPU
-REPACK_TYPE=VirtGPU0-CPU_REPACK
+APIR_SERVER=$1 HOST_LIBRARY=$2 FRONTEND=$3 MAKER=$4
+DEVICE=VirtGPU0-CPU REPACK_TYPE=VirtGPU0-CPU_REPACK
 
 "$MAKER" --preset small --type q4_0 --seed 5 -o "$TEST_TMP/small.gguf" >/dev/null
 start_server main --backend-library "$HOST_LIBRARY" --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so"
