@@ -112,9 +112,10 @@ static bool set_whole_tensor(struct vgpu_buffer *b, const struct ggml_tensor *t,
     return ok;
 }
 
-/* Whether the buffer is of an extra type: its tensors are written whole,
- * once, and never read back (the host's repacked layout is not ggml's). */
-static bool in_extra_buffer(ggml_backend_buffer_t buffer, const struct ggml_tensor *t, const char *what)
+/* Whether the buffer is of an extra type, which refuses `what` (logged):
+ * its tensors are written whole, once, and never read back (the host's
+ * repacked layout is not ggml's). */
+static bool extra_type_refuses(ggml_backend_buffer_t buffer, const struct ggml_tensor *t, const char *what)
 {
     if (!buft_of(buffer->buft)->extra) {
         return false;
@@ -132,7 +133,7 @@ static void buffer_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *
         return;
     }
     if (offset != 0 || size != ggml_nbytes(tensor)) {
-        in_extra_buffer(buffer, tensor, "a partial write");
+        extra_type_refuses(buffer, tensor, "a partial write");
     } else if (!set_whole_tensor(buffer_of(buffer), tensor, data, size)) {
         VGPU_CALL_ERROR(buffer_of(buffer)->device->remote, "set_tensor of tensor '%s' (%zu bytes) into %s failed",
                         tensor->name, size, ggml_backend_buffer_name(buffer));
@@ -142,7 +143,7 @@ static void buffer_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *
 static void buffer_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_tensor *tensor, void *data,
                               size_t offset, size_t size)
 {
-    if (!in_extra_buffer(buffer, tensor, "get_tensor")) {
+    if (!extra_type_refuses(buffer, tensor, "get_tensor")) {
         tensor_transfer(buffer, APIR_CALL_BUFFER_GET_TENSOR, tensor, NULL, data, offset, size, NULL);
     }
 }
@@ -150,7 +151,7 @@ static void buffer_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_te
 static void buffer_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *tensor, uint8_t value,
                                  size_t offset, size_t size)
 {
-    if (!in_extra_buffer(buffer, tensor, "memset_tensor")) {
+    if (!extra_type_refuses(buffer, tensor, "memset_tensor")) {
         tensor_transfer(buffer, APIR_CALL_BUFFER_SET_TENSOR, tensor, NULL, NULL, offset, size, &value);
     }
 }
