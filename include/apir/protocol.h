@@ -164,6 +164,13 @@ const char *apir_call_error_text(uint32_t code);
     X(EXT_GRAPH_RUN, 0x56470004, ext_graph_run, graph_run, graph_result)                      \
     /* from now on, a refused call answers with its APIR_CALL_ERRORS code */                  \
     X(EXT_ERROR_CODES, 0x56470005, ext_error_codes, none, none)                               \
+    /* the handles of the device's extra buffer types that the host offers                   \
+     * (ggml-cpu's repacking type): a tensor of one is written whole, once,                  \
+     * and never read back */                                                                \
+    X(EXT_EXTRA_BUFTS, 0x56470006, ext_extra_bufts, none, handles)                            \
+    /* supports_op with the op's first source in a buffer of type buft: what                 \
+     * llama.cpp asks to place a weight (device_supports_op tells no buffers) */             \
+    X(EXT_BUFT_SUPPORTS_OP, 0x56470007, ext_buft_supports_op, buft_op, boolean)              \
     /* ext_graph_run that says when the host has taken the work (its writes                  \
      * run, its graph found or validated, its indices checked): the host sets                \
      * the last word of the reply page (apir_accept_word_offset) to 1 then,                  \

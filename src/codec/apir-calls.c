@@ -55,27 +55,49 @@ static void get_inline_op(struct apir_decoder *dec, struct apir_inline_op *op)
     }
 }
 
-static void put_writes(struct apir_encoder *enc, const struct apir_tensor_writes *w)
+/* A list's count, then its first `count` items of item_size bytes; a
+ * count over max fails the message (it bounds what a peer may send). */
+static void put_list(struct apir_encoder *enc, uint32_t count, uint32_t max, const void *items, size_t item_size)
 {
-    apir_encode_u32(enc, w->res_id);
-    apir_encode_u32(enc, w->count);
-    if (w->count > APIR_MAX_WRITES) {
+    apir_encode_u32(enc, count);
+    if (count > max) {
         enc->fatal = true;
         return;
     }
-    apir_encode_bytes(enc, w->items, sizeof w->items[0] * w->count);
+    apir_encode_bytes(enc, items, item_size * count);
+}
+
+static void get_list(struct apir_decoder *dec, uint32_t *count, uint32_t max, void *items, size_t item_size)
+{
+    *count = apir_decode_u32(dec);
+    if (*count > max) {
+        dec->fatal = true;
+        *count = 0;
+        return;
+    }
+    apir_decode_bytes(dec, items, item_size * *count);
+}
+
+static void put_writes(struct apir_encoder *enc, const struct apir_tensor_writes *w)
+{
+    apir_encode_u32(enc, w->res_id);
+    put_list(enc, w->count, APIR_MAX_WRITES, w->items, sizeof w->items[0]);
 }
 
 static void get_writes(struct apir_decoder *dec, struct apir_tensor_writes *w)
 {
     w->res_id = apir_decode_u32(dec);
-    w->count = apir_decode_u32(dec);
-    if (w->count > APIR_MAX_WRITES) {
-        dec->fatal = true;
-        w->count = 0;
-        return;
-    }
-    apir_decode_bytes(dec, w->items, sizeof w->items[0] * w->count);
+    get_list(dec, &w->count, APIR_MAX_WRITES, w->items, sizeof w->items[0]);
+}
+
+static void put_handles(struct apir_encoder *enc, const struct apir_handles *h)
+{
+    put_list(enc, h->count, APIR_MAX_HANDLES, h->items, sizeof h->items[0]);
+}
+
+static void get_handles(struct apir_decoder *dec, struct apir_handles *h)
+{
+    get_list(dec, &h->count, APIR_MAX_HANDLES, h->items, sizeof h->items[0]);
 }
 
 #define PUT_FIELD(kind, field) put_##kind(enc, &msg->field);

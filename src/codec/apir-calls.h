@@ -46,6 +46,14 @@ struct apir_tensor_writes {
     struct apir_tensor_write items[APIR_MAX_WRITES];
 };
 
+/* A bounded list of handles (ext_extra_bufts). */
+#define APIR_MAX_HANDLES 8
+
+struct apir_handles {
+    uint32_t count; /* at most APIR_MAX_HANDLES */
+    uint64_t items[APIR_MAX_HANDLES];
+};
+
 /* The outputs of a graph run that come back with its reply (ext_graph_run):
  * the host copies the graph's nodes flagged GGML_TENSOR_FLAG_OUTPUT, in
  * node order, into the request's blob, each at the next multiple of
@@ -73,6 +81,7 @@ typedef char apir_field_string[APIR_MAX_STRING];
 typedef struct apir_wire_tensor apir_field_tensor;
 typedef struct apir_inline_op apir_field_inline_op;
 typedef struct apir_tensor_writes apir_field_writes;
+typedef struct apir_handles apir_field_handles;
 
 /* ---- message layouts ------------------------------------------------------ */
 
@@ -104,11 +113,13 @@ typedef struct apir_tensor_writes apir_field_writes;
 /* a graph as in `graph` (size 0: the one kept under key), after the writes */
 #define APIR_MSG_FIELDS_graph_run(F) F(writes, writes) F(u64, key) F(u32, res_id) F(u64, size) F(u64, outputs_max)
 #define APIR_MSG_FIELDS_graph_result(F) F(i32, status) F(bool, kept) F(u32, outputs)
+#define APIR_MSG_FIELDS_handles(F) F(handles, value)
 
 /* every layout with fields (`none` has none) */
 #define APIR_MESSAGES(M) \
     M(i32) M(u32) M(u64) M(boolean) M(string) M(memory) M(props) M(op) M(buft_op) M(from_ptr) \
-    M(buffer_and_type) M(alloc) M(tensor_io) M(copy) M(clear) M(graph) M(writes) M(graph_run) M(graph_result)
+    M(buffer_and_type) M(alloc) M(tensor_io) M(copy) M(clear) M(graph) M(writes) M(graph_run) M(graph_result) \
+    M(handles)
 
 #define APIR_MSG_FIELD_DECL(kind, field) apir_field_##kind field;
 #define APIR_MSG_DECLARE(layout)                                                              \

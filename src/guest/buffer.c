@@ -8,7 +8,7 @@
 
 #define ALLOC_SIZE_SALT 0xa110c5123ull
 
-static struct vgpu_device *buft_device(ggml_backend_buffer_type_t buft)
+static struct vgpu_buft *buft_of(ggml_backend_buffer_type_t buft)
 {
     return buft->context;
 }
@@ -85,22 +85,75 @@ static void tensor_transfer(ggml_backend_buffer_t buffer, uint32_t call, const s
     free(fill_chunk);
 }
 
+/* A whole tensor of an extra (repacking) buffer type in one set_tensor,
+ * as the host's type requires: through a blob of its own when it is larger
+ * than the data blob (a 1B model's output weight is about 150 MB). */
+static bool set_whole_tensor(struct vgpu_buffer *b, const struct ggml_tensor *t, const void *src, size_t size)
+{
+    struct vgpu_remote *r = b->device->remote;
+    if (size <= vgpu_data_capacity(r)) {
+        return tensor_io(b, APIR_CALL_BUFFER_SET_TENSOR, t, 0, size, src, NULL);
+    }
+    struct vgpu_transport *transport = r->transport;
+    struct vgpu_blob blob;
+    if (!transport->ops->create_blob(transport, size, &blob)) {
+        LOG_ERROR("no shared memory of %zu MiB for tensor '%s' (written whole into %s)", size >> 20, t->name,
+                  ggml_backend_buffer_name(t->buffer));
+        return false;
+    }
+    LOG_DEBUG("tensor '%s' (%zu MiB) is written whole through a blob of its own", t->name, size >> 20);
+    memcpy(blob.ptr, src, size);
+    struct apir_msg_tensor_io req = { .buffer = b->handle, .res_id = blob.res_id, .offset = 0, .size = size };
+    struct apir_msg_none none;
+    vgpu_lock(r);
+    const bool ok = vgpu_wire_tensor(t, &req.tensor) && vgpu_buffer_set_tensor_locked(r, &req, &none) == APIR_CALL_OK;
+    vgpu_unlock(r);
+    transport->ops->destroy_blob(transport, &blob);
+    return ok;
+}
+
+/* Whether the buffer is of an extra type, which refuses `what` (logged):
+ * its tensors are written whole, once, and never read back (the host's
+ * repacked layout is not ggml's). */
+static bool extra_type_refuses(ggml_backend_buffer_t buffer, const struct ggml_tensor *t, const char *what)
+{
+    if (!buft_of(buffer->buft)->extra) {
+        return false;
+    }
+    LOG_ERROR("%s of tensor '%s' is not possible in buffer type %s: its tensors are written whole, once, and "
+              "cannot be read back", what, t->name, ggml_backend_buffer_name(buffer));
+    return true;
+}
+
 static void buffer_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *tensor, const void *data,
                               size_t offset, size_t size)
 {
-    tensor_transfer(buffer, APIR_CALL_BUFFER_SET_TENSOR, tensor, data, NULL, offset, size, NULL);
+    if (!buft_of(buffer->buft)->extra) {
+        tensor_transfer(buffer, APIR_CALL_BUFFER_SET_TENSOR, tensor, data, NULL, offset, size, NULL);
+        return;
+    }
+    if (offset != 0 || size != ggml_nbytes(tensor)) {
+        extra_type_refuses(buffer, tensor, "a partial write");
+    } else if (!set_whole_tensor(buffer_of(buffer), tensor, data, size)) {
+        VGPU_CALL_ERROR(buffer_of(buffer)->device->remote, "set_tensor of tensor '%s' (%zu bytes) into %s failed",
+                        tensor->name, size, ggml_backend_buffer_name(buffer));
+    }
 }
 
 static void buffer_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_tensor *tensor, void *data,
                               size_t offset, size_t size)
 {
-    tensor_transfer(buffer, APIR_CALL_BUFFER_GET_TENSOR, tensor, NULL, data, offset, size, NULL);
+    if (!extra_type_refuses(buffer, tensor, "get_tensor")) {
+        tensor_transfer(buffer, APIR_CALL_BUFFER_GET_TENSOR, tensor, NULL, data, offset, size, NULL);
+    }
 }
 
 static void buffer_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *tensor, uint8_t value,
                                  size_t offset, size_t size)
 {
-    tensor_transfer(buffer, APIR_CALL_BUFFER_SET_TENSOR, tensor, NULL, NULL, offset, size, &value);
+    if (!extra_type_refuses(buffer, tensor, "memset_tensor")) {
+        tensor_transfer(buffer, APIR_CALL_BUFFER_SET_TENSOR, tensor, NULL, NULL, offset, size, &value);
+    }
 }
 
 /* A copy on the host when both tensors live on the same host device. */
@@ -145,16 +198,17 @@ static const struct ggml_backend_buffer_i buffer_iface = {
 
 static const char *buft_get_name(ggml_backend_buffer_type_t buft)
 {
-    return buft_device(buft)->name;
+    return buft_of(buft)->name;
 }
 
-/* the host's buffer and its base, or 0 (logged) */
-static uint64_t alloc_on_host(struct vgpu_device *d, size_t size, uint64_t *base)
+/* the host's buffer of type t and its base, or 0 (logged) */
+static uint64_t alloc_on_host(const struct vgpu_buft *t, size_t size, uint64_t *base)
 {
-    const struct apir_msg_alloc req = { .buft = d->buft_handle, .size = size };
+    struct vgpu_device *d = t->device;
+    const struct apir_msg_alloc req = { .buft = t->handle, .size = size };
     struct apir_msg_u64 handle = { .value = 0 };
     if (!vgpu_buffer_type_alloc_buffer(d->remote, &req, &handle) || handle.value == 0) {
-        VGPU_CALL_ERROR(d->remote, "%s: the host could not allocate %zu MiB", d->name, size >> 20);
+        VGPU_CALL_ERROR(d->remote, "%s: the host could not allocate %zu MiB", t->name, size >> 20);
         return 0;
     }
     const struct apir_msg_u64 named = { .value = handle.value };
@@ -170,13 +224,12 @@ static uint64_t alloc_on_host(struct vgpu_device *d, size_t size, uint64_t *base
 
 static ggml_backend_buffer_t buft_alloc_buffer(ggml_backend_buffer_type_t buft, size_t size)
 {
-    struct vgpu_device *d = buft_device(buft);
     struct vgpu_buffer *b = calloc(1, sizeof *b);
     if (b == NULL) {
         return NULL;
     }
-    b->device = d;
-    if ((b->handle = alloc_on_host(d, size, &b->base)) == 0) {
+    b->device = buft_of(buft)->device;
+    if ((b->handle = alloc_on_host(buft_of(buft), size, &b->base)) == 0) {
         free(b);
         return NULL;
     }
@@ -185,25 +238,26 @@ static ggml_backend_buffer_t buft_alloc_buffer(ggml_backend_buffer_type_t buft, 
 
 static size_t buft_get_alignment(ggml_backend_buffer_type_t buft)
 {
-    return buft_device(buft)->alignment;
+    return buft_of(buft)->alignment;
 }
 
 static size_t buft_get_max_size(ggml_backend_buffer_type_t buft)
 {
-    return buft_device(buft)->max_size;
+    return buft_of(buft)->max_size;
 }
 
 /* The host may pad some tensors (quantized rows on CUDA): ask it, once per
  * shape. */
 static size_t buft_get_alloc_size(ggml_backend_buffer_type_t buft, const struct ggml_tensor *tensor)
 {
-    struct vgpu_device *d = buft_device(buft);
-    const uint64_t key = vgpu_op_key(tensor, ALLOC_SIZE_SALT);
+    const struct vgpu_buft *t = buft_of(buft);
+    struct vgpu_device *d = t->device;
+    const uint64_t key = vgpu_op_key(tensor, ALLOC_SIZE_SALT + t->handle);
     uint64_t size;
     if (vgpu_cache_get(&d->alloc_size, key, &size)) {
         return (size_t)size;
     }
-    struct apir_msg_buft_op req = { .buft = d->buft_handle };
+    struct apir_msg_buft_op req = { .buft = t->handle };
     vgpu_inline_op(tensor, &req.op);
     struct apir_msg_u64 reply = { .value = 0 };
     if (!vgpu_buffer_type_get_alloc_size(d->remote, &req, &reply) || reply.value < ggml_nbytes(tensor)) {

@@ -32,14 +32,14 @@ static bool fetch_string(struct vgpu_remote *r, bool (*call)(struct vgpu_remote 
     return true;
 }
 
-/* a size property of the device's buffer type */
-static bool fetch_buft_size(struct vgpu_device *d,
+/* a size property of buffer type b */
+static bool fetch_buft_size(struct vgpu_buft *b,
                             bool (*call)(struct vgpu_remote *, const struct apir_msg_u64 *, struct apir_msg_u64 *),
                             size_t *out)
 {
-    const struct apir_msg_u64 req = { .value = d->buft_handle };
+    const struct apir_msg_u64 req = { .value = b->handle };
     struct apir_msg_u64 reply;
-    if (!call(d->remote, &req, &reply)) {
+    if (!call(b->device->remote, &req, &reply)) {
         return false;
     }
     *out = (size_t)reply.value;
@@ -69,15 +69,52 @@ static bool fetch_type(struct vgpu_device *d)
     return true;
 }
 
+/* Describes the host's buffer type `handle` in b: its sizes, and the name
+ * ggml shows (llama.cpp logs "<name> model buffer size"). */
+static bool fetch_buft(struct vgpu_device *d, struct vgpu_buft *b, uint64_t handle, bool extra)
+{
+    *b = (struct vgpu_buft){ .device = d, .handle = handle, .extra = extra };
+    b->buft = (struct ggml_backend_buffer_type){ .iface = vgpu_buffer_type_iface, .device = &d->dev, .context = b };
+    if (!fetch_buft_size(b, vgpu_buffer_type_get_alignment, &b->alignment) ||
+        !fetch_buft_size(b, vgpu_buffer_type_get_max_size, &b->max_size)) {
+        return false;
+    }
+    if (!extra) {
+        snprintf(b->name, sizeof b->name, "%s", d->name);
+        return true;
+    }
+    const struct apir_msg_u64 req = { .value = handle };
+    struct apir_msg_string host_name;
+    if (!vgpu_buffer_type_get_name(d->remote, &req, &host_name)) {
+        return false;
+    }
+    snprintf(b->name, sizeof b->name, "VirtGPU%d-%.*s", d->index, VGPU_NAME_SIZE / 2, host_name.value);
+    return true;
+}
+
 static bool fetch_buffer_type(struct vgpu_device *d)
 {
     struct apir_msg_u64 reply;
-    if (!vgpu_device_get_buffer_type(d->remote, &no_args, &reply)) {
-        return false;
+    return vgpu_device_get_buffer_type(d->remote, &no_args, &reply) && fetch_buft(d, &d->buft, reply.value, false);
+}
+
+/* The host's extra buffer types; none from a host without ext_extra_bufts. */
+static void fetch_extra_bufts(struct vgpu_device *d)
+{
+    struct apir_msg_handles reply = { .value = { .count = 0 } };
+    vgpu_lock(d->remote);
+    const uint32_t rc = vgpu_ext_extra_bufts_locked(d->remote, &no_args, &reply);
+    vgpu_unlock(d->remote);
+    for (uint32_t i = 0; rc == APIR_CALL_OK && i < reply.value.count; i++) {
+        struct vgpu_buft *b = &d->extra[d->n_extra];
+        if (!fetch_buft(d, b, reply.value.items[i], true)) {
+            LOG_WARN("%s: an extra buffer type of the host could not be described; it is not used", d->name);
+            continue;
+        }
+        d->extra_list[d->n_extra++] = &b->buft;
+        LOG_INFO("%s: extra buffer type %s", d->name, b->name);
     }
-    d->buft_handle = reply.value;
-    return fetch_buft_size(d, vgpu_buffer_type_get_alignment, &d->alignment) &&
-           fetch_buft_size(d, vgpu_buffer_type_get_max_size, &d->max_size);
+    d->extra_list[d->n_extra] = NULL;
 }
 
 bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int index, ggml_backend_reg_t reg)
@@ -85,14 +122,17 @@ bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int ind
     char host_name[VGPU_NAME_SIZE / 2];
     d->remote = remote;
     d->index = index;
-    if (!fetch_string(remote, vgpu_device_get_name, host_name, sizeof host_name) ||
-        !fetch_string(remote, vgpu_device_get_description, d->description, sizeof d->description) ||
-        !fetch_type(d) || !fetch_memory(d) || !fetch_buffer_type(d)) {
+    if (!fetch_string(remote, vgpu_device_get_name, host_name, sizeof host_name)) {
         LOG_ERROR("cannot read the host device's properties");
         return false;
     }
     snprintf(d->name, sizeof d->name, "VirtGPU%d-%s", index, host_name);
-    d->buft = (struct ggml_backend_buffer_type){ .iface = vgpu_buffer_type_iface, .device = &d->dev, .context = d };
+    if (!fetch_string(remote, vgpu_device_get_description, d->description, sizeof d->description) ||
+        !fetch_type(d) || !fetch_memory(d) || !fetch_buffer_type(d)) {
+        LOG_ERROR("cannot read the host device's properties");
+        return false;
+    }
+    fetch_extra_bufts(d);
     d->dev = (struct ggml_backend_device){ .iface = device_iface, .reg = reg, .context = d };
     vgpu_cache_init(&d->supports_op);
     vgpu_cache_init(&d->alloc_size);
@@ -103,6 +143,8 @@ bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int ind
 
 /* ---- supports_op, cached ------------------------------------------------ */
 
+#define WEIGHT_BUFT_SALT 0x3e1a7b0f5ull
+
 static bool ask_supports_op(struct vgpu_device *d, const struct ggml_tensor *op)
 {
     struct apir_msg_op req;
@@ -111,16 +153,80 @@ static bool ask_supports_op(struct vgpu_device *d, const struct ggml_tensor *op)
     return vgpu_device_supports_op(d->remote, &req, &reply) && reply.value;
 }
 
-static bool dev_supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
+/* with the op's weight (src[0]) in a buffer of type b: the host's plain
+ * supports_op does not know where the sources are */
+static bool ask_supports_op_with_weight_in(const struct vgpu_buft *b, const struct ggml_tensor *op)
 {
-    struct vgpu_device *d = device_of(dev);
-    const uint64_t key = vgpu_op_key(op, 0);
+    struct apir_msg_buft_op req = { .buft = b->handle };
+    vgpu_inline_op(op, &req.op);
+    struct apir_msg_boolean reply = { .value = false };
+    return vgpu_ext_buft_supports_op(b->device->remote, &req, &reply) && reply.value;
+}
+
+/* The host's answer, once per shape: plain, or with the weight in a buffer
+ * of extra type weight_buft (not NULL). */
+static bool cached_supports_op(struct vgpu_device *d, const struct ggml_tensor *op, const struct vgpu_buft *weight_buft)
+{
+    const uint64_t key = vgpu_op_key(op, weight_buft ? WEIGHT_BUFT_SALT + weight_buft->handle : 0);
     uint64_t supported;
     if (!vgpu_cache_get(&d->supports_op, key, &supported)) {
-        supported = ask_supports_op(d, op);
+        supported = weight_buft ? ask_supports_op_with_weight_in(weight_buft, op) : ask_supports_op(d, op);
         vgpu_cache_put(&d->supports_op, key, supported);
     }
     return supported != 0;
+}
+
+/* the extra buffer type of d that holds t, or NULL */
+static const struct vgpu_buft *extra_buft_of(struct vgpu_device *d, const struct ggml_tensor *t)
+{
+    const struct vgpu_buft *b = t && t->buffer ? vgpu_buft_of(&d->dev, t->buffer->buft) : NULL;
+    return b && b->extra ? b : NULL;
+}
+
+/* Whether op computes something from a weight src[0] in an empty buffer of
+ * d's own type: llama.cpp asking whether the weight may go there
+ * (weight_buft_supported: ggml_backend_buft_alloc_buffer(buft, 0)). Its
+ * dry run (no_alloc, fitting the model to memory) has empty buffers too,
+ * but there view ops and views (of the KV cache) are no weights. */
+static bool weight_placement_query(struct vgpu_device *d, const struct ggml_tensor *op)
+{
+    const struct ggml_tensor *t = op->src[0];
+    const bool computes = op->op != GGML_OP_NONE && op->op != GGML_OP_VIEW && op->op != GGML_OP_RESHAPE &&
+                          op->op != GGML_OP_PERMUTE && op->op != GGML_OP_TRANSPOSE;
+    return computes && t && t->view_src == NULL && t->buffer && t->buffer->buft == &d->buft.buft &&
+           ggml_backend_buffer_get_size(t->buffer) == 0;
+}
+
+static bool extra_buft_takes_weight(struct vgpu_device *d, const struct ggml_tensor *op)
+{
+    for (uint32_t i = 0; i < d->n_extra; i++) {
+        if (cached_supports_op(d, op, &d->extra[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool dev_supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
+{
+    struct vgpu_device *d = device_of(dev);
+    for (int i = 1; i < GGML_MAX_SRC; i++) {
+        if (extra_buft_of(d, op->src[i]) != NULL) {
+            return false; /* a repacked tensor is only ever a weight, src[0] */
+        }
+    }
+    const struct vgpu_buft *weight_buft = extra_buft_of(d, op->src[0]);
+    if (weight_buft != NULL) {
+        return cached_supports_op(d, op, weight_buft);
+    }
+    /* llama.cpp lists a GPU device's own buffer type before its extra ones
+     * and places a weight in the first one whose supports_op says yes (for
+     * the CPU it lists the extra ones first): declining the own type where
+     * an extra one takes the weight places it there, repacked as natively */
+    if (weight_placement_query(d, op) && extra_buft_takes_weight(d, op)) {
+        return false;
+    }
+    return cached_supports_op(d, op, NULL);
 }
 
 /* ---- the rest of the device interface ----------------------------------- */
@@ -165,12 +271,26 @@ static ggml_backend_t dev_init_backend(ggml_backend_dev_t dev, const char *param
 
 static ggml_backend_buffer_type_t dev_get_buffer_type(ggml_backend_dev_t dev)
 {
-    return &device_of(dev)->buft;
+    return &device_of(dev)->buft.buft;
+}
+
+struct vgpu_buft *vgpu_buft_of(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
+{
+    struct vgpu_device *d = device_of(dev);
+    if (buft == &d->buft.buft) {
+        return &d->buft;
+    }
+    for (uint32_t i = 0; i < d->n_extra; i++) {
+        if (buft == &d->extra[i].buft) {
+            return &d->extra[i];
+        }
+    }
+    return NULL;
 }
 
 static bool dev_supports_buft(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
 {
-    return buft == &device_of(dev)->buft;
+    return vgpu_buft_of(dev, buft) != NULL;
 }
 
 static const struct ggml_backend_device_i device_iface = {
@@ -190,3 +310,8 @@ static const struct ggml_backend_device_i device_iface = {
     .event_free = NULL,
     .event_synchronize = NULL,
 };
+
+ggml_backend_buffer_type_t *vgpu_device_extra_bufts(ggml_backend_dev_t dev)
+{
+    return dev != NULL && dev->iface.supports_op == dev_supports_op ? device_of(dev)->extra_list : NULL;
+}

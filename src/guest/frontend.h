@@ -20,6 +20,20 @@ struct vgpu_cache {
 };
 
 
+/* A buffer type of the host's device as ggml sees it: the device's own, or
+ * one of its extra types (ggml-cpu's repacking type), whose tensors are
+ * written whole, once, and never read back. */
+struct vgpu_buft {
+    struct ggml_backend_buffer_type buft; /* its context is this struct */
+    struct vgpu_device *device;
+    uint64_t handle;                      /* the host's */
+    size_t alignment, max_size;
+    bool extra;
+    char name[VGPU_NAME_SIZE];            /* VirtGPU<index>-<host name> */
+};
+
+#define VGPU_MAX_EXTRA_BUFTS APIR_MAX_HANDLES
+
 /* One VirtGPU device: one host device behind one connection. */
 struct vgpu_device {
     struct vgpu_remote *remote;
@@ -28,9 +42,12 @@ struct vgpu_device {
     char description[VGPU_NAME_SIZE]; /* the host device's description */
     enum ggml_backend_dev_type type;
     size_t memory_free, memory_total;
-    uint64_t buft_handle;
-    size_t alignment, max_size;
-    struct ggml_backend_buffer_type buft;
+    struct vgpu_buft buft;
+    struct vgpu_buft extra[VGPU_MAX_EXTRA_BUFTS];
+    uint32_t n_extra;
+    /* the extra types' ggml buffer types, NULL-terminated (llama.cpp's
+     * ggml_backend_dev_get_extra_bufts) */
+    ggml_backend_buffer_type_t extra_list[VGPU_MAX_EXTRA_BUFTS + 1];
     struct ggml_backend_device dev;
     struct vgpu_cache supports_op;
     struct vgpu_cache alloc_size;
@@ -49,6 +66,11 @@ struct vgpu_buffer {
 
 /* device.c */
 bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int index, ggml_backend_reg_t reg);
+/* the device's extra buffer types, NULL-terminated (maybe none); NULL for
+ * a device that is not a VirtGPU one */
+ggml_backend_buffer_type_t *vgpu_device_extra_bufts(ggml_backend_dev_t dev);
+/* the VirtGPU buffer type behind a ggml one of dev, or NULL */
+struct vgpu_buft *vgpu_buft_of(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft);
 
 /* backend.c */
 ggml_backend_t vgpu_backend_init(struct vgpu_device *d);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "frontend.h"
 #include "ggml-virtgpu.h"
@@ -122,13 +123,24 @@ static ggml_backend_dev_t reg_get_device(ggml_backend_reg_t reg, size_t index)
     return index < reg_get_device_count(reg) ? &state.devices[index]->dev : NULL;
 }
 
+/* llama.cpp asks a device's registry for its extra buffer types by name */
+static void *reg_get_proc_address(ggml_backend_reg_t reg, const char *name)
+{
+    (void)reg;
+    if (strcmp(name, "ggml_backend_dev_get_extra_bufts") == 0) {
+        ggml_backend_dev_get_extra_bufts_t get_extra_bufts = vgpu_device_extra_bufts;
+        return (void *)get_extra_bufts;
+    }
+    return NULL;
+}
+
 static struct ggml_backend_reg registry = {
     .api_version = GGML_BACKEND_API_VERSION,
     .iface = {
         .get_name = reg_get_name,
         .get_device_count = reg_get_device_count,
         .get_device = reg_get_device,
-        .get_proc_address = NULL,
+        .get_proc_address = reg_get_proc_address,
     },
     .context = NULL,
 };

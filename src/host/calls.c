@@ -24,16 +24,6 @@ static struct ggml_context *call_tensors(struct host_ctx *ctx)
     return ctx->call_ctx;
 }
 
-static bool check_buft(struct host_ctx *ctx, uint64_t handle)
-{
-    if (handle != HOST_BUFT_HANDLE) {
-        CTX_ERROR(ctx->ctx_id, "unknown buffer type handle 0x%llx", (unsigned long long)handle);
-        host_refuse(ctx, APIR_CALL_UNKNOWN_HANDLE);
-        return false;
-    }
-    return true;
-}
-
 static ggml_backend_buffer_t find_buffer(struct host_ctx *ctx, uint64_t handle, const char *call)
 {
     ggml_backend_buffer_t buffer = host_buffer_get(ctx, handle);
@@ -113,6 +103,18 @@ uint32_t host_call_device_get_memory(struct host_ctx *ctx, const struct apir_msg
     return APIR_CALL_OK;
 }
 
+/* Whether the op table accepts the op and the device supports it. */
+static bool op_supported(struct host_ctx *ctx, const struct ggml_tensor *op)
+{
+    /* the table first: the device's supports_op reads the sources an op takes */
+    char why[HOST_OP_WHY_SIZE];
+    if (!host_op_accepted(op, why, sizeof why)) {
+        CTX_DEBUG(ctx->ctx_id, "supports_op: no, %s", why);
+        return false;
+    }
+    return ggml_backend_dev_supports_op(ctx->dev, op);
+}
+
 uint32_t host_call_device_supports_op(struct host_ctx *ctx, const struct apir_msg_op *req,
                                       struct apir_msg_boolean *out)
 {
@@ -120,14 +122,7 @@ uint32_t host_call_device_supports_op(struct host_ctx *ctx, const struct apir_ms
     if (op == NULL) {
         return APIR_CALL_FAILED;
     }
-    /* the table first: the device's supports_op reads the sources an op takes */
-    char why[HOST_OP_WHY_SIZE];
-    if (!host_op_accepted(op, why, sizeof why)) {
-        CTX_DEBUG(ctx->ctx_id, "supports_op: no, %s", why);
-        out->value = false;
-        return APIR_CALL_OK;
-    }
-    out->value = ggml_backend_dev_supports_op(ctx->dev, op);
+    out->value = op_supported(ctx, op);
     return APIR_CALL_OK;
 }
 
@@ -205,10 +200,11 @@ uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct api
 uint32_t host_call_buffer_type_get_name(struct host_ctx *ctx, const struct apir_msg_u64 *req,
                                         struct apir_msg_string *out)
 {
-    if (!check_buft(ctx, req->value)) {
+    ggml_backend_buffer_type_t buft = host_buft_from_handle(ctx, req->value, "buffer_type_get_name");
+    if (buft == NULL) {
         return APIR_CALL_FAILED;
     }
-    reply_string(out->value, ggml_backend_buft_name(ctx->buft));
+    reply_string(out->value, ggml_backend_buft_name(buft));
     return APIR_CALL_OK;
 }
 
@@ -216,10 +212,11 @@ uint32_t host_call_buffer_type_get_name(struct host_ctx *ctx, const struct apir_
 static uint32_t reply_buft_size(struct host_ctx *ctx, uint64_t buft, struct apir_msg_u64 *out,
                                 size_t (*property)(ggml_backend_buffer_type_t))
 {
-    if (!check_buft(ctx, buft)) {
+    ggml_backend_buffer_type_t type = host_buft_from_handle(ctx, buft, "buffer_type_get_alignment/max_size");
+    if (type == NULL) {
         return APIR_CALL_FAILED;
     }
-    out->value = property(ctx->buft);
+    out->value = property(type);
     return APIR_CALL_OK;
 }
 
@@ -244,14 +241,14 @@ uint32_t host_call_buffer_type_is_host(struct host_ctx *ctx, const struct apir_m
     return APIR_CALL_OK;
 }
 
-/* A buffer of the device's memory, charged to the quota as allocated (at
- * least the size asked for), or NULL (logged). */
-static ggml_backend_buffer_t alloc_charged(struct host_ctx *ctx, uint64_t size)
+/* A buffer of type buft, charged to the quota as allocated (at least the
+ * size asked for), or NULL (logged). */
+static ggml_backend_buffer_t alloc_charged(struct host_ctx *ctx, ggml_backend_buffer_type_t buft, uint64_t size)
 {
     if (size > SIZE_MAX || !host_buffer_admit(ctx, size, "buffer_type_alloc_buffer")) {
         return NULL;
     }
-    ggml_backend_buffer_t buffer = ggml_backend_buft_alloc_buffer(ctx->buft, (size_t)size);
+    ggml_backend_buffer_t buffer = ggml_backend_buft_alloc_buffer(buft, (size_t)size);
     if (buffer == NULL) {
         CTX_WARN(ctx->ctx_id, "cannot allocate a buffer of %llu bytes on %s", (unsigned long long)size,
                  ggml_backend_dev_name(ctx->dev));
@@ -266,10 +263,11 @@ static ggml_backend_buffer_t alloc_charged(struct host_ctx *ctx, uint64_t size)
 uint32_t host_call_buffer_type_alloc_buffer(struct host_ctx *ctx, const struct apir_msg_alloc *req,
                                             struct apir_msg_u64 *out)
 {
-    if (!check_buft(ctx, req->buft)) {
+    ggml_backend_buffer_type_t buft = host_buft_from_handle(ctx, req->buft, "buffer_type_alloc_buffer");
+    if (buft == NULL) {
         return APIR_CALL_FAILED;
     }
-    ggml_backend_buffer_t buffer = alloc_charged(ctx, req->size);
+    ggml_backend_buffer_t buffer = alloc_charged(ctx, buft, req->size);
     if (buffer != NULL && (out->value = host_buffer_add(ctx, buffer, false)) == 0) {
         ggml_backend_buffer_free(buffer);
     }
@@ -281,7 +279,8 @@ uint32_t host_call_buffer_type_alloc_buffer(struct host_ctx *ctx, const struct a
 uint32_t host_call_buffer_type_get_alloc_size(struct host_ctx *ctx, const struct apir_msg_buft_op *req,
                                               struct apir_msg_u64 *out)
 {
-    if (!check_buft(ctx, req->buft)) {
+    ggml_backend_buffer_type_t buft = host_buft_from_handle(ctx, req->buft, "buffer_type_get_alloc_size");
+    if (buft == NULL) {
         return APIR_CALL_FAILED;
     }
     struct ggml_tensor *t = host_inline_tensor(ctx, call_tensors(ctx), &req->op);
@@ -294,7 +293,7 @@ uint32_t host_call_buffer_type_get_alloc_size(struct host_ctx *ctx, const struct
     if (t == NULL) {
         return APIR_CALL_FAILED;
     }
-    out->value = ggml_backend_buft_get_alloc_size(ctx->buft, t);
+    out->value = ggml_backend_buft_get_alloc_size(buft, t);
     return APIR_CALL_OK;
 }
 
@@ -452,10 +451,35 @@ static void write_tensor(struct host_ctx *ctx, struct tensor_io *io, struct host
     }
 }
 
+/* A tensor of an extra (repacking) buffer is written whole, as one its
+ * type takes, and never read back (extra-buft.c says why). */
+static bool extra_io_allowed(struct host_ctx *ctx, const struct tensor_io *io, bool into_tensor)
+{
+    struct ggml_tensor *t = io->tensor;
+    char why[HOST_OP_WHY_SIZE];
+    if (!host_buffer_is_extra(ctx, t->buffer)) {
+        return true;
+    }
+    if (!into_tensor) {
+        CTX_ERROR(ctx->ctx_id, "tensor '%s' is in a buffer of type %s, whose bytes cannot be read back", t->name,
+                  ggml_backend_buffer_name(t->buffer));
+    } else if (io->offset != 0 || io->size != ggml_nbytes(t)) {
+        CTX_ERROR(ctx->ctx_id, "tensor '%s' is in a buffer of type %s, which takes only whole tensors (%llu bytes "
+                  "at 0), not %llu bytes at %llu", t->name, ggml_backend_buffer_name(t->buffer),
+                  (unsigned long long)ggml_nbytes(t), (unsigned long long)io->size, (unsigned long long)io->offset);
+    } else if (!host_extra_tensor_ok(t, why, sizeof why)) {
+        CTX_ERROR(ctx->ctx_id, "refused a write: %s", why);
+    } else {
+        return true;
+    }
+    host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
+    return false;
+}
+
 static uint32_t run_tensor_io(struct host_ctx *ctx, struct tensor_io *io, bool into_tensor,
                               struct host_writes_seen *seen)
 {
-    if (!prepare_tensor_io(ctx, io)) {
+    if (!prepare_tensor_io(ctx, io) || !extra_io_allowed(ctx, io, into_tensor)) {
         return APIR_CALL_FAILED;
     }
     if (into_tensor) {
@@ -518,6 +542,11 @@ uint32_t host_call_buffer_cpy_tensor(struct host_ctx *ctx, const struct apir_msg
         CTX_ERROR(ctx->ctx_id, "buffer_cpy_tensor: '%s' and '%s' differ in size, or the buffer is wrong", src->name,
                   dst->name);
         return APIR_CALL_MALFORMED;
+    }
+    if (host_buffer_is_extra(ctx, src->buffer) || host_buffer_is_extra(ctx, dst->buffer)) {
+        CTX_ERROR(ctx->ctx_id, "buffer_cpy_tensor: '%s' or '%s' is in a repacked buffer, which cannot be copied",
+                  src->name, dst->name);
+        return APIR_CALL_NOT_ALLOWED;
     }
     out->value = ggml_backend_buffer_copy_tensor(src, dst);
     return APIR_CALL_OK;
@@ -730,5 +759,37 @@ uint32_t host_call_ext_error_codes(struct host_ctx *ctx, const struct apir_msg_n
     (void)req;
     (void)out;
     ctx->detailed_errors = true;
+    return APIR_CALL_OK;
+}
+
+uint32_t host_call_ext_extra_bufts(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_handles *out)
+{
+    (void)req;
+    out->value.count = ctx->n_extra_bufts;
+    for (uint32_t i = 0; i < ctx->n_extra_bufts; i++) {
+        out->value.items[i] = HOST_BUFT_HANDLE + 1 + i;
+    }
+    return APIR_CALL_OK;
+}
+
+/* The op with its first source (a weight, as llama.cpp asks to place one)
+ * in an empty buffer of the type named: ggml-cpu's supports_op then asks
+ * the repacking type whether it runs the op on that weight. */
+uint32_t host_call_ext_buft_supports_op(struct host_ctx *ctx, const struct apir_msg_buft_op *req,
+                                        struct apir_msg_boolean *out)
+{
+    ggml_backend_buffer_type_t buft = host_buft_from_handle(ctx, req->buft, "ext_buft_supports_op");
+    struct ggml_tensor *op = buft ? host_inline_tensor(ctx, call_tensors(ctx), &req->op) : NULL;
+    if (op == NULL) {
+        return APIR_CALL_FAILED;
+    }
+    struct ggml_tensor *weight = op->src[0];
+    if (weight != NULL) {
+        weight->buffer = ggml_backend_buft_alloc_buffer(buft, 0); /* ggml's dummy of size 0: never NULL */
+    }
+    out->value = op_supported(ctx, op);
+    if (weight != NULL) {
+        ggml_backend_buffer_free(weight->buffer);
+    }
     return APIR_CALL_OK;
 }

@@ -6,7 +6,8 @@
  * table, graph ids resolve to tensors of the same message. A tensor's data
  * pointer is always the host's own base of a known buffer plus a checked
  * offset, never a value from the guest. A graph runs only when the op table
- * (op-table.c) accepts each of its nodes and the device supports it. */
+ * (op-table.c) accepts each of its nodes, the device supports it, and it
+ * uses tensors of extra buffers only as extra-buft.c allows. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -518,7 +519,8 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
     if (create_graph_tensors(ctx, *mem, &g) && link_graph_tensors(ctx, &g)) {
         graph = graph_of_nodes(ctx, *mem, g.n_nodes);
     }
-    if (graph != NULL && !graph_nodes_accepted(ctx, graph)) {
+    /* weights in an extra (repacking) buffer get their extra here */
+    if (graph != NULL && (!graph_nodes_accepted(ctx, graph) || !host_graph_extra_ok(ctx, graph))) {
         graph = NULL;
     }
     if (graph != NULL && use_counts) {

@@ -93,6 +93,7 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
     ctx->dev = dev;
     ctx->backend = backend;
     ctx->buft = ggml_backend_dev_buffer_type(dev);
+    host_extra_bufts_find(ctx);
     set_backend_threads(ctx);
     host_pins_start(ctx);
     LOG_INFO("context %u runs on %s (%s)", ctx->ctx_id, ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));

@@ -8,9 +8,9 @@
  * context table), dispatch.c (the call table), calls.c (one handler per
  * call), graph-cache.c, capture.c (traffic written out for the fuzz corpus), index-check.c
  * (indices a graph reads), decode.c (tensors and graphs from the wire), op-table.c (the ops
- * the host runs), ggml-lib.c (the real GGML library), pinned.c (shared memory
- * pinned for the device's copies), handles.c (buffer handles, shared
- * memory), log.c. */
+ * the host runs), ggml-lib.c (the real GGML library), extra-buft.c (the device's extra
+ * buffer types), pinned.c (shared memory pinned for the device's copies), handles.c
+ * (buffer handles, shared memory), log.c. */
 #ifndef HOST_H
 #define HOST_H
 
@@ -28,8 +28,11 @@
 #include "ggml.h"
 #include "log.h"
 
-/* The one buffer type handle of a context (its device's default type). */
+/* The buffer type handle of a context's device's default type; extra type
+ * i (extra-buft.c) is HOST_BUFT_HANDLE + 1 + i. */
 #define HOST_BUFT_HANDLE 1u
+/* at most this many extra buffer types are offered (the wire's bound) */
+#define HOST_MAX_EXTRA_BUFTS APIR_MAX_HANDLES
 
 struct host_buffer_slot {
     ggml_backend_buffer_t buffer; /* NULL when the slot is free */
@@ -92,6 +95,9 @@ struct host_ctx {
     ggml_backend_dev_t dev;
     ggml_backend_t backend;
     ggml_backend_buffer_type_t buft;
+    /* the device's extra buffer types that this host offers (extra-buft.c) */
+    ggml_backend_buffer_type_t extra_bufts[HOST_MAX_EXTRA_BUFTS];
+    uint32_t n_extra_bufts;
     struct ggml_context *call_ctx; /* tensors of one call (calls.c) */
     /* pinned host memory for large tensor transfers (devices that have a
      * host buffer type, e.g. CUDA's): a copy between device and pinned
@@ -137,6 +143,26 @@ static inline void host_refuse(struct host_ctx *ctx, uint32_t code)
 /* ---- logging (log.c) ---- */
 /* With APIR_LLAMA_CPP_LOG_TO_FILE set, the GGML library logs there too. */
 void host_route_ggml_log(void);
+
+/* ---- the device's extra buffer types (extra-buft.c) ---- */
+/* Finds the extra buffer types of ctx->dev that this host offers: those
+ * whose tensors it knows how to check (ggml-cpu's repacking type). */
+void host_extra_bufts_find(struct host_ctx *ctx);
+/* The buffer type a guest's handle names, default or extra; NULL (logged,
+ * noted) for a handle it does not have. */
+ggml_backend_buffer_type_t host_buft_from_handle(struct host_ctx *ctx, uint64_t handle, const char *call);
+/* Whether the buffer is one of an extra buffer type (NULL: no). */
+bool host_buffer_is_extra(const struct host_ctx *ctx, ggml_backend_buffer_t buffer);
+/* Whether a tensor of the guest (its buffer set, its view source not
+ * linked) may live in its extra buffer as what it is: a weight ggml's
+ * repacking type takes, laid out as that type's kernels read it. Sets the
+ * tensor's extra (the buffer's init_tensor) when so; says why not (`why`,
+ * naming the tensor) when not. */
+bool host_extra_tensor_ok(struct ggml_tensor *t, char *why, size_t size);
+/* Whether the graph uses its tensors in extra buffers only as the weights
+ * (first source) of MUL_MAT / MUL_MAT_ID, with their extra set; when not,
+ * logs which node is wrong and notes APIR_CALL_NOT_ALLOWED. */
+bool host_graph_extra_ok(struct host_ctx *ctx, struct ggml_cgraph *graph);
 
 /* ---- buffer handles and shared memory (handles.c) ---- */
 /* Reads the context's limits from its configuration; false (logged) when

@@ -1,8 +1,9 @@
 /* Unit tests of the APIR codec: slot padding, bounds, the sticky fatal flag,
- * strings, and the wire layouts' sizes and offsets. */
+ * strings, the wire layouts' sizes and offsets, bounded lists. */
 #include <stddef.h>
 #include <string.h>
 
+#include "apir-calls.h"
 #include "apir-codec.h"
 #include "apir/protocol.h"
 #include "check.h"
@@ -115,8 +116,35 @@ static void test_wire_layouts(void)
     CHECK(strcmp(apir_call_name(99), "unknown") == 0, "unknown call name");
 }
 
+/* a list of handles: its count, then that many, in the stream's 4-byte
+ * slots; a count over its bound fails both sides */
+static void test_handles(void)
+{
+    uint8_t buf[256];
+    struct apir_encoder enc;
+    struct apir_decoder dec;
+    const struct apir_msg_handles sent = { .value = { .count = 2, .items = { 2, 0x123456789ull } } };
+    struct apir_msg_handles got = { .value = { .count = 0 } };
+    apir_encoder_init(&enc, buf, sizeof buf);
+    apir_encode_msg_handles(&enc, &sent);
+    CHECK(!enc.fatal && apir_encoder_used(&enc) == 4 + 2 * 8, "two handles take 20 bytes");
+    apir_decoder_init(&dec, buf, apir_encoder_used(&enc));
+    apir_decode_msg_handles(&dec, &got);
+    CHECK(!dec.fatal && got.value.count == 2 && got.value.items[0] == 2 && got.value.items[1] == 0x123456789ull,
+          "handles round trip");
+    const uint32_t too_many = APIR_MAX_HANDLES + 1;
+    apir_decoder_init(&dec, (const uint8_t *)&too_many, sizeof too_many);
+    apir_decode_msg_handles(&dec, &got);
+    CHECK(dec.fatal && got.value.count == 0, "a count over APIR_MAX_HANDLES is refused");
+    const struct apir_msg_handles bad = { .value = { .count = too_many } };
+    apir_encoder_init(&enc, buf, sizeof buf);
+    apir_encode_msg_handles(&enc, &bad);
+    CHECK(enc.fatal, "and not encoded");
+}
+
 int main(void)
 {
+    test_handles();
     test_padding_and_values();
     test_encoder_bounds();
     test_decoder_bounds();

@@ -11,6 +11,7 @@
  * options), TEST_DEVICE (an index: run on that device of the GGML library,
  * e.g. two_devices_backend's TestB, whose memory is not host memory). */
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -855,6 +856,180 @@ static void test_tensors_and_graph(uint64_t buft)
     }
 }
 
+/* ---- extra buffer types: ggml-cpu's repacking type ------------------------ */
+
+#define W_COLS 256
+#define W_ROWS 16
+#define X_ROWS 4
+
+/* a Q4_0 weight of `rows` rows of W_COLS at `offset` of the buffer */
+static struct apir_wire_tensor q4_0_weight(uint64_t id, uint64_t buf, uint64_t offset, uint32_t rows)
+{
+    const uint32_t ne[4] = { W_COLS, rows, 1, 1 };
+    struct apir_wire_tensor w = wire_tensor(id, buf, offset, GGML_OP_NONE, GGML_TYPE_Q4_0, ne);
+    w.nb[1] = (uint32_t)ggml_row_size(GGML_TYPE_Q4_0, W_COLS);
+    w.nb[2] = w.nb[3] = w.nb[1] * rows;
+    return w;
+}
+
+/* the weight times X_ROWS inputs (F32, 4th dimension x_ne3) of `plain` at
+ * 0x10000 into a result there at out_offset, with ids first, first + 1 */
+static void weight_mul_mat(struct apir_wire_tensor g[3], const struct apir_wire_tensor *w, uint64_t plain,
+                           uint64_t first, uint64_t out_offset, uint32_t x_ne3)
+{
+    const uint32_t x_ne[4] = { W_COLS, X_ROWS, 1, x_ne3 }, out_ne[4] = { (uint32_t)w->ne[1], X_ROWS, 1, x_ne3 };
+    g[0] = *w;
+    g[1] = wire_tensor(first, plain, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, x_ne);
+    g[2] = wire_tensor(first + 1, plain, out_offset, GGML_OP_MUL_MAT, GGML_TYPE_F32, out_ne);
+    g[2].src[0] = w->id;
+    g[2].src[1] = g[1].id;
+}
+
+/* ext_buft_supports_op: MUL_MAT of a Q4_0 weight of `rows` rows in a
+ * buffer of type buft */
+static bool weight_supported_in(uint64_t buft, int64_t rows)
+{
+    const int64_t x_ne[4] = { W_COLS, X_ROWS, 1, 1 }, out_ne[4] = { rows, X_ROWS, 1, 1 };
+    struct apir_msg_buft_op req = { .buft = buft };
+    req.op.tensor = inline_f32(GGML_OP_MUL_MAT, out_ne);
+    req.op.tensor.src[0] = req.op.tensor.src[1] = 1;
+    req.op.src[0] = inline_f32(GGML_OP_NONE, x_ne);
+    req.op.src[0].type = GGML_TYPE_Q4_0;
+    req.op.src[0].ne[1] = rows;
+    req.op.src[0].nb[0] = ggml_type_size(GGML_TYPE_Q4_0);
+    req.op.src[0].nb[1] = ggml_row_size(GGML_TYPE_Q4_0, W_COLS);
+    req.op.src[0].nb[2] = req.op.src[0].nb[3] = req.op.src[0].nb[1] * (uint64_t)rows;
+    req.op.src[1] = inline_f32(GGML_OP_NONE, x_ne);
+    struct apir_msg_boolean reply = { .value = false };
+    return vgpu_ext_buft_supports_op(R, &req, &reply) && reply.value;
+}
+
+/* X_ROWS x W_COLS inputs and a W_ROWS x W_COLS Q4_0 weight (quantized into q) */
+static size_t mul_mat_inputs(float *x, uint8_t *q)
+{
+    static float w[W_ROWS * W_COLS];
+    for (int i = 0; i < W_ROWS * W_COLS; i++) {
+        w[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    }
+    for (int i = 0; i < X_ROWS * W_COLS; i++) {
+        x[i] = (float)((i * 13) % 29) / 14.0f - 1.0f;
+    }
+    return ggml_quantize_chunk(GGML_TYPE_Q4_0, w, q, 0, W_ROWS, W_COLS, NULL);
+}
+
+/* the product of the weight written whole into the repacking buffer
+ * equals the plain CPU's product of the same weight */
+static void test_repacked_mul_mat(uint64_t wbuf, uint64_t plain, const struct apir_wire_tensor *w)
+{
+    static float x[X_ROWS * W_COLS], out[X_ROWS * W_ROWS], ref[X_ROWS * W_ROWS];
+    static uint8_t q[W_ROWS * W_COLS];
+    const size_t qsize = mul_mat_inputs(x, q);
+    const struct apir_wire_tensor w_plain = q4_0_weight(62, plain, 0x30000, W_ROWS);
+    struct apir_wire_tensor g[3], g_ref[3];
+    weight_mul_mat(g, w, plain, 63, 0x20000, 1);
+    weight_mul_mat(g_ref, &w_plain, plain, 66, 0x28000, 1);
+    CHECK(set_bytes(wbuf, w, q, qsize), "a whole Q4_0 weight is written into the repacking buffer");
+    CHECK(set_bytes(plain, &w_plain, q, qsize) && set_bytes(plain, &g[1], x, sizeof x), "the plain weight and inputs");
+    int32_t status;
+    CHECK(compute(g, 3, 1, &status) && status == GGML_STATUS_SUCCESS && get_bytes(plain, &g[2], out, sizeof out),
+          "MUL_MAT of the repacked weight runs");
+    CHECK(compute(g_ref, 3, 1, &status) && get_bytes(plain, &g_ref[2], ref, sizeof ref), "MUL_MAT of the plain weight");
+    bool same = true;
+    for (int i = 0; i < X_ROWS * W_ROWS; i++) {
+        same = same && out[i] > ref[i] - 1e-3f * (1.0f + fabsf(ref[i])) && out[i] < ref[i] + 1e-3f * (1.0f + fabsf(ref[i]));
+    }
+    CHECK(same, "the repacked product is the plain one: %g %g, %g %g", out[0], ref[0], out[X_ROWS * W_ROWS - 1],
+          ref[X_ROWS * W_ROWS - 1]);
+}
+
+/* writes and reads ggml-cpu's repacking buffer would abort on */
+static void test_repacked_io_refusals(uint64_t wbuf, uint64_t plain, const struct apir_wire_tensor *w)
+{
+    static uint8_t bytes[W_ROWS * W_COLS];
+    const size_t nbytes = ggml_row_size(GGML_TYPE_Q4_0, W_COLS) * W_ROWS;
+    memset(R->data.ptr, 0, nbytes);
+    CHECK(!tensor_io(APIR_CALL_BUFFER_SET_TENSOR, wbuf, w, 18, nbytes - 18), "a write past its start is refused");
+    CHECK(!tensor_io(APIR_CALL_BUFFER_SET_TENSOR, wbuf, w, 0, nbytes - 18), "a write of part of it is refused");
+    const struct apir_wire_tensor rows12 = q4_0_weight(71, wbuf, 0, 12);
+    CHECK(!set_bytes(wbuf, &rows12, bytes, nbytes * 12 / W_ROWS), "a weight of 12 rows (it interleaves 8) is refused");
+    const struct apir_wire_tensor f32 = f32_vector(72, wbuf, 0, GGML_OP_NONE);
+    CHECK(!set_bytes(wbuf, &f32, bytes, sizeof(float) * N), "an F32 tensor is refused");
+    struct apir_wire_tensor padded = q4_0_weight(73, wbuf, 0, 8);
+    padded.nb[1] += 64;
+    CHECK(!set_bytes(wbuf, &padded, bytes, (size_t)padded.nb[1] * 7 + nbytes / W_ROWS), "a padded weight is refused");
+    CHECK(!get_bytes(wbuf, w, bytes, nbytes), "reading a repacked weight back is refused");
+    struct apir_msg_copy copy = { .buffer = plain, .src = *w, .dst = q4_0_weight(74, plain, 0x30000, W_ROWS) };
+    struct apir_msg_boolean copied = { .value = false };
+    CHECK(!vgpu_buffer_cpy_tensor(R, &copy, &copied) && !copied.value, "copying a repacked weight is refused");
+}
+
+/* graphs that use a repacked weight otherwise than as a MUL_MAT's */
+static void test_repacked_graph_refusals(uint64_t wbuf, uint64_t plain, const struct apir_wire_tensor *w)
+{
+    struct apir_wire_tensor g[4];
+    weight_mul_mat(g, w, plain, 81, 0x20000, 2);
+    CHECK(graph_refused(g, 3), "a repacked weight times a 4-dimensional src[1] is refused (its kernel asserts)");
+    weight_mul_mat(g, w, plain, 83, 0x20000, 1);
+    g[2].buffer = wbuf;
+    g[2].data = 0x8000;
+    CHECK(graph_refused(g, 3), "a result in the repacking buffer is refused");
+    weight_mul_mat(g, w, plain, 85, 0x20000, 1);
+    g[3] = g[2];
+    g[2] = *w;
+    g[2].id = 87;
+    g[2].op = GGML_OP_VIEW;
+    g[2].view_src = w->id;
+    g[3].src[0] = g[2].id;
+    CHECK(graph_refused(g, 4), "a view of a repacked weight as src[0] is refused");
+    const uint32_t ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { W_COLS, 2, 1, 1 };
+    g[0] = *w;
+    g[1] = wire_tensor(88, plain, 0x10000, GGML_OP_NONE, GGML_TYPE_I32, ids_ne);
+    g[2] = wire_tensor(89, plain, 0x20000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
+    g[2].src[0] = w->id;
+    g[2].src[1] = g[1].id;
+    const int32_t ids[2] = { 0, 1 };
+    CHECK(set_bytes(plain, &g[1], ids, sizeof ids) && graph_refused(g, 3), "GET_ROWS of a repacked weight is refused");
+}
+
+/* ext_extra_bufts: a CPU host offers its repacking type, whose tensors it
+ * checks before ggml-cpu sees them */
+static void test_extra_bufts(uint64_t buft)
+{
+    struct apir_msg_handles extra = { .value = { .count = 0 } };
+    vgpu_lock(R);
+    const uint32_t rc = vgpu_ext_extra_bufts_locked(R, &NONE, &extra);
+    vgpu_unlock(R);
+    if (!validating_host) {
+        CHECK(rc == APIR_CALL_INVALID_INDEX, "llama.cpp's host does not know ext_extra_bufts");
+        return;
+    }
+    struct apir_msg_string device;
+    CHECK(rc == APIR_CALL_OK && vgpu_device_get_name(R, &NONE, &device), "ext_extra_bufts answered");
+    if (strcmp(device.value, "CPU") != 0) {
+        return; /* another device's extra types are not offered */
+    }
+    const struct apir_msg_u64 named = { .value = extra.value.items[0] };
+    struct apir_msg_string name = { .value = "" };
+    CHECK(extra.value.count == 1 && vgpu_buffer_type_get_name(R, &named, &name) && strcmp(name.value, "CPU_REPACK") == 0,
+          "the CPU host offers one extra buffer type, CPU_REPACK: %u, '%s'", extra.value.count, name.value);
+    const uint64_t repack = named.value;
+    uint64_t handle;
+    CHECK(alloc_rc(repack + 8, 4096, &handle) == APIR_CALL_UNKNOWN_HANDLE, "an unknown buffer type handle is refused");
+    CHECK(weight_supported_in(repack, W_ROWS) && !weight_supported_in(repack, 12) && weight_supported_in(buft, 12),
+          "ext_buft_supports_op: a Q4_0 weight of 16 rows repacked, of 12 rows only in the plain type");
+    const uint64_t wbuf = alloc_buffer(repack, 1 << 16), plain = alloc_buffer(buft, 1 << 20);
+    CHECK(wbuf != 0 && plain != 0, "buffers of the repacking and the plain type");
+    const struct apir_wire_tensor w = q4_0_weight(61, wbuf, 0, W_ROWS);
+    test_repacked_mul_mat(wbuf, plain, &w);
+    test_repacked_io_refusals(wbuf, plain, &w);
+    test_repacked_graph_refusals(wbuf, plain, &w);
+    struct apir_wire_tensor g[3];
+    weight_mul_mat(g, &w, plain, 63, 0x20000, 1);
+    int32_t status;
+    CHECK(compute(g, 3, 1, &status) && status == GGML_STATUS_SUCCESS, "the repacked weight still computes after them");
+    CHECK(free_buffer(wbuf) && free_buffer(plain), "free the buffers");
+}
+
 /* Over vtest when VTEST_SOCKET_NAME names an apir-server socket, else over
  * the loopback transport into libapir in this process. */
 /* device_buffer_from_ptr: a host buffer over a guest blob, zero copy: the
@@ -946,10 +1121,12 @@ int main(void)
     if (R != NULL) {
         CHECK(R->host_major == APIR_PROTOCOL_MAJOR && R->host_minor == APIR_PROTOCOL_MINOR, "host protocol 0.2");
         test_device();
+        const uint64_t buft = test_buffer_type();
         if (getenv("TEST_LIMITS") != NULL) {
-            test_limits(test_buffer_type());
+            test_limits(buft);
         } else {
-            test_tensors_and_graph(test_buffer_type());
+            test_tensors_and_graph(buft);
+            test_extra_bufts(buft);
         }
         CHECK(R->error_codes == validating_host, "error codes negotiated with our host, not llama.cpp's");
         /* llama.cpp's reference host crashes freeing such a buffer (it calls
