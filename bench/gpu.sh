@@ -9,7 +9,8 @@
 # Environment: OUT (results folder), PRESETS (default "llama-1b llama-8b"), TYPE
 # (default q4_0), JOBS (default all cores), CUDA_ARCH (default 90), OPS_TIMEOUT (seconds for
 # test-backend-ops, default 400), SKIP_OPS (set: no test-backend-ops), PIN_AB (set: llama-1b once more
-# with GGML_VIRTGPU_NO_PIN=1, the guest's shared memory not pinned).
+# with GGML_VIRTGPU_NO_PIN=1, the guest's shared memory not pinned), PROFILE_PRESETS (the models
+# profiled, default llama-1b; their files get a suffix: profile-pp-llama-8b.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=.device/llama.cpp
@@ -81,7 +82,8 @@ host = open(sys.argv[1]).read()
 compute = [int(m) for m in re.findall(r"backend_graph_compute: \d+ nodes in (\d+) us", host)]
 checks = [int(m) for m in re.findall(r"indices checked in (\d+) us", host)]
 decoded = re.findall(r"graph: (\d+) nodes decoded, validated and kept in (\d+) us", host)
-print("host graph compute: p50 %d us over %d runs" % (statistics.median(compute), len(compute)))
+print("host graph compute: p50 %d us over %d runs%s" % (statistics.median(compute), len(compute),
+      " (each: %s)" % ", ".join(map(str, compute)) if len(compute) <= 8 else ""))
 print("host index checks: p50 %d us" % statistics.median(checks))
 print("graphs decoded and validated:", ", ".join("%s nodes in %s us" % d for d in decoded))
 print("shared memory:", "; ".join(re.findall(r"shared-memory resource \d+ \(\d+ bytes\) [^\n]*", host)) or "never pinned")
@@ -96,12 +98,17 @@ for line in open(sys.argv[2]):
 PY
 }
 
-step "where a llama-1b token's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-completion, 64 tokens)"
-profile tg "$LLAMA_BUILD/bin/llama-completion" -m build/models/llama-1b-q4_0.gguf -p "The capital of France is" \
-    -n 64 --temp 0 --ignore-eos -no-cnv --no-display-prompt -c 256 -ngl 99 -dev VirtGPU0-CUDA0 -v # -v: debug lines
-step "where a llama-1b pp512 batch's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-bench -p 512 -n 0 -r 3)"
-profile pp "$LLAMA_BUILD/bin/llama-bench" -m build/models/llama-1b-q4_0.gguf -p 512 -n 0 -r 3 -ngl 99 \
-    -dev VirtGPU0-CUDA0 -v
+for preset in ${PROFILE_PRESETS:-llama-1b}; do
+    model=build/models/$preset-${TYPE:-q4_0}.gguf
+    mkdir -p build/models
+    [[ -f $model ]] || build-gpu/bin/gguf-model-maker --preset "$preset" --type "${TYPE:-q4_0}" -o "$model"
+    suffix=$([[ $preset == llama-1b ]] || echo "-$preset")
+    step "where a $preset token's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-completion, 64 tokens)"
+    profile "tg$suffix" "$LLAMA_BUILD/bin/llama-completion" -m "$model" -p "The capital of France is" -n 64 --temp 0 \
+        --ignore-eos -no-cnv --no-display-prompt -c 256 -ngl 99 -dev VirtGPU0-CUDA0 -v # -v: debug lines
+    step "where a $preset pp512 batch's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-bench -p 512 -n 0 -r 3)"
+    profile "pp$suffix" "$LLAMA_BUILD/bin/llama-bench" -m "$model" -p 512 -n 0 -r 3 -ngl 99 -dev VirtGPU0-CUDA0 -v
+done
 
 if [[ -n "${PIN_AB:-}" ]]; then
     step "llama-1b with the guest's shared memory not pinned (GGML_VIRTGPU_NO_PIN=1), for comparison"
