@@ -49,16 +49,46 @@ uint32_t host_open_ggml_library(struct host_ctx *ctx, ggml_backend_init_t *init)
 
 /* Threads for a CPU backend: one per core the process may run on (ggml's
  * default is fixed; taskset or a cpuset limits the cores, e.g. the fuzz
- * targets run on one). */
+ * targets run on one), in a threadpool that lives as long as the backend,
+ * as llama.cpp's tools attach one: without it ggml-cpu starts and joins
+ * its threads at every graph compute, every token. */
 static void set_backend_threads(struct host_ctx *ctx)
 {
     typedef void (*set_threads_fn)(ggml_backend_t, int);
+    typedef struct ggml_threadpool *(*threadpool_new_fn)(struct ggml_threadpool_params *);
+    typedef void (*set_threadpool_fn)(ggml_backend_t, struct ggml_threadpool *);
     set_threads_fn set_threads =
         (set_threads_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_backend_set_n_threads");
+    threadpool_new_fn threadpool_new = (threadpool_new_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_threadpool_new");
+    set_threadpool_fn set_threadpool =
+        (set_threadpool_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_backend_cpu_set_threadpool");
     cpu_set_t cpus;
     const int cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (set_threads != NULL && cores > 0) {
-        set_threads(ctx->backend, cores);
+    if (set_threads == NULL || cores <= 0) {
+        return; /* not a CPU backend */
+    }
+    set_threads(ctx->backend, cores);
+    ctx->threadpool_free =
+        (host_threadpool_free_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_threadpool_free");
+    if (threadpool_new != NULL && set_threadpool != NULL && ctx->threadpool_free != NULL) {
+        struct ggml_threadpool_params params = ggml_threadpool_params_default(cores);
+        ctx->threadpool = threadpool_new(&params);
+        if (ctx->threadpool != NULL) {
+            set_threadpool(ctx->backend, ctx->threadpool);
+        }
+    }
+}
+
+/* the backend first: it may still use its threadpool */
+static void free_backend(struct host_ctx *ctx)
+{
+    if (ctx->backend != NULL) {
+        ggml_backend_free(ctx->backend);
+        ctx->backend = NULL;
+    }
+    if (ctx->threadpool != NULL) {
+        ctx->threadpool_free(ctx->threadpool);
+        ctx->threadpool = NULL;
     }
 }
 
@@ -85,9 +115,7 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
                    ggml_backend_reg_name(ctx->reg));
         return false;
     }
-    if (ctx->backend != NULL) {
-        ggml_backend_free(ctx->backend);
-    }
+    free_backend(ctx);
     free_staging(ctx);
     host_pins_stop(ctx);
     ctx->dev = dev;
@@ -148,9 +176,7 @@ void host_stop_backend(struct host_ctx *ctx)
     if (ctx->call_ctx != NULL) {
         ggml_free(ctx->call_ctx);
     }
-    if (ctx->backend != NULL) {
-        ggml_backend_free(ctx->backend);
-    }
+    free_backend(ctx);
     if (ctx->ggml_library != NULL) {
         dlclose(ctx->ggml_library);
     }

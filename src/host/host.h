@@ -85,6 +85,8 @@ struct host_pins {
     struct host_pin items[HOST_PIN_MAX_BLOBS];
 };
 
+typedef void (*host_threadpool_free_fn)(struct ggml_threadpool *);
+
 struct host_ctx {
     uint32_t ctx_id;
     struct apir_callbacks cbs;
@@ -94,6 +96,8 @@ struct host_ctx {
     ggml_backend_reg_t reg;
     ggml_backend_dev_t dev;
     ggml_backend_t backend;
+    struct ggml_threadpool *threadpool;      /* a CPU backend's threads, kept between computes; NULL: none */
+    host_threadpool_free_fn threadpool_free; /* the GGML library's */
     ggml_backend_buffer_type_t buft;
     /* the device's extra buffer types that this host offers (extra-buft.c) */
     ggml_backend_buffer_type_t extra_bufts[HOST_MAX_EXTRA_BUFTS];
