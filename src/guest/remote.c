@@ -321,6 +321,7 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
         return NULL;
     }
     r->accept_at = apir_accept_word_offset(r->reply.size - APIR_REPLY_PAYLOAD_OFFSET);
+    r->no_async_run = r->accept_at == 0; /* no room for the acceptance word */
     if (!handshake(r) || !load_library(r)) {
         vgpu_remote_close(r);
         return NULL;
@@ -457,7 +458,7 @@ bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct apir_
 
 static bool carries_writes(uint32_t call)
 {
-    return call == APIR_CALL_EXT_SET_TENSORS || call == APIR_CALL_EXT_GRAPH_RUN;
+    return call == APIR_CALL_EXT_SET_TENSORS || call == APIR_CALL_EXT_GRAPH_RUN || call == APIR_CALL_EXT_GRAPH_RUN_ASYNC;
 }
 
 bool vgpu_read_run_output(struct vgpu_remote *r, uint64_t buffer, uintptr_t start, size_t size, void *dst)
@@ -534,7 +535,7 @@ uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
         return VGPU_NO_ANSWER;
     }
     uint32_t ret;
-    const int64_t start = monotonic_ns();
+    const int64_t start = r->debug ? monotonic_ns() : 0;
     if (!round_trip(r, NO_TIMEOUT, &ret)) {
         return VGPU_NO_ANSWER; /* logged once, when the connection broke */
     }
@@ -560,11 +561,11 @@ uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_ms
                                      const struct vgpu_run_outputs *outputs, struct apir_msg_graph_result *result)
 {
     apir_encode_msg_graph_run(vgpu_request(r, APIR_CALL_EXT_GRAPH_RUN_ASYNC), req);
-    if (r->accept_at == 0 || !request_fits(r)) {
+    if (!request_fits(r)) {
         return VGPU_NO_ANSWER;
     }
     atomic_store_explicit(accept_word(r), 0, memory_order_relaxed);
-    const int64_t start = monotonic_ns();
+    const int64_t start = r->debug ? monotonic_ns() : 0;
     if (!submit(r)) {
         return VGPU_NO_ANSWER;
     }
