@@ -18,7 +18,7 @@ struct vgpu_backend {
     struct vgpu_tensor_set tensors; /* reused by every graph */
     uint64_t kept_uid;              /* uid of the graph the host keeps for us; 0: none */
     struct apir_msg_graph_run run;  /* the request of a graph run (large: not on the stack) */
-    struct vgpu_run_outputs outputs; /* where its outputs will be */
+    struct vgpu_run_outputs outputs; /* where a run's outputs will be in the data blob */
 };
 
 static const char *backend_get_name(ggml_backend_t backend)
@@ -84,13 +84,12 @@ static void layout_outputs(const struct ggml_cgraph *graph, struct vgpu_run_outp
  * as the host has taken the work (*taken), and the run's end is waited for
  * where ggml needs it (the next call, get_tensor, synchronize); a host
  * without it gets ext_graph_run. */
-static uint32_t run_once(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph,
-                         struct apir_msg_graph_result *result, bool *taken)
+static uint32_t run_once(struct vgpu_backend *b, struct vgpu_remote *r, struct apir_msg_graph_result *result,
+                         bool *taken)
 {
     struct apir_msg_graph_run *req = &b->run;
     *taken = false;
     if (!r->no_async_run) {
-        layout_outputs(graph, &b->outputs);
         const uint32_t rc = vgpu_graph_run_async_locked(r, req, &b->outputs, result);
         if (rc == VGPU_ACCEPTED) {
             *taken = true;
@@ -119,12 +118,13 @@ static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, c
     req->outputs_max = vgpu_data_capacity(r);
     const bool named = graph->uid != 0 && graph->uid == b->kept_uid;
     req->size = named ? 0 : serialize(b, r, graph);
+    layout_outputs(graph, &b->outputs);
     struct apir_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
     bool taken = false;
-    uint32_t rc = named || req->size > 0 ? run_once(b, r, graph, &result, &taken) : APIR_CALL_FAILED;
+    uint32_t rc = named || req->size > 0 ? run_once(b, r, &result, &taken) : APIR_CALL_FAILED;
     if (rc == APIR_CALL_OK && !taken && !result.kept) {
         req->size = serialize(b, r, graph);
-        rc = req->size > 0 ? run_once(b, r, graph, &result, &taken) : APIR_CALL_FAILED;
+        rc = req->size > 0 ? run_once(b, r, &result, &taken) : APIR_CALL_FAILED;
     }
     if (rc != APIR_CALL_OK && !vgpu_send_writes(r, &req->writes)) {
         VGPU_CALL_ERROR(r, "%s: the inputs of a graph could not be written", b->device->name);
@@ -132,8 +132,7 @@ static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, c
     const bool ran = rc == APIR_CALL_OK && (taken || result.kept);
     b->kept_uid = ran ? graph->uid : 0;
     if (ran && !taken) {
-        layout_outputs(graph, &r->outputs);
-        r->outputs.count = result.outputs < r->outputs.count ? result.outputs : r->outputs.count;
+        vgpu_note_run_outputs(r, &b->outputs, result.outputs);
     }
     *status = taken ? GGML_STATUS_SUCCESS : ran ? result.status : GGML_STATUS_FAILED;
     return rc;

@@ -604,8 +604,13 @@ static void complete_pending_run(struct vgpu_remote *r)
                            "see the host's log", (int)result.status);
         return;
     }
-    r->outputs = p->outputs;
-    r->outputs.count = result.outputs < p->outputs.count ? result.outputs : p->outputs.count;
+    vgpu_note_run_outputs(r, &p->outputs, result.outputs);
+}
+
+void vgpu_note_run_outputs(struct vgpu_remote *r, const struct vgpu_run_outputs *layout, uint32_t n)
+{
+    r->outputs = *layout;
+    r->outputs.count = n < layout->count ? n : layout->count;
 }
 
 uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply)

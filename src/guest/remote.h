@@ -145,6 +145,9 @@ uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply);
  * vgpu_ext_graph_run_locked). */
 uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_msg_graph_run *req,
                                      const struct vgpu_run_outputs *outputs, struct apir_msg_graph_result *result);
+/* Under the lock: the first n outputs of `layout` are those the last graph
+ * run brought back (its reply counts them), for get_tensor to find. */
+void vgpu_note_run_outputs(struct vgpu_remote *r, const struct vgpu_run_outputs *layout, uint32_t n);
 /* APIR_CALL_OK when the reply decoded whole, else logged and FAILED */
 uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply);
 
