@@ -10,7 +10,8 @@
 # (default q4_0), JOBS (default all cores), CUDA_ARCH (default 90), OPS_TIMEOUT (seconds for
 # test-backend-ops, default 400), SKIP_OPS (set: no test-backend-ops), PIN_AB (set: llama-1b once more
 # with GGML_VIRTGPU_NO_PIN=1, the guest's shared memory not pinned), PROFILE_PRESETS (the models
-# profiled, default llama-1b; their files get a suffix: profile-pp-llama-8b.txt).
+# profiled, default llama-1b; their files get a suffix: profile-pp-llama-8b.txt), PROFILE_TESTS (which
+# profiles, default "tg pp"), REPS (llama-bench repetitions, default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=.device/llama.cpp
@@ -103,11 +104,16 @@ for preset in ${PROFILE_PRESETS:-llama-1b}; do
     mkdir -p build/models
     [[ -f $model ]] || build-gpu/bin/gguf-model-maker --preset "$preset" --type "${TYPE:-q4_0}" -o "$model"
     suffix=$([[ $preset == llama-1b ]] || echo "-$preset")
+    if [[ " ${PROFILE_TESTS:-tg pp} " == *" tg "* ]]; then
     step "where a $preset token's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-completion, 64 tokens)"
     profile "tg$suffix" "$LLAMA_BUILD/bin/llama-completion" -m "$model" -p "The capital of France is" -n 64 --temp 0 \
         --ignore-eos -no-cnv --no-display-prompt -c 256 -ngl 99 -dev VirtGPU0-CUDA0 -v # -v: debug lines
-    step "where a $preset pp512 batch's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-bench -p 512 -n 0 -r 3)"
-    profile "pp$suffix" "$LLAMA_BUILD/bin/llama-bench" -m "$model" -p 512 -n 0 -r 3 -ngl 99 -dev VirtGPU0-CUDA0 -v
+    fi
+    if [[ " ${PROFILE_TESTS:-tg pp} " == *" pp "* ]]; then
+    step "where a $preset pp512 batch's time goes (GGML_VIRTGPU_DEBUG=1 both sides, llama-bench -p 512 -n 0 -r ${REPS:-3})"
+    profile "pp$suffix" "$LLAMA_BUILD/bin/llama-bench" -m "$model" -p 512 -n 0 -r "${REPS:-3}" -ngl 99 \
+        -dev VirtGPU0-CUDA0 -v
+    fi
 done
 
 if [[ -n "${PIN_AB:-}" ]]; then
