@@ -2,16 +2,21 @@
 # The guest's shared memory pinned for a GPU device's copies: the test GGML
 # library's device TestB (memory that is not host memory, with a host buffer
 # type, as a GPU's) and its stand-in for the GPU runtime's cudaHostRegister.
-# llama-completion through VirtGPU must give the native tokens whether the
-# host pins (each blob once, every registration undone when the context
+# llama-completion through VirtGPU (a prompt whose token embeddings, computed
+# on the guest's CPU, are larger than a queued write) must give the native
+# tokens whether the host pins (each blob once, every registration undone when the context
 # ends), is told not to (GGML_VIRTGPU_NO_PIN), or the runtime refuses (tried
-# once per blob, its error cleared before the next compute).
+# once per blob, its error cleared before the next compute). The guest offers
+# the device's host buffer type, in shared memory: llama.cpp's CPU compute
+# buffer is there, and the embeddings go to the host with no copy.
 # usage: pinned_memory.sh APIR_SERVER HOST_LIBRARY FRONTEND MAKER TWO_DEVICES_LIBRARY (LLAMA_BIN_DIR set)
 source "$(dirname "$0")/lib.sh"
 two_devices_test_args "$@"
 
 "$MAKER" --preset tiny --seed 5 -o "$TEST_TMP/tiny.gguf" >/dev/null
-check "native CPU run" complete native tiny -ngl 0
+# 30 sentences: more than 64 KiB of token embeddings (1 KiB a token in tiny)
+prompt=(-p "$(printf 'The capital of France is Paris. %.0s' $(seq 30))")
+check "native CPU run" complete native tiny -ngl 0 "${prompt[@]}"
 
 # run_on_device_b NAME [NAME=VALUE]...: a completion on TestB through a new
 # apir-server whose environment has the assignments given
@@ -20,7 +25,8 @@ run_on_device_b() {
     (
         for assignment in GGML_VIRTGPU_DEBUG=1 "$@"; do export "${assignment?}"; done
         start_server "$name" --backend-library "$HOST_LIBRARY" --ggml-library "$TWO_DEVICES" &&
-            with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/$name.sock" -- complete "$name" tiny -ngl 99 -dev VirtGPU1-TestB
+            with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/$name.sock" -- complete "$name" tiny -ngl 99 -dev VirtGPU1-TestB -v \
+                "${prompt[@]}"
         local status=$?
         stop_server "$SERVER_PID"
         return "$status"
@@ -39,6 +45,10 @@ check "pinned: each blob registered once (no overlapping registration)" test "$(
 check "pinned: every registration undone when the context ends" \
     test "$(count pinned "): unregistered")" -eq "$registered"
 check "pinned: nothing unregistered that was not registered" test "$(count pinned "not registered")" -eq 0
+check_contains "pinned: llama.cpp's CPU compute buffer is in the device's host buffer type" \
+    "$TEST_TMP/pinned.log" "VirtGPU1-TestB_Host compute buffer size"
+check_contains "pinned: the prompt's token embeddings are taken from shared memory, not copied" \
+    "$TEST_TMP/pinned.log" "#embd#0' taken by the host from the shared memory"
 
 run_on_device_b not-pinned GGML_VIRTGPU_NO_PIN=1
 check "not-pinned: GGML_VIRTGPU_NO_PIN=1 pins nothing" test "$(count not-pinned cudaHostRegister)" -eq 0

@@ -1,6 +1,8 @@
 /* VirtGPU buffers: memory of the host device, named by a host handle.
  * Tensor data moves through the connection's shared data blob, in chunks
- * of its size, under the connection's lock (one copy on each side). */
+ * of its size, under the connection's lock (one copy on each side), except
+ * a large write from one of the guest's shared buffers (shared-buffer.c),
+ * which the host takes from where it is. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +48,15 @@ static bool tensor_io(struct vgpu_buffer *b, uint32_t call, const struct ggml_te
     if (call == APIR_CALL_BUFFER_SET_TENSOR && src != NULL && vgpu_queue_write(r, b->handle, &req.tensor, offset, src, size)) {
         vgpu_unlock(r);
         return true; /* sent with the next call */
+    }
+    bool refused = false;
+    if (call == APIR_CALL_BUFFER_SET_TENSOR && src != NULL &&
+        (vgpu_write_from_shared(r, b->handle, &req.tensor, offset, src, size, &refused) || refused)) {
+        vgpu_unlock(r);
+        if (!refused) {
+            LOG_DEBUG("%zu bytes of tensor '%s' taken by the host from the shared memory they are in", size, t->name);
+        }
+        return !refused;
     }
     if (src != NULL) {
         memcpy(r->data.ptr, src, size);

@@ -92,6 +92,15 @@ static bool fetch_buft(struct vgpu_device *d, struct vgpu_buft *b, uint64_t hand
     return true;
 }
 
+/* Whether the host's device has a host buffer type (pinned memory, which
+ * its copies take by DMA): then the guest offers shared memory as its own;
+ * a CPU host would gain nothing. */
+static bool fetch_has_host_buffer(struct vgpu_device *d)
+{
+    struct apir_msg_props props = { .host_buffer = false };
+    return vgpu_device_get_props(d->remote, &no_args, &props) && props.host_buffer;
+}
+
 static bool fetch_buffer_type(struct vgpu_device *d)
 {
     struct apir_msg_u64 reply;
@@ -133,6 +142,9 @@ bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int ind
         return false;
     }
     fetch_extra_bufts(d);
+    if ((d->has_host_buft = fetch_has_host_buffer(d))) {
+        vgpu_shared_buft_init(d);
+    }
     d->dev = (struct ggml_backend_device){ .iface = device_iface, .reg = reg, .context = d };
     vgpu_cache_init(&d->supports_op);
     vgpu_cache_init(&d->alloc_size);
@@ -261,6 +273,7 @@ static void dev_get_props(ggml_backend_dev_t dev, struct ggml_backend_dev_props 
     props->description = dev_get_description(dev);
     props->type = dev_get_type(dev);
     dev_get_memory(dev, &props->memory_free, &props->memory_total);
+    props->caps.host_buffer = device_of(dev)->has_host_buft;
 }
 
 static ggml_backend_t dev_init_backend(ggml_backend_dev_t dev, const char *params)
@@ -288,6 +301,12 @@ struct vgpu_buft *vgpu_buft_of(ggml_backend_dev_t dev, ggml_backend_buffer_type_
     return NULL;
 }
 
+static ggml_backend_buffer_type_t dev_get_host_buffer_type(ggml_backend_dev_t dev)
+{
+    struct vgpu_device *d = device_of(dev);
+    return d->has_host_buft ? &d->host_buft : NULL;
+}
+
 static bool dev_supports_buft(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
 {
     return vgpu_buft_of(dev, buft) != NULL;
@@ -301,7 +320,7 @@ static const struct ggml_backend_device_i device_iface = {
     .get_props = dev_get_props,
     .init_backend = dev_init_backend,
     .get_buffer_type = dev_get_buffer_type,
-    .get_host_buffer_type = NULL,
+    .get_host_buffer_type = dev_get_host_buffer_type,
     .buffer_from_host_ptr = NULL,
     .supports_op = dev_supports_op,
     .supports_buft = dev_supports_buft,

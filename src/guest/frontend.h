@@ -48,6 +48,11 @@ struct vgpu_device {
     /* the extra types' ggml buffer types, NULL-terminated (llama.cpp's
      * ggml_backend_dev_get_extra_bufts) */
     ggml_backend_buffer_type_t extra_list[VGPU_MAX_EXTRA_BUFTS + 1];
+    /* guest memory the host copies from (shared-buffer.c); offered when
+     * the host's device has a host buffer type of its own (pinned memory) */
+    bool has_host_buft;
+    struct ggml_backend_buffer_type host_buft;
+    char host_buft_name[VGPU_NAME_SIZE];
     struct ggml_backend_device dev;
     struct vgpu_cache supports_op;
     struct vgpu_cache alloc_size;
@@ -60,9 +65,9 @@ struct vgpu_buffer {
 };
 
 /* Files, each using only those listed after it: reg.c (the registry),
- * device.c, backend.c, buffer.c (ggml's interfaces), wire.c (tensors and
- * graphs on the wire), host-buffer.c, op-cache.c, remote.c, transport*.c,
- * log.c. */
+ * device.c, backend.c, buffer.c, shared-buffer.c (ggml's interfaces),
+ * wire.c (tensors and graphs on the wire), host-buffer.c, op-cache.c,
+ * remote.c, transport*.c, log.c. */
 
 /* device.c */
 bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int index, ggml_backend_reg_t reg);
@@ -77,6 +82,10 @@ ggml_backend_t vgpu_backend_init(struct vgpu_device *d);
 
 /* buffer.c */
 extern const struct ggml_backend_buffer_type_i vgpu_buffer_type_iface;
+
+/* shared-buffer.c */
+/* d's host buffer type, named after d (d->name set) */
+void vgpu_shared_buft_init(struct vgpu_device *d);
 
 /* host-buffer.c */
 /* the free_buffer of every VirtGPU buffer: frees the host's buffer too */

@@ -54,6 +54,15 @@ struct vgpu_pending_run {
     struct vgpu_run_outputs outputs; /* where its outputs will be, as far as the reply says */
 };
 
+/* Blobs of the connection that hold ggml buffers of the guest's own
+ * (shared-buffer.c): a large write from them into a host buffer names the
+ * blob instead of copying its bytes into the data blob. */
+#define VGPU_MAX_SHARED_BLOBS 16
+struct vgpu_shared_blobs {
+    uint32_t count;
+    struct vgpu_blob items[VGPU_MAX_SHARED_BLOBS];
+};
+
 struct vgpu_remote {
     struct vgpu_transport *transport;
     struct vgpu_blob reply;  /* notification word + reply payload */
@@ -70,6 +79,7 @@ struct vgpu_remote {
     struct vgpu_pending_run pending;
     bool error_codes;        /* the host says why it refuses a call */
     struct vgpu_run_outputs outputs;
+    struct vgpu_shared_blobs shared;
     struct vgpu_call_stats stats;
     struct apir_encoder enc;
     uint8_t cmd[VGPU_CMD_BUFFER_SIZE];
@@ -95,6 +105,19 @@ size_t vgpu_data_capacity(const struct vgpu_remote *r);
  * (too large, the host lacks the extension): write it with set_tensor. */
 bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
                       uint64_t offset, const void *src, size_t size);
+/* Under the lock: a new blob of at least size bytes, known as one of the
+ * connection's shared blobs; false when it cannot be had (none is left
+ * or the transport has no memory). */
+bool vgpu_shared_blob_create(struct vgpu_remote *r, size_t size, struct vgpu_blob *out);
+/* Under the lock: the blob is no longer the connection's, and is destroyed. */
+void vgpu_shared_blob_destroy(struct vgpu_remote *r, struct vgpu_blob *blob);
+/* Under the lock: writes bytes [offset, offset + size) of the tensor (in
+ * host buffer `buffer`) from src, which lies in one of the connection's
+ * shared blobs, by naming the blob (after the queued writes). False when
+ * it was not sent that way (src is elsewhere, the host lacks
+ * ext_set_tensors); *refused then says whether the host refused it. */
+bool vgpu_write_from_shared(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
+                            uint64_t offset, const void *src, size_t size, bool *refused);
 /* Under the lock: moves the queued writes into *out (for a call that
  * carries them); the queue is empty after it. */
 void vgpu_take_writes(struct vgpu_remote *r, struct apir_tensor_writes *out);

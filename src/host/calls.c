@@ -141,7 +141,9 @@ uint32_t host_call_device_get_props(struct host_ctx *ctx, const struct apir_msg_
     struct ggml_backend_dev_props props;
     ggml_backend_dev_get_props(ctx->dev, &props);
     out->async = props.caps.async;
-    out->host_buffer = props.caps.host_buffer;
+    /* whether the device has a host buffer type (pinned.c pins shared
+     * memory for such a device), whatever its props say */
+    out->host_buffer = ggml_backend_dev_host_buffer_type(ctx->dev) != NULL;
     /* device_buffer_from_ptr works (see below) but is not advertised: a
      * guest that took it as a hint (llama.cpp's own frontend does) would
      * put every buffer in shared memory it may unmap under the host */
