@@ -8,8 +8,8 @@
 # backend on the host side: native CUDA vs VirtGPU vs ggml-rpc.
 # Environment: OUT (results folder), PRESETS (default "llama-1b llama-8b"), TYPE
 # (default q4_0), JOBS (default all cores), CUDA_ARCH (default 90), OPS_TIMEOUT (seconds for
-# test-backend-ops, default 400), SKIP_OPS (set: no test-backend-ops), PIN_AB (set: llama-1b once more
-# with GGML_VIRTGPU_NO_PIN=1, the guest's shared memory not pinned), PROFILE_PRESETS (the models
+# test-backend-ops, default 400), SKIP_OPS (set: no test-backend-ops), AB_ENV (an assignment, such as
+# GGML_VIRTGPU_NO_PIN=1: the AB_PRESETS, default llama-1b, benchmarked once more with it), PROFILE_PRESETS (the models
 # profiled, default llama-1b; their files get a suffix: profile-pp-llama-8b.txt), PROFILE_TESTS (which
 # profiles, default "tg pp"), REPS (llama-bench repetitions, default 3).
 set -euo pipefail
@@ -116,11 +116,13 @@ for preset in ${PROFILE_PRESETS:-llama-1b}; do
     fi
 done
 
-if [[ -n "${PIN_AB:-}" ]]; then
-    step "llama-1b with the guest's shared memory not pinned (GGML_VIRTGPU_NO_PIN=1), for comparison"
-    GGML_VIRTGPU_NO_PIN=1 LLAMA_BIN_DIR=$LLAMA_BUILD/bin BUILD_DIR=build-gpu BACKEND=$LLAMA_BUILD/bin/libggml-cuda.so \
-        DEVICE=CUDA0 PRESET=llama-1b TYPE=${TYPE:-q4_0} PP=512 TG=128 REPS=${REPS:-3} bench/run.sh 2>&1 |
-        tee "$OUT/bench-llama-1b-no-pin.txt"
+if [[ -n "${AB_ENV:-}" ]]; then
+    for preset in ${AB_PRESETS:-llama-1b}; do
+        step "$preset once more with $AB_ENV, for comparison"
+        env "$AB_ENV" LLAMA_BIN_DIR=$LLAMA_BUILD/bin BUILD_DIR=build-gpu BACKEND=$LLAMA_BUILD/bin/libggml-cuda.so \
+            DEVICE=CUDA0 PRESET=$preset TYPE=${TYPE:-q4_0} PP=512 TG=128 REPS=${REPS:-3} bench/run.sh 2>&1 |
+            tee "$OUT/bench-$preset-${AB_ENV%%=*}.txt"
+    done
 fi
 
 if [[ -z "${SKIP_OPS:-}" ]]; then

@@ -8,7 +8,8 @@
 # ends), is told not to (GGML_VIRTGPU_NO_PIN), or the runtime refuses (tried
 # once per blob, its error cleared before the next compute). The guest offers
 # the device's host buffer type, in shared memory: llama.cpp's CPU compute
-# buffer is there, and the embeddings go to the host with no copy.
+# buffer is there, and the embeddings go to the host with no copy (none
+# with GGML_VIRTGPU_NO_HOST_BUFFER).
 # usage: pinned_memory.sh APIR_SERVER HOST_LIBRARY FRONTEND MAKER TWO_DEVICES_LIBRARY (LLAMA_BIN_DIR set)
 source "$(dirname "$0")/lib.sh"
 two_devices_test_args "$@"
@@ -52,6 +53,12 @@ check_contains "pinned: the prompt's token embeddings are taken from shared memo
 
 run_on_device_b not-pinned GGML_VIRTGPU_NO_PIN=1
 check "not-pinned: GGML_VIRTGPU_NO_PIN=1 pins nothing" test "$(count not-pinned cudaHostRegister)" -eq 0
+
+run_on_device_b no-host-buffer GGML_VIRTGPU_NO_HOST_BUFFER=1
+check "no-host-buffer: GGML_VIRTGPU_NO_HOST_BUFFER=1 offers no host buffer type" \
+    bash -c "! grep -q 'VirtGPU1-TestB_Host' '$TEST_TMP/no-host-buffer.log'"
+check "no-host-buffer: nothing is taken from shared memory of the guest's buffers" \
+    bash -c "! grep -q 'taken by the host from the shared memory' '$TEST_TMP/no-host-buffer.log'"
 
 run_on_device_b refused TWO_DEVICES_PIN_FAIL=1
 check_contains "refused: the host says the memory could not be pinned" "$TEST_TMP/refused.err" "could not be pinned"

@@ -17,6 +17,8 @@
 #define ENV_SOCKETS "GGML_VIRTGPU_SOCKETS"
 /* every component: debug-level logs */
 #define ENV_DEBUG "GGML_VIRTGPU_DEBUG"
+/* guest: set (not 0), no host buffer type in shared memory is offered */
+#define ENV_NO_HOST_BUFFER "GGML_VIRTGPU_NO_HOST_BUFFER"
 
 /* ---- hypervisor (APIR component, apir-server) --------------------------- */
 

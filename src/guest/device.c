@@ -3,6 +3,7 @@
  * runs on. */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frontend.h"
@@ -93,10 +94,14 @@ static bool fetch_buft(struct vgpu_device *d, struct vgpu_buft *b, uint64_t hand
 }
 
 /* Whether the host's device has a host buffer type (pinned memory, which
- * its copies take by DMA): then the guest offers shared memory as its own;
- * a CPU host would gain nothing. */
+ * its copies take by DMA): then the guest offers shared memory as its own
+ * (unless ENV_NO_HOST_BUFFER says not to); a CPU host would gain nothing. */
 static bool fetch_has_host_buffer(struct vgpu_device *d)
 {
+    const char *off = getenv(ENV_NO_HOST_BUFFER);
+    if (off != NULL && *off != '\0' && *off != '0') {
+        return false;
+    }
     struct apir_msg_props props = { .host_buffer = false };
     return vgpu_device_get_props(d->remote, &no_args, &props) && props.host_buffer;
 }
