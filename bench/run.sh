@@ -55,24 +55,28 @@ VTEST_SOCKET_NAME=$socket "$BUILD_DIR/bin/call_latency" 20000
 
 if [[ $DEVICE == CPU ]]; then native_args=(-ngl 0); else native_args=(-ngl 99 -dev "$DEVICE"); fi
 
-# bench NAME [llama-bench args]: prints "pp tg" tokens/s (mean)
+# bench NAME [llama-bench args]: prints "pp tg pp-steady tg-steady" tokens/s: llama-bench's mean over
+# every repetition, then the median of the repetitions after the first (the first captures CUDA
+# graphs, in every column, and varies most)
 bench() {
     local name=$1; shift
     echo "[bench] $name ..." >&2
     "$LLAMA_BIN_DIR/llama-bench" -m "$MODEL" -p "$PP" -n "$TG" -r "$REPS" -t "$THREADS" -o jsonl "$@" \
-        >"$work/$name.jsonl" 2>"$work/$name.log" || { tail "$work/$name.log" >&2; echo "0 0"; return; }
-    # mean tokens/s of the pp row, then of the tg row
-    python3 -c 'import json, sys
+        >"$work/$name.jsonl" 2>"$work/$name.log" || { tail "$work/$name.log" >&2; echo "0 0 0 0"; return; }
+    python3 -c 'import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-pp = [r["avg_ts"] for r in rows if r["n_prompt"] > 0]
-tg = [r["avg_ts"] for r in rows if r["n_gen"] > 0]
-print(pp[0] if pp else 0, tg[0] if tg else 0)' "$work/$name.jsonl"
+def steady(r):
+    ns = r["samples_ns"][1:] or r["samples_ns"]
+    return (r["n_prompt"] + r["n_gen"]) / (statistics.median(ns) / 1e9)
+pp = [r for r in rows if r["n_prompt"] > 0]
+tg = [r for r in rows if r["n_gen"] > 0]
+print(*(f(rs[0]) if rs else 0 for f in (lambda r: r["avg_ts"], steady) for rs in (pp, tg)))' "$work/$name.jsonl"
 }
 
-read -r native_pp native_tg <<<"$(bench native "${native_args[@]}")"
-read -r vgpu_pp vgpu_tg <<<"$(GGML_BACKEND_PATH=$PWD/$BUILD_DIR/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=$socket \
+read -r native_pp native_tg native_pp_s native_tg_s <<<"$(bench native "${native_args[@]}")"
+read -r vgpu_pp vgpu_tg vgpu_pp_s vgpu_tg_s <<<"$(GGML_BACKEND_PATH=$PWD/$BUILD_DIR/lib/libggml-virtgpu.so VTEST_SOCKET_NAME=$socket \
     GGML_REMOTING_USE_APIR_CAPSET=1 bench virtgpu -ngl 99 -dev "VirtGPU0-$DEVICE")"
-read -r rpc_pp rpc_tg <<<"$(bench rpc -ngl 99 -rpc "127.0.0.1:$rpc_port" -dev "RPC0")"
+read -r rpc_pp rpc_tg rpc_pp_s rpc_tg_s <<<"$(bench rpc -ngl 99 -rpc "127.0.0.1:$rpc_port" -dev "RPC0")"
 if [[ -n "${RAW_DIR:-}" ]]; then
     cp "$work"/*.jsonl "$RAW_DIR"/
 fi
@@ -90,9 +94,14 @@ if [[ "$native_text" == "$vgpu_text" ]]; then same_tokens=yes; else same_tokens=
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
 echo "== llama-bench: $MODEL, pp$PP / tg$TG, $REPS reps, $THREADS threads, device $DEVICE ($(basename "$BACKEND")) =="
-printf '%-6s %12s %12s %8s %12s %8s\n' test native virtgpu ratio ggml-rpc ratio
-printf '%-6s %12.2f %12.2f %8s %12.2f %8s\n' "pp$PP" "$native_pp" "$vgpu_pp" "$(ratio "$vgpu_pp" "$native_pp")" \
-    "$rpc_pp" "$(ratio "$rpc_pp" "$native_pp")"
-printf '%-6s %12.2f %12.2f %8s %12.2f %8s\n' "tg$TG" "$native_tg" "$vgpu_tg" "$(ratio "$vgpu_tg" "$native_tg")" \
-    "$rpc_tg" "$(ratio "$rpc_tg" "$native_tg")"
+# row TEST NATIVE VIRTGPU RPC (tokens/s)
+row() {
+    printf '%-9s %12.2f %12.2f %8s %12.2f %8s\n' "$1" "$2" "$3" "$(ratio "$3" "$2")" "$4" "$(ratio "$4" "$2")"
+}
+printf '%-9s %12s %12s %8s %12s %8s\n' test native virtgpu ratio ggml-rpc ratio
+row "pp$PP" "$native_pp" "$vgpu_pp" "$rpc_pp"
+row "tg$TG" "$native_tg" "$vgpu_tg" "$rpc_tg"
+row "pp$PP-st" "$native_pp_s" "$vgpu_pp_s" "$rpc_pp_s"
+row "tg$TG-st" "$native_tg_s" "$vgpu_tg_s" "$rpc_tg_s"
+echo "(tokens/s; pp$PP, tg$TG: llama-bench's mean over all $REPS repetitions; -st: the steady state, the median of the repetitions after the first)"
 echo "greedy completion of 32 tokens, native and through VirtGPU identical: $same_tokens"
