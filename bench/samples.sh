@@ -45,6 +45,7 @@ virtgpu=(GGML_BACKEND_PATH="$PWD/$BUILD_DIR/lib/libggml-virtgpu.so" VTEST_SOCKET
     GGML_REMOTING_USE_APIR_CAPSET=1)
 for preset in ${PRESETS:-llama-1b llama-8b}; do
     model=build/models/$preset-${TYPE:-q4_0}.gguf
+    mkdir -p build/models
     [[ -f $model ]] || "$BUILD_DIR/bin/gguf-model-maker" --preset "$preset" --type "${TYPE:-q4_0}" -o "$model"
     echo "== $preset: llama-bench ${test_args[*]}, $REPS repetitions, milliseconds each =="
     for threads in ${THREADS:-$(nproc) $(($(nproc) / 2))}; do
