@@ -95,9 +95,14 @@ static bool fetch_buft(struct vgpu_device *d, struct vgpu_buft *b, uint64_t hand
 
 /* Whether the host's device has a host buffer type (pinned memory, which
  * its copies take by DMA): then the guest offers shared memory as its own
- * (unless ENV_NO_HOST_BUFFER says not to); a CPU host would gain nothing. */
+ * (unless ENV_NO_HOST_BUFFER says not to); a CPU host would gain nothing.
+ * Not in a VM: llama.cpp reads model weights from their file into a host
+ * buffer, which a VM's blob mapping cannot take. */
 static bool fetch_has_host_buffer(struct vgpu_device *d)
 {
+    if (!d->remote->transport->blobs_are_ordinary_memory) {
+        return false;
+    }
     const char *off = getenv(ENV_NO_HOST_BUFFER);
     if (off != NULL && *off != '\0' && *off != '0') {
         return false;

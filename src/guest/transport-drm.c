@@ -209,5 +209,6 @@ struct vgpu_transport *vgpu_transport_drm_open(bool venus_capset)
     d->base.name = "drm";
     d->base.lost = "the hypervisor ended this guest's APIR context; see the host's log";
     d->base.venus_capset = venus_capset;
+    d->base.blobs_are_ordinary_memory = false;
     return &d->base;
 }

@@ -238,6 +238,7 @@ struct vgpu_transport *vgpu_transport_vtest_open(const char *socket_path, bool v
     v->base.name = "vtest";
     v->base.lost = "apir-server's process for this guest ended; see the server's log";
     v->base.venus_capset = venus_capset;
+    v->base.blobs_are_ordinary_memory = true;
     if (!start_session(v, venus_capset ? APIR_CAPSET_ID_VENUS : APIR_CAPSET_ID_APIR)) {
         vt_destroy(&v->base);
         return NULL;

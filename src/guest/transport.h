@@ -35,6 +35,11 @@ struct vgpu_transport {
     const char *name;     /* "vtest" or "drm", for messages */
     const char *lost;     /* what it means when alive() turns false, and where to look */
     bool venus_capset;    /* commands carry the Venus offset */
+    /* its blobs are ordinary memory, which the kernel's I/O can read and
+     * write: true for vtest (a shared memfd); false for a VM's virtio-gpu,
+     * whose blob mappings are device memory (read() from 9p or with
+     * O_DIRECT into them fails with EFAULT) */
+    bool blobs_are_ordinary_memory;
 };
 
 /* ---- the transports ------------------------------------------------------- */

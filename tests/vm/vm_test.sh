@@ -72,9 +72,12 @@ check_contains "and loaded its backend library" "$TEST_TMP/reference.host" "APIR
 check_contains "it offloaded every layer" "$TEST_TMP/reference.log" "offloaded 5/5 layers to GPU"
 check "the reference frontend gets the native tokens" same_tokens native reference
 
-# ---- a host device with pinned memory: the guest's host buffer type in VM blobs -------
-# the test GGML library's TestA has a host buffer type, as a GPU has; a
-# prompt of 30 sentences has more than 64 KiB of token embeddings
+# ---- a host device with pinned memory -------------------------------------------------
+# the test GGML library's TestA has a host buffer type, as a GPU has: outside
+# a VM the guest offers one in shared memory (tests/pinned_memory.sh), but
+# not in a VM, whose blob mappings are device memory that the model's file
+# cannot be read into ("read error: Bad address" from 9p); a prompt of 30
+# sentences has more than 64 KiB of token embeddings
 long_prompt=(-p "$(printf 'The capital of France is Paris. %.0s' $(seq 30))")
 check "native run of the long prompt on the host" complete native-long tiny -ngl 0 -t 1 "${long_prompt[@]}"
 HOST_VARS=(APIR_LLAMA_CPP_GGML_LIBRARY_PATH="$BUILD/lib/libtwo_devices_backend.so"
@@ -82,10 +85,7 @@ HOST_VARS=(APIR_LLAMA_CPP_GGML_LIBRARY_PATH="$BUILD/lib/libtwo_devices_backend.s
 check "llama-completion of the long prompt on a device with pinned memory" in_vm shared \
     --env GGML_VIRTGPU_DEBUG=1 -- "${completion[@]}" -ngl 99 --device VirtGPU0-TestA -v "${long_prompt[@]}"
 HOST_VARS=()
-check_contains "llama.cpp's CPU compute buffer is in the guest's host buffer type" "$TEST_TMP/shared.log" \
-    "VirtGPU0-TestA_Host compute buffer size"
-check_contains "the token embeddings are taken from the VM's blob, not copied" "$TEST_TMP/shared.log" \
-    "#embd#0' taken by the host from the shared memory"
+check "no host buffer type in shared memory in a VM" bash -c "! grep -q 'VirtGPU0-TestA_Host' '$TEST_TMP/shared.log'"
 check "the guest gets the native tokens of the long prompt" same_tokens native-long shared
 
 # ---- the seed's error paths, seen from the guest: the tools carry on without it ---
