@@ -46,6 +46,17 @@ static int64_t spin_budget_ns(void)
     return atomic_load_explicit(&budget, memory_order_relaxed);
 }
 
+/* The polling before sleeping for the end of a graph run the host has
+ * taken, which is milliseconds away: a machine without cores to spare
+ * sleeps at once, since polling there takes a core from the host's own
+ * compute (with a CPU host, on the same few cores). Measured on 2 cores,
+ * small model Q4_0 tg64: 219.3 against 224.4 ms and 227.7 against
+ * 231.9 ms (bench/results/2026-11-26-cpu.md). */
+static int64_t run_end_spin_ns(void)
+{
+    return spin_budget_ns() == SPIN_LONG_NS ? SPIN_LONG_NS : 0;
+}
+
 /* The value of `word`, or 0; when that is 0 and `also` (may be NULL) is
  * set, *also_set. */
 static uint32_t first_set(_Atomic uint32_t *word, _Atomic uint32_t *also, bool *also_set)
@@ -57,11 +68,11 @@ static uint32_t first_set(_Atomic uint32_t *word, _Atomic uint32_t *also, bool *
     return v;
 }
 
-/* Polls for up to the spin budget: `word`'s value, or 0 (with *also_set
- * when `also` was set first, or nothing was). */
-static uint32_t spin_on(_Atomic uint32_t *word, _Atomic uint32_t *also, bool *also_set)
+/* Polls for up to budget_ns: `word`'s value, or 0 (with *also_set when
+ * `also` was set first, or nothing was). */
+static uint32_t spin_on(_Atomic uint32_t *word, _Atomic uint32_t *also, int64_t budget_ns, bool *also_set)
 {
-    const int64_t start = monotonic_ns(), budget = spin_budget_ns();
+    const int64_t start = monotonic_ns(), budget = budget_ns;
     int64_t spun = 0;
     do {
         for (int i = 0; i < POLLS_PER_CLOCK_READ; i++) {
@@ -80,14 +91,15 @@ static uint32_t spin_on(_Atomic uint32_t *word, _Atomic uint32_t *also, bool *al
 
 /* Waits until the host sets `word` and returns its value, or returns 0 on
  * timeout (timeout_ms 0: none), when the host is gone, or (*also_set) when
- * `also`, if not NULL, is set first. It polls first, then sleeps on the
- * word: a host on the same machine (vtest) wakes the futex at once; a VM's
- * host cannot, so the sleep between checks grows from 20 us to 1 ms. */
+ * `also`, if not NULL, is set first. It polls for up to spin_ns first,
+ * then sleeps on the word: a host on the same machine (vtest) wakes the
+ * futex at once; a VM's host cannot, so the sleep between checks grows
+ * from 20 us to 1 ms. */
 static uint32_t wait_word(struct vgpu_remote *r, _Atomic uint32_t *word, _Atomic uint32_t *also, int64_t timeout_ms,
-                          bool *also_set)
+                          int64_t spin_ns, bool *also_set)
 {
     *also_set = false;
-    const uint32_t spun = spin_on(word, also, also_set);
+    const uint32_t spun = spin_on(word, also, spin_ns, also_set);
     if (spun != 0 || *also_set) {
         return spun;
     }
@@ -160,14 +172,15 @@ static bool submit(struct vgpu_remote *r)
     return true;
 }
 
-/* Waits for the host's return code of the command submitted. */
-static bool await_reply(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
+/* Waits for the host's return code of the command submitted, polling for
+ * up to spin_ns first. */
+static bool await_reply(struct vgpu_remote *r, int64_t timeout_ms, int64_t spin_ns, uint32_t *ret)
 {
     if (vgpu_broken(r)) {
         return false;
     }
     bool unused;
-    const uint32_t notification = wait_word(r, reply_word(r), NULL, timeout_ms, &unused);
+    const uint32_t notification = wait_word(r, reply_word(r), NULL, timeout_ms, spin_ns, &unused);
     if (notification == 0) {
         mark_broken(r);
         return false;
@@ -179,7 +192,7 @@ static bool await_reply(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret
 /* Submits the command in r->enc and waits for the host's return code. */
 static bool round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
 {
-    return submit(r) && await_reply(r, timeout_ms, ret);
+    return submit(r) && await_reply(r, timeout_ms, spin_budget_ns(), ret);
 }
 
 static void reply_decoder(struct vgpu_remote *r, struct apir_decoder *dec)
@@ -634,7 +647,7 @@ uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_ms
         return VGPU_NO_ANSWER;
     }
     bool answered = false;
-    if (wait_word(r, accept_word(r), reply_word(r), NO_TIMEOUT, &answered) != 0) {
+    if (wait_word(r, accept_word(r), reply_word(r), NO_TIMEOUT, spin_budget_ns(), &answered) != 0) {
         if (r->debug) {
             LOG_DEBUG("ext_graph_run_async: taken in %.1f us", (double)(monotonic_ns() - start) / 1e3);
         }
@@ -659,7 +672,7 @@ static void complete_pending_run(struct vgpu_remote *r)
     r->call = APIR_CALL_EXT_GRAPH_RUN_ASYNC;
     struct apir_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
     uint32_t ret;
-    if (!await_reply(r, NO_TIMEOUT, &ret)) {
+    if (!await_reply(r, NO_TIMEOUT, run_end_spin_ns(), &ret)) {
         return; /* logged once, when the connection broke */
     }
     const uint32_t rc = graph_run_result(r, p->start_ns, ret, &result);
