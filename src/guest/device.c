@@ -3,9 +3,9 @@
  * runs on. */
 #define _GNU_SOURCE
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "env-switch.h"
 #include "frontend.h"
 
 static struct vgpu_device *device_of(ggml_backend_dev_t dev)
@@ -103,8 +103,7 @@ static bool fetch_has_host_buffer(struct vgpu_device *d)
     if (!d->remote->transport->blobs_are_ordinary_memory) {
         return false;
     }
-    const char *off = getenv(ENV_NO_HOST_BUFFER);
-    if (off != NULL && *off != '\0' && *off != '0') {
+    if (env_switch_on(ENV_NO_HOST_BUFFER)) {
         return false;
     }
     struct apir_msg_props props = { .host_buffer = false };

@@ -17,8 +17,8 @@
  * (the hypervisor's pin_shmem, as for host memory that wraps a blob). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <stdlib.h>
 
+#include "env-switch.h"
 #include "host.h"
 
 #define HOST_PIN_MAX_BYTES (256u << 20)
@@ -45,8 +45,7 @@ void host_pins_start(struct host_ctx *ctx)
 {
     struct host_pins *p = &ctx->pins;
     *p = (struct host_pins){ 0 };
-    const char *off = getenv(ENV_NO_PIN);
-    if ((off != NULL && *off != '\0' && *off != '0') || ggml_backend_dev_host_buffer_type(ctx->dev) == NULL) {
+    if (env_switch_on(ENV_NO_PIN) || ggml_backend_dev_host_buffer_type(ctx->dev) == NULL) {
         return; /* turned off, or a device without pinned memory (the CPU) */
     }
     for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0] && p->register_fn == NULL; i++) {
