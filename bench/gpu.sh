@@ -62,7 +62,8 @@ done
 fi
 
 # profile NAME CLIENT-ARGS...: a llama-1b run through VirtGPU with GGML_VIRTGPU_DEBUG=1 on both sides; prints
-# where its time went (the host's ext_graph_run phases, p50, and the guest's calls) into $OUT/profile-NAME.txt
+# where its time went (the host's ext_graph_run phases, p50, the guest's calls, and bench/timeline.py's
+# run-by-run timeline) into $OUT/profile-NAME.txt
 profile() {
     local name=$1; shift
     GGML_VIRTGPU_DEBUG=1 build-gpu/bin/apir-server --socket /tmp/prof.sock \
@@ -97,6 +98,7 @@ for line in open(sys.argv[2]):
     if " calls, " in line or re.search(r": p50 ", line):
         print("guest:", line.split("debug: ", 1)[-1].rstrip())
 PY
+    python3 bench/timeline.py "$OUT/profile-$name-host.log" "$OUT/profile-$name-guest.log" | tee -a "$OUT/profile-$name.txt"
 }
 
 for preset in ${PROFILE_PRESETS:-llama-1b}; do

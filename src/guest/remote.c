@@ -634,6 +634,20 @@ static uint32_t graph_run_result(struct vgpu_remote *r, int64_t start_ns, uint32
     return rc;
 }
 
+/* A debug line per graph run taken: how long the host took to take it, and
+ * how long the guest was busy with its own work between the previous run's
+ * end and this submission (bench/gpu.sh's token timeline reads both). */
+static void log_run_taken(const struct vgpu_remote *r, int64_t submitted_ns)
+{
+    const double taken_us = (double)(monotonic_ns() - submitted_ns) / 1e3;
+    if (r->last_run_end_ns == 0) {
+        LOG_DEBUG("ext_graph_run_async: taken in %.1f us", taken_us);
+        return;
+    }
+    LOG_DEBUG("ext_graph_run_async: taken in %.1f us, submitted %.1f us after the previous run's end", taken_us,
+              (double)(submitted_ns - r->last_run_end_ns) / 1e3);
+}
+
 uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_msg_graph_run *req,
                                      const struct vgpu_run_outputs *outputs, struct apir_msg_graph_result *result)
 {
@@ -649,7 +663,7 @@ uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_ms
     bool answered = false;
     if (wait_word(r, accept_word(r), reply_word(r), NO_TIMEOUT, spin_budget_ns(), &answered) != 0) {
         if (r->debug) {
-            LOG_DEBUG("ext_graph_run_async: taken in %.1f us", (double)(monotonic_ns() - start) / 1e3);
+            log_run_taken(r, start);
         }
         r->pending = (struct vgpu_pending_run){ .active = true, .start_ns = start, .outputs = *outputs };
         return VGPU_ACCEPTED;
@@ -674,6 +688,9 @@ static void complete_pending_run(struct vgpu_remote *r)
     uint32_t ret;
     if (!await_reply(r, NO_TIMEOUT, run_end_spin_ns(), &ret)) {
         return; /* logged once, when the connection broke */
+    }
+    if (r->debug) {
+        r->last_run_end_ns = monotonic_ns();
     }
     const uint32_t rc = graph_run_result(r, p->start_ns, ret, &result);
     if (rc != APIR_CALL_OK || !result.kept || result.status != GGML_STATUS_SUCCESS) {

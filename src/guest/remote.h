@@ -77,6 +77,7 @@ struct vgpu_remote {
     bool no_async_run;       /* the host lacks ext_graph_run_async */
     size_t accept_at;        /* its acceptance word in the reply payload; 0: none fits */
     struct vgpu_pending_run pending;
+    int64_t last_run_end_ns; /* debug: when the guest saw the last graph run end */
     bool error_codes;        /* the host says why it refuses a call */
     struct vgpu_run_outputs outputs;
     struct vgpu_shared_blobs shared;
