@@ -50,14 +50,29 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_SRC_DIR="$PW
 cmake --build build-gpu -j "$JOBS" >>"$OUT/build.log" 2>&1
 
 if [[ -z "${SKIP_BENCH:-}" ]]; then
+# the CPU time the machine's hypervisor gave to others (steal) since the /proc/stat line $1, in %: the
+# benchmarks' CPU side (the guest's threads, the host's) is sensitive to it, and machines differ
+steal_since() {
+    python3 - "$1" "$(head -1 /proc/stat)" <<'PY'
+import sys
+a, b = ([int(x) for x in line.split()[1:]] for line in sys.argv[1:3])
+d = [y - x for x, y in zip(a, b)]
+print("%.1f" % (100.0 * d[7] / max(1, sum(d[:8]))))
+PY
+}
+
 step "benchmarks"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  echo "kernel $(uname -r), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"; } | tee "$OUT/gpu.txt"
 for preset in ${PRESETS:-llama-1b llama-8b}; do
     step "benchmark $preset"
     mkdir -p "$OUT/$preset"
+    stat_before=$(head -1 /proc/stat)
     LLAMA_BIN_DIR=$LLAMA_BUILD/bin BUILD_DIR=build-gpu BACKEND=$LLAMA_BUILD/bin/libggml-cuda.so DEVICE=CUDA0 \
         PRESET=$preset TYPE=${TYPE:-q4_0} PP=512 TG=128 REPS=${REPS:-3} RAW_DIR="$OUT/$preset" bench/run.sh 2>&1 |
         tee "$OUT/bench-$preset.txt"
+    echo "CPU time stolen by the hypervisor during the $preset benchmark: $(steal_since "$stat_before") %" |
+        tee -a "$OUT/bench-$preset.txt"
 done
 fi
 
