@@ -9,7 +9,8 @@
 # once per blob, its error cleared before the next compute). The guest offers
 # the device's host buffer type, in shared memory: llama.cpp's CPU compute
 # buffer is there, and the embeddings go to the host with no copy (none
-# with GGML_VIRTGPU_NO_HOST_BUFFER).
+# with GGML_VIRTGPU_NO_HOST_BUFFER). The run's two debug logs give
+# bench/timeline.py's token timeline.
 # usage: pinned_memory.sh APIR_SERVER HOST_LIBRARY FRONTEND MAKER TWO_DEVICES_LIBRARY (LLAMA_BIN_DIR set)
 source "$(dirname "$0")/lib.sh"
 two_devices_test_args "$@"
@@ -50,6 +51,10 @@ check_contains "pinned: llama.cpp's CPU compute buffer is in the device's host b
     "$TEST_TMP/pinned.log" "VirtGPU1-TestB_Host compute buffer size"
 check_contains "pinned: the prompt's token embeddings are taken from shared memory, not copied" \
     "$TEST_TMP/pinned.log" "#embd#0' taken by the host from the shared memory"
+# the two debug logs give a token timeline: each graph run of the guest is one of the host's
+python3 "$(dirname "$0")/../bench/timeline.py" "$TEST_TMP/pinned.err" "$TEST_TMP/pinned.log" >"$TEST_TMP/timeline.txt"
+check_contains "pinned: bench/timeline.py pairs the guest's graph runs with the host's" \
+    "$TEST_TMP/timeline.txt" "token timeline over"
 
 run_on_device_b not-pinned GGML_VIRTGPU_NO_PIN=1
 check "not-pinned: GGML_VIRTGPU_NO_PIN=1 pins nothing" test "$(count not-pinned cudaHostRegister)" -eq 0
