@@ -636,7 +636,7 @@ static uint32_t graph_run_result(struct vgpu_remote *r, int64_t start_ns, uint32
 
 /* A debug line per graph run taken: how long the host took to take it, and
  * how long the guest was busy with its own work between the previous run's
- * end and this submission (bench/gpu.sh's token timeline reads both). */
+ * end and this submission (the guest gap of bench/timeline.py). */
 static void log_run_taken(const struct vgpu_remote *r, int64_t submitted_ns)
 {
     const double taken_us = (double)(monotonic_ns() - submitted_ns) / 1e3;
