@@ -14,7 +14,7 @@
 #include "frontend.h"
 
 #define SHARED_BUFFER_ALIGNMENT 64
-/* the host pins blobs of at most 256 MiB (pinned.c); llama.cpp's output
+/* the host pins blobs of at most 256 MiB (the host library's shmem.c); llama.cpp's output
  * buffer with every token's logits (perplexity) can be far larger */
 #define SHARED_BUFFER_MAX_BLOB ((size_t)256 << 20)
 

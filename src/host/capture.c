@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "apir-graph.h"
-#include "host.h"
+#include "capture.h"
+#include "handles.h"
+#include "log.h"
 
 /* a call's shared memory is kept up to this many bytes per resource */
 #define CAPTURE_MAX_SHMEM (256u << 10)

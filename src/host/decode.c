@@ -12,7 +12,11 @@
 #include <string.h>
 
 #include "apir-graph.h"
-#include "host.h"
+#include "decode.h"
+#include "extra-buft.h"
+#include "handles.h"
+#include "log.h"
+#include "op-table.h"
 #include "seeded-hash.h"
 
 /* for the cgraph's use counts; the header also defines static helpers this
@@ -254,8 +258,8 @@ static uint32_t id_slot(const struct host_id_map *m, uint64_t id)
 
 static bool id_map_reserve(struct host_ctx *ctx, uint32_t n_tensors, uint32_t n_nodes)
 {
-    struct host_id_map *m = ctx->id_map;
-    if (m == NULL && (m = ctx->id_map = calloc(1, sizeof *m)) == NULL) {
+    struct host_id_map *m = ctx->graphs.id_map;
+    if (m == NULL && (m = ctx->graphs.id_map = calloc(1, sizeof *m)) == NULL) {
         return false;
     }
     uint32_t cap = 64;
@@ -309,19 +313,19 @@ static struct ggml_context *graph_context(uint32_t n_tensors, uint32_t n_nodes)
 
 void host_graph_scratch_free(struct host_ctx *ctx)
 {
-    if (ctx->id_map != NULL) {
-        free(ctx->id_map->keys);
-        free(ctx->id_map->values);
-        free(ctx->id_map->node_ids);
-        free(ctx->id_map);
-        ctx->id_map = NULL;
+    if (ctx->graphs.id_map != NULL) {
+        free(ctx->graphs.id_map->keys);
+        free(ctx->graphs.id_map->values);
+        free(ctx->graphs.id_map->node_ids);
+        free(ctx->graphs.id_map);
+        ctx->graphs.id_map = NULL;
     }
 }
 
 /* Pass 1: every tensor record becomes a validated tensor, indexed by id. */
 static bool create_graph_tensors(struct host_ctx *ctx, struct ggml_context *mem, const struct apir_graph_reader *g)
 {
-    struct host_id_map *m = ctx->id_map;
+    struct host_id_map *m = ctx->graphs.id_map;
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         struct apir_wire_tensor w;
         apir_graph_tensor(g, i, &w);
@@ -349,21 +353,21 @@ static bool link_graph_tensors(struct host_ctx *ctx, const struct apir_graph_rea
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         struct apir_wire_tensor w;
         apir_graph_tensor(g, i, &w);
-        struct ggml_tensor *t = id_lookup(ctx->id_map, w.id);
+        struct ggml_tensor *t = id_lookup(ctx->graphs.id_map, w.id);
         if (t == NULL) {
             LOG_ERROR("graph: tensor %u changed while being decoded", i);
             host_refuse(ctx, APIR_CALL_MALFORMED);
             return false;
         }
         for (int s = 0; s < APIR_MAX_SRC; s++) {
-            if (w.src[s] != 0 && (t->src[s] = id_lookup(ctx->id_map, w.src[s])) == NULL) {
+            if (w.src[s] != 0 && (t->src[s] = id_lookup(ctx->graphs.id_map, w.src[s])) == NULL) {
                 LOG_ERROR("graph: source %d of tensor '%s' is not in the graph", s, t->name);
                 host_refuse(ctx, APIR_CALL_MALFORMED);
                 return false;
             }
         }
         if (w.view_src != 0) {
-            if ((t->view_src = id_lookup(ctx->id_map, w.view_src)) == NULL) {
+            if ((t->view_src = id_lookup(ctx->graphs.id_map, w.view_src)) == NULL) {
                 LOG_ERROR("graph: the view source of tensor '%s' is not in the graph", t->name);
                 host_refuse(ctx, APIR_CALL_MALFORMED);
                 return false;
@@ -387,7 +391,7 @@ static void set_use_counts(struct host_ctx *ctx, struct ggml_cgraph *graph, cons
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         struct apir_wire_tensor w;
         apir_graph_tensor(g, i, &w);
-        struct ggml_tensor *t = id_lookup(ctx->id_map, w.id);
+        struct ggml_tensor *t = id_lookup(ctx->graphs.id_map, w.id);
         if (t != NULL && ggml_hash_contains(set, t)) {
             graph->use_counts[ggml_hash_find(set, t)] = w.use_count > INT32_MAX ? INT32_MAX : (int32_t)w.use_count;
         }
@@ -399,7 +403,7 @@ static struct ggml_cgraph *graph_of_nodes(struct host_ctx *ctx, struct ggml_cont
 {
     struct ggml_cgraph *graph = ggml_new_graph_custom(mem, n_nodes, false);
     for (uint32_t i = 0; i < n_nodes; i++) {
-        struct ggml_tensor *node = id_lookup(ctx->id_map, ctx->id_map->node_ids[i]);
+        struct ggml_tensor *node = id_lookup(ctx->graphs.id_map, ctx->graphs.id_map->node_ids[i]);
         if (node == NULL) {
             LOG_ERROR("graph: node %u is not one of the graph's tensors", i);
             host_refuse(ctx, APIR_CALL_MALFORMED);
@@ -471,9 +475,9 @@ static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph
             host_refuse(ctx, APIR_CALL_OVER_LIMIT);
             return false;
         }
-        if (!ggml_backend_dev_supports_op(ctx->dev, node)) {
+        if (!ggml_backend_dev_supports_op(ctx->device.dev, node)) {
             CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' (%s): %s does not support it", i, node->name,
-                      ggml_op_desc(node), ggml_backend_dev_name(ctx->dev));
+                      ggml_op_desc(node), ggml_backend_dev_name(ctx->device.dev));
             host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
             return false;
         }
@@ -513,7 +517,7 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
         return NULL;
     }
     for (uint32_t i = 0; i < g.n_nodes; i++) {
-        ctx->id_map->node_ids[i] = apir_graph_node_id(&g, i);
+        ctx->graphs.id_map->node_ids[i] = apir_graph_node_id(&g, i);
     }
     struct ggml_cgraph *graph = NULL;
     if (create_graph_tensors(ctx, *mem, &g) && link_graph_tensors(ctx, &g)) {

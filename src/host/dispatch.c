@@ -1,9 +1,11 @@
 /* The host's call table, generated from APIR_CALLS: each call's request is
- * decoded with its layout's decoder, handed to its handler (calls.c), and
+ * decoded with its layout's decoder, handed to its handler (handlers.h), and
  * the handler's reply encoded when it succeeded. */
 #include <string.h>
 
-#include "host.h"
+#include "dispatch.h"
+#include "handlers.h"
+#include "log.h"
 
 typedef uint32_t (*host_run_fn)(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc);
 
@@ -42,10 +44,10 @@ static host_run_fn find_call(uint32_t call)
  * to a guest that asked for them, APIR_CALL_FAILED to the others. */
 static uint32_t answer_code(const struct host_ctx *ctx, uint32_t rc)
 {
-    if (rc == APIR_CALL_FAILED && ctx->refusal != 0) {
-        rc = ctx->refusal;
+    if (rc == APIR_CALL_FAILED && ctx->call.refusal != 0) {
+        rc = ctx->call.refusal;
     }
-    return apir_call_error_text(rc) != NULL && !ctx->detailed_errors ? APIR_CALL_FAILED : rc;
+    return apir_call_error_text(rc) != NULL && !ctx->call.detailed_errors ? APIR_CALL_FAILED : rc;
 }
 
 uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder *dec, struct apir_encoder *enc)
@@ -56,8 +58,8 @@ uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder 
         return APIR_CALL_INVALID_INDEX;
     }
     CTX_DEBUG(ctx->ctx_id, "%s", apir_call_name(call));
-    ctx->refusal = 0;
-    ctx->reply_page = enc->cur;
-    ctx->reply_page_size = (size_t)(enc->end - enc->cur);
+    ctx->call.refusal = 0;
+    ctx->call.reply_page = enc->cur;
+    ctx->call.reply_page_size = (size_t)(enc->end - enc->cur);
     return answer_code(ctx, run(ctx, dec, enc));
 }

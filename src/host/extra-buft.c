@@ -10,7 +10,10 @@
  * ggml sees it. */
 #include <string.h>
 
-#include "host.h"
+#include "extra-buft.h"
+#include "ggml-backend-impl.h"
+#include "log.h"
+#include "op-table.h"
 
 /* The extra buffer types this host offers by name: those whose tensors the
  * checks below make safe. Another (AMX, KleidiAI) has other rules. */
@@ -28,28 +31,28 @@ static bool offered(ggml_backend_buffer_type_t buft)
 
 void host_extra_bufts_find(struct host_ctx *ctx)
 {
-    ctx->n_extra_bufts = 0;
+    ctx->device.n_extra_bufts = 0;
     ggml_backend_dev_get_extra_bufts_t get_extra_bufts =
-        (ggml_backend_dev_get_extra_bufts_t)ggml_backend_reg_get_proc_address(ctx->reg,
+        (ggml_backend_dev_get_extra_bufts_t)ggml_backend_reg_get_proc_address(ctx->device.reg,
                                                                              "ggml_backend_dev_get_extra_bufts");
-    ggml_backend_buffer_type_t *bufts = get_extra_bufts ? get_extra_bufts(ctx->dev) : NULL;
+    ggml_backend_buffer_type_t *bufts = get_extra_bufts ? get_extra_bufts(ctx->device.dev) : NULL;
     for (size_t i = 0; bufts != NULL && bufts[i] != NULL; i++) {
-        if (!offered(bufts[i]) || ctx->n_extra_bufts == HOST_MAX_EXTRA_BUFTS) {
+        if (!offered(bufts[i]) || ctx->device.n_extra_bufts == HOST_MAX_EXTRA_BUFTS) {
             CTX_DEBUG(ctx->ctx_id, "the extra buffer type %s of %s is not offered to the guest",
-                      ggml_backend_buft_name(bufts[i]), ggml_backend_dev_name(ctx->dev));
+                      ggml_backend_buft_name(bufts[i]), ggml_backend_dev_name(ctx->device.dev));
             continue;
         }
-        ctx->extra_bufts[ctx->n_extra_bufts++] = bufts[i];
+        ctx->device.extra_bufts[ctx->device.n_extra_bufts++] = bufts[i];
     }
 }
 
 ggml_backend_buffer_type_t host_buft_from_handle(struct host_ctx *ctx, uint64_t handle, const char *call)
 {
     if (handle == HOST_BUFT_HANDLE) {
-        return ctx->buft;
+        return ctx->device.buft;
     }
-    if (handle > HOST_BUFT_HANDLE && handle - HOST_BUFT_HANDLE - 1 < ctx->n_extra_bufts) {
-        return ctx->extra_bufts[handle - HOST_BUFT_HANDLE - 1];
+    if (handle > HOST_BUFT_HANDLE && handle - HOST_BUFT_HANDLE - 1 < ctx->device.n_extra_bufts) {
+        return ctx->device.extra_bufts[handle - HOST_BUFT_HANDLE - 1];
     }
     CTX_ERROR(ctx->ctx_id, "%s: unknown buffer type handle 0x%llx", call, (unsigned long long)handle);
     host_refuse(ctx, APIR_CALL_UNKNOWN_HANDLE);
@@ -58,8 +61,8 @@ ggml_backend_buffer_type_t host_buft_from_handle(struct host_ctx *ctx, uint64_t 
 
 bool host_buffer_is_extra(const struct host_ctx *ctx, ggml_backend_buffer_t buffer)
 {
-    for (uint32_t i = 0; buffer != NULL && i < ctx->n_extra_bufts; i++) {
-        if (ggml_backend_buffer_get_type(buffer) == ctx->extra_bufts[i]) {
+    for (uint32_t i = 0; buffer != NULL && i < ctx->device.n_extra_bufts; i++) {
+        if (ggml_backend_buffer_get_type(buffer) == ctx->device.extra_bufts[i]) {
             return true;
         }
     }
@@ -146,7 +149,7 @@ static const char *node_extra_wrong(const struct host_ctx *ctx, const struct ggm
 
 bool host_graph_extra_ok(struct host_ctx *ctx, struct ggml_cgraph *graph)
 {
-    for (int i = 0; ctx->n_extra_bufts > 0 && i < ggml_graph_n_nodes(graph); i++) {
+    for (int i = 0; ctx->device.n_extra_bufts > 0 && i < ggml_graph_n_nodes(graph); i++) {
         const struct ggml_tensor *node = ggml_graph_node(graph, i);
         char why[HOST_OP_WHY_SIZE];
         const char *wrong = node_extra_wrong(ctx, node, why, sizeof why);

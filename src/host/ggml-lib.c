@@ -7,7 +7,10 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "host.h"
+#include "extra-buft.h"
+#include "ggml-lib.h"
+#include "log.h"
+#include "shmem.h"
 
 #include "ggml-backend-impl.h"
 
@@ -15,7 +18,7 @@
 
 uint32_t host_open_ggml_library(struct host_ctx *ctx, ggml_backend_init_t *init)
 {
-    const char *path = ctx->cbs.get_config(ctx->ctx_id, APIR_CFG_GGML_LIBRARY_PATH);
+    const char *path = ctx->hv.cbs.get_config(ctx->ctx_id, APIR_CFG_GGML_LIBRARY_PATH);
     if (path == NULL) {
         LOG_ERROR("cannot open the GGML library: env var '" ENV_GGML_LIBRARY_PATH "' not defined "
                    "(set it, or the configuration key " APIR_CFG_GGML_LIBRARY_PATH ", to the GGML backend "
@@ -24,15 +27,15 @@ uint32_t host_open_ggml_library(struct host_ctx *ctx, ggml_backend_init_t *init)
     }
     /* kept loaded for the life of the process: GPU runtimes and ggml's own
      * statics do not survive being unloaded and loaded again */
-    ctx->ggml_library = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    if (ctx->ggml_library == NULL) {
+    ctx->device.library = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (ctx->device.library == NULL) {
         LOG_ERROR("cannot open the GGML library: %s", dlerror());
         return APIR_LOAD_LIBRARY_CANNOT_OPEN;
     }
-    const char *reg = ctx->cbs.get_config(ctx->ctx_id, APIR_CFG_GGML_LIBRARY_REG);
+    const char *reg = ctx->hv.cbs.get_config(ctx->ctx_id, APIR_CFG_GGML_LIBRARY_REG);
     const char *symbol = reg ? reg : DEFAULT_GGML_LIBRARY_REG;
     dlerror();
-    *init = (ggml_backend_init_t)(uintptr_t)dlsym(ctx->ggml_library, symbol);
+    *init = (ggml_backend_init_t)(uintptr_t)dlsym(ctx->device.library, symbol);
     if (*init != NULL) {
         return APIR_LOAD_LIBRARY_SUCCESS;
     }
@@ -58,23 +61,23 @@ static void set_backend_threads(struct host_ctx *ctx)
     typedef struct ggml_threadpool *(*threadpool_new_fn)(struct ggml_threadpool_params *);
     typedef void (*set_threadpool_fn)(ggml_backend_t, struct ggml_threadpool *);
     set_threads_fn set_threads =
-        (set_threads_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_backend_set_n_threads");
-    threadpool_new_fn threadpool_new = (threadpool_new_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_threadpool_new");
+        (set_threads_fn)ggml_backend_reg_get_proc_address(ctx->device.reg, "ggml_backend_set_n_threads");
+    threadpool_new_fn threadpool_new = (threadpool_new_fn)ggml_backend_reg_get_proc_address(ctx->device.reg, "ggml_threadpool_new");
     set_threadpool_fn set_threadpool =
-        (set_threadpool_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_backend_cpu_set_threadpool");
+        (set_threadpool_fn)ggml_backend_reg_get_proc_address(ctx->device.reg, "ggml_backend_cpu_set_threadpool");
     cpu_set_t cpus;
     const int cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (set_threads == NULL || cores <= 0) {
         return; /* not a CPU backend */
     }
-    set_threads(ctx->backend, cores);
-    ctx->threadpool_free =
-        (host_threadpool_free_fn)ggml_backend_reg_get_proc_address(ctx->reg, "ggml_threadpool_free");
-    if (threadpool_new != NULL && set_threadpool != NULL && ctx->threadpool_free != NULL) {
+    set_threads(ctx->device.backend, cores);
+    ctx->device.threadpool_free =
+        (host_threadpool_free_fn)ggml_backend_reg_get_proc_address(ctx->device.reg, "ggml_threadpool_free");
+    if (threadpool_new != NULL && set_threadpool != NULL && ctx->device.threadpool_free != NULL) {
         struct ggml_threadpool_params params = ggml_threadpool_params_default(cores);
-        ctx->threadpool = threadpool_new(&params);
-        if (ctx->threadpool != NULL) {
-            set_threadpool(ctx->backend, ctx->threadpool);
+        ctx->device.threadpool = threadpool_new(&params);
+        if (ctx->device.threadpool != NULL) {
+            set_threadpool(ctx->device.backend, ctx->device.threadpool);
         }
     }
 }
@@ -82,13 +85,13 @@ static void set_backend_threads(struct host_ctx *ctx)
 /* the backend first: it may still use its threadpool */
 static void free_backend(struct host_ctx *ctx)
 {
-    if (ctx->backend != NULL) {
-        ggml_backend_free(ctx->backend);
-        ctx->backend = NULL;
+    if (ctx->device.backend != NULL) {
+        ggml_backend_free(ctx->device.backend);
+        ctx->device.backend = NULL;
     }
-    if (ctx->threadpool != NULL) {
-        ctx->threadpool_free(ctx->threadpool);
-        ctx->threadpool = NULL;
+    if (ctx->device.threadpool != NULL) {
+        ctx->device.threadpool_free(ctx->device.threadpool);
+        ctx->device.threadpool = NULL;
     }
 }
 
@@ -96,31 +99,31 @@ static void free_backend(struct host_ctx *ctx)
  * host buffer type */
 static void free_staging(struct host_ctx *ctx)
 {
-    if (ctx->staging != NULL) {
-        ggml_backend_buffer_free(ctx->staging);
-        ctx->staging = NULL;
+    if (ctx->io.staging != NULL) {
+        ggml_backend_buffer_free(ctx->io.staging);
+        ctx->io.staging = NULL;
     }
-    if (ctx->writes_seen.area != NULL) {
-        ggml_backend_buffer_free(ctx->writes_seen.area);
-        ctx->writes_seen.area = NULL;
+    if (ctx->io.writes_seen.area != NULL) {
+        ggml_backend_buffer_free(ctx->io.writes_seen.area);
+        ctx->io.writes_seen.area = NULL;
     }
 }
 
 bool host_bind_device(struct host_ctx *ctx, size_t index)
 {
-    ggml_backend_dev_t dev = index < ggml_backend_reg_dev_count(ctx->reg) ? ggml_backend_reg_dev_get(ctx->reg, index) : NULL;
+    ggml_backend_dev_t dev = index < ggml_backend_reg_dev_count(ctx->device.reg) ? ggml_backend_reg_dev_get(ctx->device.reg, index) : NULL;
     ggml_backend_t backend = dev ? ggml_backend_dev_init(dev, NULL) : NULL;
     if (backend == NULL) {
         LOG_ERROR("cannot start a backend on device %zu (%s) of '%s'", index, dev ? ggml_backend_dev_name(dev) : "none",
-                   ggml_backend_reg_name(ctx->reg));
+                   ggml_backend_reg_name(ctx->device.reg));
         return false;
     }
     free_backend(ctx);
     free_staging(ctx);
     host_pins_stop(ctx);
-    ctx->dev = dev;
-    ctx->backend = backend;
-    ctx->buft = ggml_backend_dev_buffer_type(dev);
+    ctx->device.dev = dev;
+    ctx->device.backend = backend;
+    ctx->device.buft = ggml_backend_dev_buffer_type(dev);
     host_extra_bufts_find(ctx);
     set_backend_threads(ctx);
     host_pins_start(ctx);
@@ -128,7 +131,22 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
     return true;
 }
 
-/* ---- ggml's aborts ------------------------------------------------------ */
+/* ---- ggml's log and aborts ------------------------------------------------------ */
+
+static void ggml_to_log_file(enum ggml_log_level level, const char *text, void *user)
+{
+    (void)level;
+    fputs(text, (FILE *)user);
+    fflush((FILE *)user);
+}
+
+void host_route_ggml_log(void)
+{
+    FILE *file = log_file(&component_log);
+    if (file != NULL) {
+        ggml_log_set(ggml_to_log_file, file);
+    }
+}
 
 /* the context whose call (or start) runs, named when ggml aborts */
 static _Atomic uint32_t running_ctx_id;
@@ -152,17 +170,17 @@ uint32_t host_start_backend(struct host_ctx *ctx, ggml_backend_init_t init)
 {
     ggml_set_abort_callback(log_ggml_abort);
     host_note_running(ctx);
-    ctx->reg = init();
-    if (ctx->reg == NULL || ctx->reg->api_version != GGML_BACKEND_API_VERSION) {
+    ctx->device.reg = init();
+    if (ctx->device.reg == NULL || ctx->device.reg->api_version != GGML_BACKEND_API_VERSION) {
         LOG_ERROR("the GGML library's registration function failed or has another backend API version");
         return APIR_BACKEND_INIT_BACKEND_REG_FAILED;
     }
-    if (ggml_backend_reg_dev_count(ctx->reg) == 0) {
-        LOG_ERROR("the GGML library '%s' has no device", ggml_backend_reg_name(ctx->reg));
+    if (ggml_backend_reg_dev_count(ctx->device.reg) == 0) {
+        LOG_ERROR("the GGML library '%s' has no device", ggml_backend_reg_name(ctx->device.reg));
         return APIR_BACKEND_INIT_NO_DEVICE;
     }
     struct ggml_init_params p = { ggml_tensor_overhead() * HOST_CALL_TENSORS, NULL, true };
-    if ((ctx->call_ctx = ggml_init(p)) == NULL) {
+    if ((ctx->call.tensors = ggml_init(p)) == NULL) {
         return APIR_BACKEND_INIT_BACKEND_FAILED;
     }
     /* a new context runs on device 0; the guest may bind another one */
@@ -173,11 +191,11 @@ void host_stop_backend(struct host_ctx *ctx)
 {
     free_staging(ctx);
     host_pins_stop(ctx);
-    if (ctx->call_ctx != NULL) {
-        ggml_free(ctx->call_ctx);
+    if (ctx->call.tensors != NULL) {
+        ggml_free(ctx->call.tensors);
     }
     free_backend(ctx);
-    if (ctx->ggml_library != NULL) {
-        dlclose(ctx->ggml_library);
+    if (ctx->device.library != NULL) {
+        dlclose(ctx->device.library);
     }
 }

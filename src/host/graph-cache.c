@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
+#include "capture.h"
+#include "decode.h"
+#include "graph-cache.h"
+#include "index-check.h"
+#include "log.h"
 
 /* for struct ggml_cgraph's uid; the header also defines static helpers
  * this file does not use */
@@ -121,21 +125,21 @@ static struct graph_entry *keyed_entry(struct host_graph_cache *c, uint64_t key)
 
 const struct host_graph *host_graph_cache_find(struct host_ctx *ctx, uint64_t key)
 {
-    struct graph_entry *e = keyed_entry(ctx->graphs, key);
+    struct graph_entry *e = keyed_entry(ctx->graphs.cache, key);
     if (e == NULL) {
         return NULL;
     }
-    e->last_use = ++ctx->graphs->clock;
+    e->last_use = ++ctx->graphs.cache->clock;
     return &e->graph;
 }
 
 const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
                                               uint64_t key, bool use_counts)
 {
-    if (ctx->graphs == NULL && (ctx->graphs = calloc(1, sizeof *ctx->graphs)) == NULL) {
+    if (ctx->graphs.cache == NULL && (ctx->graphs.cache = calloc(1, sizeof *ctx->graphs.cache)) == NULL) {
         return NULL;
     }
-    struct host_graph_cache *c = ctx->graphs;
+    struct host_graph_cache *c = ctx->graphs.cache;
     struct graph_entry *e = find_entry(c, data, (size_t)size, use_counts);
     if (e == NULL) {
         e = victim(c);
@@ -157,14 +161,14 @@ const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_
 
 void host_graph_cache_clear(struct host_ctx *ctx)
 {
-    for (int i = 0; ctx->graphs != NULL && i < GRAPH_CACHE_ENTRIES; i++) {
-        release_entry(&ctx->graphs->entries[i]);
+    for (int i = 0; ctx->graphs.cache != NULL && i < GRAPH_CACHE_ENTRIES; i++) {
+        release_entry(&ctx->graphs.cache->entries[i]);
     }
 }
 
 void host_graph_cache_free(struct host_ctx *ctx)
 {
     host_graph_cache_clear(ctx);
-    free(ctx->graphs);
-    ctx->graphs = NULL;
+    free(ctx->graphs.cache);
+    ctx->graphs.cache = NULL;
 }

@@ -4,8 +4,9 @@
  * buffer is counted against the context's limits (APIR_LIMITS). */
 #include <stdlib.h>
 
-#include "host.h"
+#include "handles.h"
 #include "limit-value.h"
+#include "log.h"
 
 /* Each slot owns a 1 TiB window of guest-visible addresses: the guest only
  * does arithmetic on them (tensor data = base + offset), never dereferences. */
@@ -21,7 +22,7 @@
 bool host_read_limits(struct host_ctx *ctx)
 {
     struct host_limits *l = &ctx->limits;
-    const char *(*get)(uint32_t, const char *) = ctx->cbs.get_config;
+    const char *(*get)(uint32_t, const char *) = ctx->hv.cbs.get_config;
     return limit_from_config(APIR_CFG_MAX_CONTEXT_MEMORY, get(ctx->ctx_id, APIR_CFG_MAX_CONTEXT_MEMORY),
                              DEFAULT_MAX_CONTEXT_MEMORY, UINT64_MAX, &l->context_memory) &&
            limit_from_config(APIR_CFG_MAX_BUFFERS, get(ctx->ctx_id, APIR_CFG_MAX_BUFFERS), DEFAULT_MAX_BUFFERS,
@@ -33,17 +34,17 @@ bool host_read_limits(struct host_ctx *ctx)
 bool host_buffer_admit(struct host_ctx *ctx, uint64_t bytes, const char *call)
 {
     const struct host_limits *l = &ctx->limits;
-    if (l->buffers != 0 && ctx->n_buffers >= l->buffers) {
+    if (l->buffers != 0 && ctx->handles.n_buffers >= l->buffers) {
         CTX_ERROR(ctx->ctx_id, "%s: refused, the context already holds %u buffers, its limit; raise it with "
-                  APIR_LIMIT_KNOBS(OPT_MAX_BUFFERS, ENV_MAX_BUFFERS, APIR_CFG_MAX_BUFFERS), call, ctx->n_buffers);
+                  APIR_LIMIT_KNOBS(OPT_MAX_BUFFERS, ENV_MAX_BUFFERS, APIR_CFG_MAX_BUFFERS), call, ctx->handles.n_buffers);
         host_refuse(ctx, APIR_CALL_OVER_LIMIT);
         return false;
     }
-    if (l->context_memory != 0 && (bytes > l->context_memory || ctx->memory_used > l->context_memory - bytes)) {
+    if (l->context_memory != 0 && (bytes > l->context_memory || ctx->handles.memory_used > l->context_memory - bytes)) {
         CTX_ERROR(ctx->ctx_id, "%s: refused, %llu more bytes would bring the context past its memory quota "
                   "(%llu of %llu bytes in use); raise it with "
                   APIR_LIMIT_KNOBS(OPT_MAX_CONTEXT_MEMORY, ENV_MAX_CONTEXT_MEMORY, APIR_CFG_MAX_CONTEXT_MEMORY),
-                  call, (unsigned long long)bytes, (unsigned long long)ctx->memory_used,
+                  call, (unsigned long long)bytes, (unsigned long long)ctx->handles.memory_used,
                   (unsigned long long)l->context_memory);
         host_refuse(ctx, APIR_CALL_OVER_LIMIT);
         return false;
@@ -60,34 +61,34 @@ static uint64_t make_handle(uint32_t slot, uint32_t generation)
 
 static bool grow_slots(struct host_ctx *ctx)
 {
-    const uint32_t cap = ctx->cap_slots ? ctx->cap_slots * 2 : 16;
+    const uint32_t cap = ctx->handles.cap_slots ? ctx->handles.cap_slots * 2 : 16;
     if (cap > MAX_SLOTS) {
         return false;
     }
-    struct host_buffer_slot *slots = realloc(ctx->slots, sizeof *slots * cap);
+    struct host_buffer_slot *slots = realloc(ctx->handles.slots, sizeof *slots * cap);
     if (slots == NULL) {
         return false;
     }
-    for (uint32_t i = ctx->cap_slots; i < cap; i++) {
+    for (uint32_t i = ctx->handles.cap_slots; i < cap; i++) {
         slots[i] = (struct host_buffer_slot){ .buffer = NULL, .generation = 1 };
     }
-    ctx->slots = slots;
-    ctx->cap_slots = cap;
+    ctx->handles.slots = slots;
+    ctx->handles.cap_slots = cap;
     return true;
 }
 
 /* a slot to use: the first of the free list, or a new one */
 static bool take_slot(struct host_ctx *ctx, uint32_t *slot)
 {
-    if (ctx->free_slots != 0) {
-        *slot = ctx->free_slots - 1;
-        ctx->free_slots = ctx->slots[*slot].next_free;
+    if (ctx->handles.free_slots != 0) {
+        *slot = ctx->handles.free_slots - 1;
+        ctx->handles.free_slots = ctx->handles.slots[*slot].next_free;
         return true;
     }
-    if (ctx->n_slots == ctx->cap_slots && !grow_slots(ctx)) {
+    if (ctx->handles.n_slots == ctx->handles.cap_slots && !grow_slots(ctx)) {
         return false;
     }
-    *slot = ctx->n_slots++;
+    *slot = ctx->handles.n_slots++;
     return true;
 }
 
@@ -97,21 +98,21 @@ uint64_t host_buffer_add(struct host_ctx *ctx, ggml_backend_buffer_t buffer, boo
     if (!take_slot(ctx, &slot)) {
         return 0;
     }
-    ctx->slots[slot].buffer = buffer;
-    ctx->slots[slot].guest_memory = guest_memory;
-    ctx->slots[slot].charged = guest_memory ? 0 : ggml_backend_buffer_get_size(buffer);
-    ctx->n_buffers++;
-    ctx->memory_used += ctx->slots[slot].charged;
-    return make_handle(slot, ctx->slots[slot].generation);
+    ctx->handles.slots[slot].buffer = buffer;
+    ctx->handles.slots[slot].guest_memory = guest_memory;
+    ctx->handles.slots[slot].charged = guest_memory ? 0 : ggml_backend_buffer_get_size(buffer);
+    ctx->handles.n_buffers++;
+    ctx->handles.memory_used += ctx->handles.slots[slot].charged;
+    return make_handle(slot, ctx->handles.slots[slot].generation);
 }
 
 static struct host_buffer_slot *find_slot(struct host_ctx *ctx, uint64_t handle)
 {
     const uint64_t index = handle & 0xffffffffu;
-    if (index == 0 || index > ctx->n_slots) {
+    if (index == 0 || index > ctx->handles.n_slots) {
         return NULL;
     }
-    struct host_buffer_slot *s = &ctx->slots[index - 1];
+    struct host_buffer_slot *s = &ctx->handles.slots[index - 1];
     if (s->buffer == NULL || s->generation != (uint32_t)(handle >> 32)) {
         return NULL;
     }
@@ -131,13 +132,13 @@ ggml_backend_buffer_t host_buffer_remove(struct host_ctx *ctx, uint64_t handle)
         return NULL;
     }
     ggml_backend_buffer_t buffer = s->buffer;
-    ctx->n_buffers--;
-    ctx->memory_used -= s->charged;
+    ctx->handles.n_buffers--;
+    ctx->handles.memory_used -= s->charged;
     s->buffer = NULL;
     s->charged = 0;
     s->generation++;
-    s->next_free = ctx->free_slots;
-    ctx->free_slots = (uint32_t)(s - ctx->slots) + 1;
+    s->next_free = ctx->handles.free_slots;
+    ctx->handles.free_slots = (uint32_t)(s - ctx->handles.slots) + 1;
     return buffer;
 }
 
@@ -148,9 +149,9 @@ uint64_t host_buffer_guest_base(uint64_t handle)
 
 bool host_buffer_wraps_guest_memory(const struct host_ctx *ctx, ggml_backend_buffer_t buffer)
 {
-    for (uint32_t i = 0; i < ctx->n_slots; i++) { /* asked once per distinct graph */
-        if (ctx->slots[i].buffer == buffer) {
-            return ctx->slots[i].guest_memory;
+    for (uint32_t i = 0; i < ctx->handles.n_slots; i++) { /* asked once per distinct graph */
+        if (ctx->handles.slots[i].buffer == buffer) {
+            return ctx->handles.slots[i].guest_memory;
         }
     }
     return false;
@@ -158,40 +159,18 @@ bool host_buffer_wraps_guest_memory(const struct host_ctx *ctx, ggml_backend_buf
 
 uint32_t host_buffer_count(const struct host_ctx *ctx)
 {
-    return ctx->n_buffers;
+    return ctx->handles.n_buffers;
 }
 
 void host_buffers_free_all(struct host_ctx *ctx)
 {
-    for (uint32_t i = 0; i < ctx->n_slots; i++) {
-        if (ctx->slots[i].buffer != NULL) {
-            ggml_backend_buffer_free(ctx->slots[i].buffer);
+    for (uint32_t i = 0; i < ctx->handles.n_slots; i++) {
+        if (ctx->handles.slots[i].buffer != NULL) {
+            ggml_backend_buffer_free(ctx->handles.slots[i].buffer);
         }
     }
-    free(ctx->slots);
-    ctx->slots = NULL;
-    ctx->n_slots = ctx->cap_slots = ctx->free_slots = ctx->n_buffers = 0;
-    ctx->memory_used = 0;
-}
-
-/* ---- shared memory resources --------------------------------------------- */
-
-void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need)
-{
-    void *ptr = ctx->cbs.get_shmem_ptr(ctx->ctx_id, res_id);
-    if (ptr == NULL) {
-        LOG_ERROR("shared-memory resource %u is unknown to the hypervisor", res_id);
-        host_refuse(ctx, APIR_CALL_UNKNOWN_HANDLE);
-        return NULL;
-    }
-    if (ctx->shmem_size_known) {
-        const size_t size = ctx->cbs.get_shmem_size(ctx->ctx_id, res_id);
-        if (need > size) {
-            LOG_ERROR("shared-memory resource %u holds %zu bytes, the call needs %llu", res_id, size,
-                       (unsigned long long)need);
-            host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
-            return NULL;
-        }
-    }
-    return ptr;
+    free(ctx->handles.slots);
+    ctx->handles.slots = NULL;
+    ctx->handles.n_slots = ctx->handles.cap_slots = ctx->handles.free_slots = ctx->handles.n_buffers = 0;
+    ctx->handles.memory_used = 0;
 }

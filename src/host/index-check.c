@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
+#include "handles.h"
+#include "index-check.h"
+#include "log.h"
 
 struct index_check {
     const struct ggml_tensor *indices; /* a graph input */

@@ -15,7 +15,8 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "host.h"
+#include "log.h"
+#include "op-table.h"
 
 /* ---- types -------------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /* Fuzz target host_calls: every forwarded call through the host library's
- * dispatcher (apir_backend_dispatcher -> dispatch.c -> calls.c), so each
+ * dispatcher (apir_backend_dispatcher -> dispatch.c -> calls-*.c), so each
  * call's handler runs on decoded input, in a real host context on the CPU
  * backend. The input is a session (README.md): the calls of one guest, in
  * order, with the shared memory each one reads.

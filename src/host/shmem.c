@@ -1,4 +1,5 @@
-/* Shared memory registered with the device's runtime as pinned host memory,
+/* The guest's shared memory: a resource's host mapping, and resources
+ * registered with the device's runtime as pinned host memory,
  * so that copies between the device and the guest's blobs run at DMA speed
  * from and into the blob itself, with no staging copy on the host.
  *
@@ -19,7 +20,32 @@
 #include <dlfcn.h>
 
 #include "env-switch.h"
-#include "host.h"
+#include "log.h"
+#include "shmem.h"
+
+/* ---- a resource's mapping ------------------------------------------------- */
+
+void *host_shmem(struct host_ctx *ctx, uint32_t res_id, uint64_t need)
+{
+    void *ptr = ctx->hv.cbs.get_shmem_ptr(ctx->ctx_id, res_id);
+    if (ptr == NULL) {
+        LOG_ERROR("shared-memory resource %u is unknown to the hypervisor", res_id);
+        host_refuse(ctx, APIR_CALL_UNKNOWN_HANDLE);
+        return NULL;
+    }
+    if (ctx->hv.shmem_size_known) {
+        const size_t size = ctx->hv.cbs.get_shmem_size(ctx->ctx_id, res_id);
+        if (need > size) {
+            LOG_ERROR("shared-memory resource %u holds %zu bytes, the call needs %llu", res_id, size,
+                       (unsigned long long)need);
+            host_refuse(ctx, APIR_CALL_OUT_OF_RANGE);
+            return NULL;
+        }
+    }
+    return ptr;
+}
+
+/* ---- pinned resources ----------------------------------------------------- */
 
 #define HOST_PIN_MAX_BYTES (256u << 20)
 
@@ -43,17 +69,17 @@ static void *library_symbol(void *library, const char *name)
 
 void host_pins_start(struct host_ctx *ctx)
 {
-    struct host_pins *p = &ctx->pins;
+    struct host_pins *p = &ctx->io.pins;
     *p = (struct host_pins){ 0 };
-    if (env_switch_on(ENV_NO_PIN) || ggml_backend_dev_host_buffer_type(ctx->dev) == NULL) {
+    if (env_switch_on(ENV_NO_PIN) || ggml_backend_dev_host_buffer_type(ctx->device.dev) == NULL) {
         return; /* turned off, or a device without pinned memory (the CPU) */
     }
     for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0] && p->register_fn == NULL; i++) {
-        p->register_fn = (host_pin_register_fn)(uintptr_t)library_symbol(ctx->ggml_library, runtimes[i].register_fn);
+        p->register_fn = (host_pin_register_fn)(uintptr_t)library_symbol(ctx->device.library, runtimes[i].register_fn);
         p->unregister_fn =
-            (host_pin_unregister_fn)(uintptr_t)library_symbol(ctx->ggml_library, runtimes[i].unregister_fn);
+            (host_pin_unregister_fn)(uintptr_t)library_symbol(ctx->device.library, runtimes[i].unregister_fn);
         p->clear_error_fn =
-            (host_pin_clear_error_fn)(uintptr_t)library_symbol(ctx->ggml_library, runtimes[i].clear_error_fn);
+            (host_pin_clear_error_fn)(uintptr_t)library_symbol(ctx->device.library, runtimes[i].clear_error_fn);
         if (p->register_fn == NULL || p->unregister_fn == NULL || p->clear_error_fn == NULL) {
             p->register_fn = NULL;
         }
@@ -64,7 +90,7 @@ void host_pins_start(struct host_ctx *ctx)
 
 void host_pins_stop(struct host_ctx *ctx)
 {
-    struct host_pins *p = &ctx->pins;
+    struct host_pins *p = &ctx->io.pins;
     for (uint32_t i = 0; i < p->count; i++) {
         if (p->items[i].pinned) {
             p->unregister_fn(p->items[i].ptr);
@@ -86,15 +112,15 @@ static const struct host_pin *find_pin(const struct host_pins *p, uint32_t res_i
 
 bool host_shmem_pinned(struct host_ctx *ctx, uint32_t res_id, uint8_t *base)
 {
-    struct host_pins *p = &ctx->pins;
-    if (p->register_fn == NULL || !ctx->shmem_size_known) { /* pin_shmem comes with get_shmem_size */
+    struct host_pins *p = &ctx->io.pins;
+    if (p->register_fn == NULL || !ctx->hv.shmem_size_known) { /* pin_shmem comes with get_shmem_size */
         return false;
     }
     const struct host_pin *known = find_pin(p, res_id, base);
     if (known != NULL) {
         return known->pinned;
     }
-    const size_t size = ctx->cbs.get_shmem_size(ctx->ctx_id, res_id);
+    const size_t size = ctx->hv.cbs.get_shmem_size(ctx->ctx_id, res_id);
     if (p->count == HOST_PIN_MAX_BLOBS || size == 0 || size > HOST_PIN_MAX_BYTES) {
         return false;
     }
@@ -103,7 +129,7 @@ bool host_shmem_pinned(struct host_ctx *ctx, uint32_t res_id, uint8_t *base)
     *pin = (struct host_pin){ .res_id = res_id, .ptr = base, .size = size };
     /* kept mapped until the context ends: no other blob can take its
      * address while the runtime holds it as registered */
-    pin->pinned = ctx->cbs.pin_shmem(ctx->ctx_id, res_id) && p->register_fn(base, size, REGISTER_PORTABLE) == 0;
+    pin->pinned = ctx->hv.cbs.pin_shmem(ctx->ctx_id, res_id) && p->register_fn(base, size, REGISTER_PORTABLE) == 0;
     if (!pin->pinned) {
         p->clear_error_fn(); /* else the backend's next error check would see it */
     }

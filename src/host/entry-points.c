@@ -1,14 +1,17 @@
 /* libggml-virtgpu-backend: the entry points the APIR component calls and
  * the table of live contexts. */
 #define _GNU_SOURCE
-#include "host.h"
-
-#include "ctx-table.h"
-
 #include <stdlib.h>
 #include <string.h>
 
-#include "ggml-backend-impl.h"
+#include "capture.h"
+#include "ctx-table.h"
+#include "decode.h"
+#include "dispatch.h"
+#include "ggml-lib.h"
+#include "graph-cache.h"
+#include "handles.h"
+#include "log.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -45,12 +48,12 @@ EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *
         return APIR_LOAD_LIBRARY_INIT_BASE_INDEX + APIR_BACKEND_INIT_BACKEND_FAILED;
     }
     ctx->ctx_id = ctx_id;
-    ctx->cbs.get_config = cbs->get_config;
-    ctx->cbs.get_shmem_ptr = cbs->get_shmem_ptr;
+    ctx->hv.cbs.get_config = cbs->get_config;
+    ctx->hv.cbs.get_shmem_ptr = cbs->get_shmem_ptr;
     const char *extended = cbs->get_config(ctx_id, APIR_CFG_CALLBACKS_SHMEM_SIZE);
-    ctx->shmem_size_known = extended != NULL && strcmp(extended, "1") == 0;
-    ctx->cbs.get_shmem_size = ctx->shmem_size_known ? cbs->get_shmem_size : NULL;
-    ctx->cbs.pin_shmem = ctx->shmem_size_known ? cbs->pin_shmem : NULL;
+    ctx->hv.shmem_size_known = extended != NULL && strcmp(extended, "1") == 0;
+    ctx->hv.cbs.get_shmem_size = ctx->hv.shmem_size_known ? cbs->get_shmem_size : NULL;
+    ctx->hv.cbs.pin_shmem = ctx->hv.shmem_size_known ? cbs->pin_shmem : NULL;
 
     if (!host_read_limits(ctx)) {
         destroy_context(ctx);
@@ -84,9 +87,9 @@ EXPORT bool apir_backend_usage(uint32_t ctx_id, struct apir_backend_usage *out)
     if (ctx == NULL) {
         return false;
     }
-    *out = (struct apir_backend_usage){ .buffers = ctx->n_buffers, .buffer_bytes = ctx->memory_used,
-                                        .tensor_bytes_in = ctx->tensor_bytes_in,
-                                        .tensor_bytes_out = ctx->tensor_bytes_out };
+    *out = (struct apir_backend_usage){ .buffers = ctx->handles.n_buffers, .buffer_bytes = ctx->handles.memory_used,
+                                        .tensor_bytes_in = ctx->io.bytes_in,
+                                        .tensor_bytes_out = ctx->io.bytes_out };
     return true;
 }
 
