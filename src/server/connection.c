@@ -21,6 +21,7 @@
 #include "fdpass.h"
 #include "log.h"
 #include "sandbox.h"
+#include "status-query.h"
 #include "status.h"
 #include "vtest-protocol.h"
 

@@ -20,6 +20,7 @@
 #include "connection.h"
 #include "log.h"
 #include "socket-access.h"
+#include "status-query.h"
 #include "status.h"
 
 #define EXIT_USAGE 2

@@ -1,7 +1,7 @@
 /* apir-server's live status over its own socket: the answer a connection's
  * process gives to a status query, and the client, apir-server --status. */
 #define _GNU_SOURCE
-#include "status.h"
+#include "status-query.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "fdpass.h"
 #include "log.h"
+#include "status.h"
 #include "vtest-protocol.h"
 
 /* the longest report the client reads */

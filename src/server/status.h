@@ -1,8 +1,8 @@
 /* apir-server's live status: a table in memory shared by the server and
  * every connection's process, one slot per connection, which each
  * connection's process keeps up to date for its own context (status.c);
- * the report made from it; and the query over the server's own socket
- * (status-query.c). */
+ * the report made from it. The query over the server's own socket is
+ * status-query.h's. */
 #ifndef APIR_SERVER_STATUS_H
 #define APIR_SERVER_STATUS_H
 
@@ -42,13 +42,5 @@ void status_blob_removed(struct status_slot *s, uint64_t bytes);
 void status_report_write(FILE *out);
 /* SIGUSR1: the report into the server's log */
 void status_report_log(void);
-
-/* ---- the query (status-query.c) ---- */
-/* Answers a status query that came on sock: the report to the server's own
- * user or root, a refusal to anyone else. false when it could not be sent. */
-bool status_answer(int sock);
-/* apir-server --status SOCKET: asks the server there and prints its
- * answer; the exit status (0: the report was printed). */
-int status_query(const char *socket_path);
 
 #endif
