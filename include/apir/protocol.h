@@ -125,7 +125,7 @@ const char *apir_call_error_text(uint32_t code);
  * request and reply name message layouts of src/codec/apir-calls.h; the
  * enum, the names, the host's dispatch and the guest's typed callers are
  * all generated from this list. Numbers 0..22 are llama.cpp's APIR 0.2
- * calls. Numbers 0x5647xxxx are this project's extensions: llama.cpp's own
+ * calls (but 13). Numbers 0x5647xxxx are this project's extensions: llama.cpp's own
  * host refuses them (APIR_CALL_INVALID_INDEX), so a guest learns whether
  * its peer has one by trying it (docs/protocol.md). */
 #define APIR_CALLS(X)                                                                         \
@@ -142,7 +142,8 @@ const char *apir_call_error_text(uint32_t code);
     X(BUFFER_TYPE_GET_NAME, 10, buffer_type_get_name, u64, string)                            \
     X(BUFFER_TYPE_GET_ALIGNMENT, 11, buffer_type_get_alignment, u64, u64)                     \
     X(BUFFER_TYPE_GET_MAX_SIZE, 12, buffer_type_get_max_size, u64, u64)                       \
-    X(BUFFER_TYPE_IS_HOST, 13, buffer_type_is_host, u64, boolean)                             \
+    /* 13 is llama.cpp's buffer_type_is_host, deprecated: neither frontend                 \
+     * sends it, and this host answers it as any unknown call */                            \
     X(BUFFER_TYPE_ALLOC_BUFFER, 14, buffer_type_alloc_buffer, alloc, u64)                     \
     X(BUFFER_TYPE_GET_ALLOC_SIZE, 15, buffer_type_get_alloc_size, buft_op, u64)               \
     X(BUFFER_GET_BASE, 16, buffer_get_base, u64, u64)                                         \

@@ -44,15 +44,6 @@ uint32_t host_call_buffer_type_get_max_size(struct host_ctx *ctx, const struct a
     return reply_buft_size(ctx, req->value, out, ggml_backend_buft_get_max_size);
 }
 
-uint32_t host_call_buffer_type_is_host(struct host_ctx *ctx, const struct apir_msg_u64 *req,
-                                       struct apir_msg_boolean *out)
-{
-    (void)ctx;
-    (void)req;
-    out->value = false; /* deprecated; the guest cannot touch host memory directly */
-    return APIR_CALL_OK;
-}
-
 /* A buffer of type buft, charged to the quota as allocated (at least the
  * size asked for), or NULL (logged). */
 static ggml_backend_buffer_t alloc_charged(struct host_ctx *ctx, ggml_backend_buffer_type_t buft, uint64_t size)

@@ -283,6 +283,8 @@ static void test_bad_input(uint64_t buf, const struct apir_wire_tensor *ta, cons
     const struct apir_wire_tensor bad_op_graph[3] = { *ta, *tb, bad_op };
     CHECK(!compute(bad_op_graph, 3, 1, &status), "a graph with an invalid op is refused");
     CHECK(call_unknown(APIR_CALL_COUNT + 3) == APIR_CALL_INVALID_INDEX, "an unknown call index is refused");
+    /* llama.cpp's deprecated buffer_type_is_host, which no frontend sends */
+    CHECK(call_unknown(13) == APIR_CALL_INVALID_INDEX, "call 13 (buffer_type_is_host) is not answered");
     CHECK(get_floats(buf, tc, c) && c[N - 1] == a[N - 1] + 0.5f * (float)(N - 1),
           "the context still works after bad input");
 }
