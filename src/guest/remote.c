@@ -112,7 +112,7 @@ static uint32_t wait_word(struct vgpu_remote *r, _Atomic uint32_t *word, _Atomic
         if (v != 0 || *also_set) {
             return v;
         }
-        if (!r->transport->ops->alive(r->transport)) {
+        if (!vgpu_transport_alive(r->transport)) {
             return 0;
         }
         if (timeout_ms > 0 && monotonic_ns() - start > timeout_ms * 1000000) {
@@ -148,7 +148,7 @@ static void begin_command(struct vgpu_remote *r, uint32_t type, uint32_t flags)
  * lost, once; llama.cpp then sees its calls fail and ends cleanly. */
 static void mark_broken(struct vgpu_remote *r)
 {
-    if (!vgpu_broken(r) && !r->transport->ops->alive(r->transport)) {
+    if (!vgpu_broken(r) && !vgpu_transport_alive(r->transport)) {
         LOG_ERROR("the host context was lost: %s", r->transport->lost);
     }
     r->broken = true;
@@ -162,8 +162,8 @@ static bool submit(struct vgpu_remote *r)
         return false;
     }
     atomic_store_explicit(reply_word(r), 0, memory_order_relaxed);
-    if (!r->transport->ops->submit(r->transport, r->cmd, apir_encoder_used(&r->enc))) {
-        if (r->transport->ops->alive(r->transport)) {
+    if (!vgpu_transport_submit(r->transport, r->cmd, apir_encoder_used(&r->enc))) {
+        if (vgpu_transport_alive(r->transport)) {
             LOG_ERROR("cannot submit a command to the host (%s transport)", r->transport->name);
         }
         mark_broken(r);
@@ -321,14 +321,14 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
 {
     struct vgpu_remote *r = calloc(1, sizeof *r);
     if (r == NULL) {
-        transport->ops->destroy(transport);
+        vgpu_transport_destroy(transport);
         return NULL;
     }
     r->transport = transport;
     r->debug = log_debug_enabled(&component_log);
     pthread_mutex_init(&r->lock, NULL);
-    if (!transport->ops->create_blob(transport, APIR_REPLY_BLOB_SIZE, &r->reply) ||
-        !transport->ops->create_blob(transport, APIR_DATA_BLOB_SIZE, &r->data)) {
+    if (!vgpu_transport_create_blob(transport, APIR_REPLY_BLOB_SIZE, &r->reply) ||
+        !vgpu_transport_create_blob(transport, APIR_DATA_BLOB_SIZE, &r->data)) {
         LOG_ERROR("cannot create the shared-memory blobs with the host (%s transport)", transport->name);
         vgpu_remote_close(r);
         return NULL;
@@ -350,12 +350,12 @@ void vgpu_remote_close(struct vgpu_remote *r)
         complete_pending_run(r); /* the host may still write into the blobs */
     }
     if (r->data.ptr != NULL) {
-        t->ops->destroy_blob(t, &r->data);
+        vgpu_transport_destroy_blob(t, &r->data);
     }
     if (r->reply.ptr != NULL) {
-        t->ops->destroy_blob(t, &r->reply);
+        vgpu_transport_destroy_blob(t, &r->reply);
     }
-    t->ops->destroy(t);
+    vgpu_transport_destroy(t);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
@@ -473,7 +473,7 @@ bool vgpu_shared_blob_create(struct vgpu_remote *r, size_t size, struct vgpu_blo
 {
     struct vgpu_shared_blobs *s = &r->shared;
     if (s->count == VGPU_MAX_SHARED_BLOBS || vgpu_broken(r) ||
-        !r->transport->ops->create_blob(r->transport, size, out)) {
+        !vgpu_transport_create_blob(r->transport, size, out)) {
         return false;
     }
     s->items[s->count++] = *out;
@@ -489,7 +489,7 @@ void vgpu_shared_blob_destroy(struct vgpu_remote *r, struct vgpu_blob *blob)
             break;
         }
     }
-    r->transport->ops->destroy_blob(r->transport, blob);
+    vgpu_transport_destroy_blob(r->transport, blob);
 }
 
 /* the shared blob that holds [p, p + size), or NULL */

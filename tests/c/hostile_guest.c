@@ -106,7 +106,7 @@ static void test_vtest_messages(void)
 
 static bool submitted(struct vgpu_remote *r, const uint32_t *words, size_t n)
 {
-    return r->transport->ops->submit(r->transport, words, n * sizeof *words);
+    return vgpu_transport_submit(r->transport, words, n * sizeof *words);
 }
 
 static void test_apir_commands(struct vgpu_remote *r)
