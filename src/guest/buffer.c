@@ -6,7 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calls.h"
 #include "frontend.h"
+#include "graph-run.h"
+#include "lock.h"
+#include "queued-writes.h"
+#include "remote.h"
+#include "shared-blobs.h"
 
 #define ALLOC_SIZE_SALT 0xa110c5123ull
 

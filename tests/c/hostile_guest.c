@@ -17,6 +17,10 @@
 #include "apir-graph.h"
 #include "check.h"
 #include "ggml.h"
+#include "calls.h"
+#include "connection.h"
+#include "lock.h"
+#include "queued-writes.h"
 #include "remote.h"
 #include "vtest-protocol.h"
 

@@ -21,6 +21,10 @@
 #include "loopback.h"
 #include "virgl_loopback.h"
 #include "apir-graph.h"
+#include "calls.h"
+#include "connection.h"
+#include "graph-run.h"
+#include "lock.h"
 #include "remote.h"
 #include "transport.h"
 
