@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "remote.h"
+#include "calls.h"
+#include "connection.h"
 #include "transport.h"
 
 static int compare_u64(const void *a, const void *b)

@@ -6,7 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calls.h"
 #include "frontend.h"
+#include "graph-run.h"
+#include "lock.h"
+#include "queued-writes.h"
+#include "remote.h"
+#include "shared-blobs.h"
 
 #define ALLOC_SIZE_SALT 0xa110c5123ull
 
@@ -108,7 +114,7 @@ static bool set_whole_tensor(struct vgpu_buffer *b, const struct ggml_tensor *t,
     struct vgpu_transport *transport = r->transport;
     struct vgpu_blob blob;
     vgpu_lock(r); /* the transport is the connection's: one user at a time */
-    if (!transport->ops->create_blob(transport, size, &blob)) {
+    if (!vgpu_transport_create_blob(transport, size, &blob)) {
         vgpu_unlock(r);
         LOG_ERROR("no shared memory of %zu MiB for tensor '%s' (written whole into %s)", size >> 20, t->name,
                   ggml_backend_buffer_name(t->buffer));
@@ -119,7 +125,7 @@ static bool set_whole_tensor(struct vgpu_buffer *b, const struct ggml_tensor *t,
     struct apir_msg_tensor_io req = { .buffer = b->handle, .res_id = blob.res_id, .offset = 0, .size = size };
     struct apir_msg_none none;
     const bool ok = vgpu_wire_tensor(t, &req.tensor) && vgpu_buffer_set_tensor_locked(r, &req, &none) == APIR_CALL_OK;
-    transport->ops->destroy_blob(transport, &blob);
+    vgpu_transport_destroy_blob(transport, &blob);
     vgpu_unlock(r);
     return ok;
 }

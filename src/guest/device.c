@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apir/names.h"
+#include "calls.h"
 #include "env-switch.h"
 #include "frontend.h"
+#include "lock.h"
+#include "remote.h"
 
 static struct vgpu_device *device_of(ggml_backend_dev_t dev)
 {

@@ -2,8 +2,12 @@
 #ifndef VGPU_FRONTEND_H
 #define VGPU_FRONTEND_H
 
+#include <pthread.h>
+
+#include "apir-calls.h"
 #include "ggml-backend-impl.h"
-#include "remote.h"
+
+struct vgpu_remote;
 
 #define VGPU_NAME_SIZE 128
 #define VGPU_OP_CACHE_SIZE 4096
@@ -66,8 +70,10 @@ struct vgpu_buffer {
 
 /* Files, each using only those listed after it: reg.c (the registry),
  * device.c, backend.c, buffer.c, shared-buffer.c (ggml's interfaces),
- * wire.c (tensors and graphs on the wire), host-buffer.c, op-cache.c,
- * remote.c, transport*.c, log.c. */
+ * wire.c (tensors and graphs on the wire), host-buffer.c, op-cache.c;
+ * then the connection to the host (remote.h): connection.c,
+ * shared-blobs.c, calls.c, lock.c, queued-writes.c, graph-run.c, remote.c,
+ * reply-wait.c, call-stats.c, transport*.c, log.c. */
 
 /* device.c */
 bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int index, ggml_backend_reg_t reg);

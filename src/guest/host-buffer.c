@@ -3,6 +3,7 @@
  * release. */
 #include <stdlib.h>
 
+#include "calls.h"
 #include "frontend.h"
 
 void vgpu_buffer_release(ggml_backend_buffer_t buffer)

@@ -11,8 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calls.h"
+#include "connection.h"
 #include "frontend.h"
 #include "ggml-virtgpu.h"
+#include "lock.h"
+#include "log.h"
+#include "remote.h"
 #include "transport.h"
 
 #define EXPORT __attribute__((visibility("default")))

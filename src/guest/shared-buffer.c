@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "lock.h"
+#include "shared-blobs.h"
 
 #define SHARED_BUFFER_ALIGNMENT 64
 /* the host pins blobs of at most 256 MiB (the host library's shmem.c); llama.cpp's output

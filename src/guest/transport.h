@@ -42,6 +42,33 @@ struct vgpu_transport {
     bool blobs_are_ordinary_memory;
 };
 
+/* ---- calls through the ops table ------------------------------------------ */
+
+static inline bool vgpu_transport_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_blob *out)
+{
+    return t->ops->create_blob(t, size, out);
+}
+
+static inline void vgpu_transport_destroy_blob(struct vgpu_transport *t, struct vgpu_blob *blob)
+{
+    t->ops->destroy_blob(t, blob);
+}
+
+static inline bool vgpu_transport_submit(struct vgpu_transport *t, const void *cmd, size_t size)
+{
+    return t->ops->submit(t, cmd, size);
+}
+
+static inline bool vgpu_transport_alive(struct vgpu_transport *t)
+{
+    return t->ops->alive(t);
+}
+
+static inline void vgpu_transport_destroy(struct vgpu_transport *t)
+{
+    t->ops->destroy(t);
+}
+
 /* ---- the transports ------------------------------------------------------- */
 
 /* Connects to a vtest server and starts an APIR context on the APIR capset

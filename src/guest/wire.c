@@ -6,6 +6,7 @@
 
 #include "apir-graph.h"
 #include "frontend.h"
+#include "log.h"
 
 /* for the cgraph's use counts; the header also defines static helpers this
  * file does not use */

@@ -17,6 +17,10 @@
 #include "apir-graph.h"
 #include "check.h"
 #include "ggml.h"
+#include "calls.h"
+#include "connection.h"
+#include "lock.h"
+#include "queued-writes.h"
 #include "remote.h"
 #include "vtest-protocol.h"
 
@@ -106,7 +110,7 @@ static void test_vtest_messages(void)
 
 static bool submitted(struct vgpu_remote *r, const uint32_t *words, size_t n)
 {
-    return r->transport->ops->submit(r->transport, words, n * sizeof *words);
+    return vgpu_transport_submit(r->transport, words, n * sizeof *words);
 }
 
 static void test_apir_commands(struct vgpu_remote *r)

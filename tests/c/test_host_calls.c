@@ -21,6 +21,10 @@
 #include "loopback.h"
 #include "virgl_loopback.h"
 #include "apir-graph.h"
+#include "calls.h"
+#include "connection.h"
+#include "graph-run.h"
+#include "lock.h"
 #include "remote.h"
 #include "transport.h"
 
@@ -1039,7 +1043,7 @@ static void test_extra_bufts(uint64_t buft)
 static void test_buffer_from_ptr(struct vgpu_transport *t)
 {
     struct vgpu_blob blob;
-    const bool created = t->ops->create_blob(t, 1 << 18, &blob);
+    const bool created = vgpu_transport_create_blob(t, 1 << 18, &blob);
     CHECK(created, "a blob for the buffer");
     if (!created) {
         return;
@@ -1065,7 +1069,7 @@ static void test_buffer_from_ptr(struct vgpu_transport *t)
     CHECK(c[7] == 9.0f && c[N - 1] == (float)(N - 1) + 2.0f, "the sum is in the blob: c[7] = %g", c[7]);
     /* the guest lets go of the blob while the buffer lives: the host keeps
      * it mapped (it would otherwise read and write memory that is gone) */
-    t->ops->destroy_blob(t, &blob);
+    vgpu_transport_destroy_blob(t, &blob);
     float sums[N];
     CHECK(compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS && get_floats(buf, &tc, sums) &&
               sums[7] == 9.0f,
