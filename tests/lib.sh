@@ -25,8 +25,9 @@ two_devices_test_args() {
 CHECKS_PASSED=0
 CHECKS_FAILED=0
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/virtgpu-test.XXXXXX")
+OTHERS_DIR=  # made by bring_for_others
 # whatever a test leaves running is stopped when it ends
-trap 'kill $(jobs -p) 2>/dev/null; [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$TEST_TMP"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$TEST_TMP" ${OTHERS_DIR:+"$OTHERS_DIR"}' EXIT
 
 pass() { CHECKS_PASSED=$((CHECKS_PASSED + 1)); printf 'ok: %s\n' "$1"; }
 fail() { CHECKS_FAILED=$((CHECKS_FAILED + 1)); printf 'FAIL: %s\n' "$1"; }
@@ -99,4 +100,50 @@ complete() {
     "$LLAMA_BIN_DIR/llama-completion" -m "$TEST_TMP/$model.gguf" -p "The capital of France is" -n 16 \
         --temp 0 -s 42 --ignore-eos -no-cnv --no-display-prompt --no-warmup -c 256 -t 2 "$@" \
         >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.log"
+}
+
+# Programs run as another user: the checkout and the dependency cache may be
+# where only their owner can read (a clone in root's mode-0700 home), so such
+# a program is run from a copy that bring_for_others makes.
+SYSTEM_LIBRARY='^/(usr/)?lib(32|64|x32)?/'
+
+# copy_with_libraries DIR PROGRAM: copies PROGRAM into DIR/bin and every
+# library it loads from outside the system's folders into DIR/lib (the
+# build's layout: its programs look for their libraries in ../lib)
+copy_with_libraries() {
+    mkdir -p "$1/bin" "$1/lib" &&
+        cp "$2" "$1/bin/" &&
+        ldd "$2" | awk -v system_library="$SYSTEM_LIBRARY" '$2 == "=>" && $3 ~ /^\// && $3 !~ system_library { print $3 }' |
+        xargs -r cp -t "$1/lib/"
+}
+
+# bring_for_others VAR PROGRAM: copies PROGRAM and its libraries into a
+# mode-0755 folder under /tmp that any user can read (OTHERS_DIR, removed at
+# exit); VAR gets the copy's path
+bring_for_others() {
+    local -n copy=$1
+    if [[ -z "$OTHERS_DIR" ]]; then
+        OTHERS_DIR=$(mktemp -d /tmp/virtgpu-others.XXXXXX) || return 1
+    fi
+    copy_with_libraries "$OTHERS_DIR" "$2" && chmod -R a+rX "$OTHERS_DIR" || return 1
+    copy=$OTHERS_DIR/bin/${2##*/}
+}
+
+# run_as UID PROGRAM [ARGS...]: a program that bring_for_others copied, run
+# as user and group UID with no other groups, its libraries taken from the
+# copies. In a subshell (in the background, in a pipeline) it becomes the
+# program, so that $! is the program's pid.
+run_as() {
+    local id=$1 run=(); shift
+    [[ $BASHPID == "$$" ]] || run=(exec)
+    "${run[@]}" env LD_LIBRARY_PATH="$OTHERS_DIR/lib" setpriv --reuid="$id" --regid="$id" --clear-groups "$@"
+}
+
+# loads_only_copies UID PROGRAM: true when PROGRAM, run as UID, finds every
+# library it needs, each either the system's or one of bring_for_others' copies
+loads_only_copies() {
+    local libraries
+    libraries=$(run_as "$1" env LD_TRACE_LOADED_OBJECTS=1 "$2" | awk '$2 == "=>" { print $3 }') || return 1
+    printf '%s\n' "$libraries" | sed 's/^/    /'
+    ! printf '%s\n' "$libraries" | grep -vE "$SYSTEM_LIBRARY|^$OTHERS_DIR/lib/"
 }

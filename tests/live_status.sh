@@ -70,9 +70,21 @@ check "and the server keeps serving" kill -0 "$MAIN_PID"
 
 # another user: refused (run as root, the test can be one)
 if [[ $(id -u) -eq 0 ]]; then
+    # the other users' apir-server comes from a build where a clone in
+    # root's mode-0700 home has it, out of their reach (as run before
+    # bring_for_others, it fails); what they run is brought out of there
+    mkdir -m 700 "$TEST_TMP/home"
+    copy_with_libraries "$TEST_TMP/home/build" "$APIR_SERVER"
     chmod o+x "$TEST_TMP"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$TEST_TMP/home/build/bin/apir-server" --help \
+        >/dev/null 2>"$TEST_TMP/home.err"
+    check "(another user cannot run the apir-server of a mode-0700 home: its libraries are out of reach)" \
+        test $? -ne 0
+    bring_for_others OTHERS_SERVER "$TEST_TMP/home/build/bin/apir-server"
+    check "its copy, run by another user, loads its libraries from the copies, none from the checkout" \
+        loads_only_copies 65534 "$OTHERS_SERVER"
     chmod o+rw "$TEST_TMP/main.sock"
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$APIR_SERVER" --status "$TEST_TMP/main.sock" \
+    run_as 65534 "$OTHERS_SERVER" --status "$TEST_TMP/main.sock" \
         >"$TEST_TMP/other.out" 2>"$TEST_TMP/other.err"
     check "another user's query exits 1" test $? -eq 1
     check_contains "and is told why" "$TEST_TMP/other.err" \
@@ -81,17 +93,14 @@ if [[ $(id -u) -eq 0 ]]; then
     check_contains "the refusal is logged" "$TEST_TMP/main.log" "a status query was refused"
     # a server run by an unprivileged user answers that user, not a third one
     mkdir "$TEST_TMP/nobody" && chown 65534:65534 "$TEST_TMP/nobody"
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$APIR_SERVER" --socket "$TEST_TMP/nobody/s.sock" \
-        2>"$TEST_TMP/nobody.err" &
+    run_as 65534 "$OTHERS_SERVER" --socket "$TEST_TMP/nobody/s.sock" 2>"$TEST_TMP/nobody.err" &
     nobody_server=$!
     for _ in $(seq 100); do [[ -S "$TEST_TMP/nobody/s.sock" ]] && break; sleep 0.05; done
     chmod o+rw "$TEST_TMP/nobody/s.sock"
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$APIR_SERVER" --status "$TEST_TMP/nobody/s.sock" \
-        >"$TEST_TMP/own.out"
+    run_as 65534 "$OTHERS_SERVER" --status "$TEST_TMP/nobody/s.sock" >"$TEST_TMP/own.out"
     check "an unprivileged server answers its own user" test $? -eq 0
     check_contains "with its report" "$TEST_TMP/own.out" "contexts: 0 live, 0 served in all"
-    setpriv --reuid=65533 --regid=65533 --clear-groups "$APIR_SERVER" --status "$TEST_TMP/nobody/s.sock" \
-        >/dev/null 2>"$TEST_TMP/third.err"
+    run_as 65533 "$OTHERS_SERVER" --status "$TEST_TMP/nobody/s.sock" >/dev/null 2>"$TEST_TMP/third.err"
     check "and refuses a third user" test $? -eq 1
     check_contains "saying whom it answers" "$TEST_TMP/third.err" "only to the server's user (uid 65534) or root"
     stop_server "$nobody_server"
