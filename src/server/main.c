@@ -58,7 +58,7 @@ static int bind_listening(const char *temporary, const char *path)
     const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     unlink(temporary);
     if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 64) < 0) {
-        fprintf(stderr, "apir-server: cannot listen on %s: %s\n", path, strerror(errno));
+        LOG_ERROR("cannot listen on %s: %s", path, strerror(errno));
         if (sock >= 0) {
             close(sock);
         }
@@ -74,7 +74,7 @@ static int listen_on(const char *path, const struct server_options *opts)
 {
     char temporary[sizeof((struct sockaddr_un *)NULL)->sun_path];
     if (snprintf(temporary, sizeof temporary, "%s.%d", path, (int)getpid()) >= (int)sizeof temporary) {
-        fprintf(stderr, "apir-server: socket path '%s' is too long\n", path);
+        LOG_ERROR("socket path '%s' is too long", path);
         return -1;
     }
     const int sock = bind_listening(temporary, path);
@@ -87,7 +87,7 @@ static int listen_on(const char *path, const struct server_options *opts)
         return -1;
     }
     if (rename(temporary, path) < 0) {
-        fprintf(stderr, "apir-server: cannot listen on %s: %s\n", path, strerror(errno));
+        LOG_ERROR("cannot listen on %s: %s", path, strerror(errno));
         unlink(temporary);
         close(sock);
         return -1;
