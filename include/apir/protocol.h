@@ -73,22 +73,22 @@ enum apir_load_library_code {
     APIR_LOAD_LIBRARY_INIT_BASE_INDEX = 6,
 };
 
+/* The numbers are llama.cpp's. Not sent, so not named: 0 (a call that
+ * reached the host library is answered 4 + its code) and 2 (TIMEOUT,
+ * which llama.cpp's guest makes up itself when no reply comes). */
 enum apir_forward_code {
-    APIR_FORWARD_SUCCESS = 0,
     APIR_FORWARD_NO_DISPATCH_FCT = 1,
-    APIR_FORWARD_TIMEOUT = 2,
     APIR_FORWARD_FAILED_TO_SYNC_STREAMS = 3,
     /* codes >= 4 are 4 + the forwarded call's own return code */
     APIR_FORWARD_BASE_INDEX = 4,
 };
 
-/* What the host library's initialize returns past APIR_LOAD_LIBRARY_INIT_BASE_INDEX. */
+/* What the host library's initialize returns past APIR_LOAD_LIBRARY_INIT_BASE_INDEX.
+ * The numbers are llama.cpp's; 1 to 4 (a library that cannot be opened or
+ * lacks symbols) are returned by no host library, neither ours nor
+ * llama.cpp's, which answer those with the load codes 3 to 5 instead. */
 enum apir_backend_init_code {
     APIR_BACKEND_INIT_SUCCESS = 0,
-    APIR_BACKEND_INIT_CANNOT_OPEN_BACKEND_LIBRARY = 1,
-    APIR_BACKEND_INIT_CANNOT_OPEN_GGML_LIBRARY = 2,
-    APIR_BACKEND_INIT_MISSING_BACKEND_SYMBOLS = 3,
-    APIR_BACKEND_INIT_MISSING_GGML_SYMBOLS = 4,
     APIR_BACKEND_INIT_BACKEND_FAILED = 5,
     APIR_BACKEND_INIT_BACKEND_REG_FAILED = 6,
     APIR_BACKEND_INIT_ALREADY_INITED = 7,

@@ -3,15 +3,15 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 
-#include "apir-internal.h"
+#include "hv-internal.h"
 
-static void close_library(struct apir_backend *backend)
+static void close_library(struct hv_backend *backend)
 {
     dlclose(backend->library);
-    *backend = (struct apir_backend){ 0 };
+    *backend = (struct hv_backend){ 0 };
 }
 
-void apir_backend_unload(struct apir_backend *backend, uint32_t ctx_id)
+void hv_backend_unload(struct hv_backend *backend, uint32_t ctx_id)
 {
     if (backend->library == NULL) {
         return;
@@ -22,7 +22,7 @@ void apir_backend_unload(struct apir_backend *backend, uint32_t ctx_id)
     close_library(backend);
 }
 
-static uint32_t open_library(struct apir_backend *backend, const char *path, apir_backend_initialize_fn *init)
+static uint32_t open_library(struct hv_backend *backend, const char *path, apir_backend_initialize_fn *init)
 {
     if (path == NULL) {
         LOG_ERROR("cannot load the APIR backend library: env var '" ENV_BACKEND_LIBRARY "' not defined (set it, "
@@ -47,8 +47,8 @@ static uint32_t open_library(struct apir_backend *backend, const char *path, api
     return APIR_LOAD_LIBRARY_SUCCESS;
 }
 
-uint32_t apir_backend_load(struct apir_backend *backend, const char *path, uint32_t ctx_id,
-                           struct apir_callbacks *callbacks)
+uint32_t hv_backend_load(struct hv_backend *backend, const char *path, uint32_t ctx_id,
+                         struct apir_callbacks *callbacks)
 {
     if (backend->library != NULL) {
         CTX_WARN(ctx_id, "the APIR backend library is already loaded");

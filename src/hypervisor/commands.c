@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "apir-codec.h"
-#include "apir-internal.h"
+#include "hv-internal.h"
 #include "clock.h"
 
 struct reply_channel {
@@ -22,7 +22,7 @@ struct reply_channel {
 
 static bool open_reply(struct apir_context *ctx, uint32_t res_id, struct reply_channel *out)
 {
-    struct apir_resource *r = apir_find_resource(ctx, res_id);
+    struct hv_resource *r = hv_find_resource(ctx, res_id);
     if (r == NULL || r->size < APIR_REPLY_PAYLOAD_OFFSET || ((uintptr_t)r->ptr & 3) != 0) {
         CTX_ERROR(ctx->ctx_id, "reply resource %u is unknown or too small; the command is dropped",
                    res_id);
@@ -73,8 +73,8 @@ static size_t handshake(struct apir_context *ctx, struct apir_decoder *dec, cons
 
 static uint32_t load_library(struct apir_context *ctx)
 {
-    return apir_backend_load(&ctx->backend, apir_context_get_config(ctx, APIR_CFG_LOAD_LIBRARY_PATH), ctx->ctx_id,
-                             &apir_backend_callbacks);
+    return hv_backend_load(&ctx->backend, apir_context_get_config(ctx, APIR_CFG_LOAD_LIBRARY_PATH), ctx->ctx_id,
+                           &hv_callbacks);
 }
 
 /* ---- FORWARD ------------------------------------------------------------ */
@@ -90,7 +90,7 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
     }
     char *end = NULL;
     char *enc = (char *)reply->payload;
-    const uint32_t rc = ctx->backend.dispatch(ctx->ctx_id, &apir_backend_callbacks, call, (char *)args,
+    const uint32_t rc = ctx->backend.dispatch(ctx->ctx_id, &hv_callbacks, call, (char *)args,
                                               (const char *)args + args_size, enc, enc + reply->payload_size, &end);
     /* the guest asked for error codes: this component's own refusals give them too */
     if (call == APIR_CALL_EXT_ERROR_CODES && rc == APIR_CALL_OK) {
@@ -194,7 +194,7 @@ bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
     const int64_t start = ctx->stats != NULL ? monotonic_ns() : 0;
     const size_t reply_bytes = run_command(ctx, &dec, &h, cmd, size);
     if (ctx->stats != NULL) {
-        apir_stats_count_command(ctx, h.type, h.flags, size, reply_bytes, monotonic_ns() - start);
+        hv_stats_count_command(ctx, h.type, h.flags, size, reply_bytes, monotonic_ns() - start);
     }
     return true;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apir-internal.h"
+#include "hv-internal.h"
 #include "ctx-table.h"
 #include "limit-value.h"
 
@@ -28,28 +28,28 @@ static const char *cb_get_config(uint32_t ctx_id, const char *key)
 static void *cb_get_shmem_ptr(uint32_t ctx_id, uint32_t res_id)
 {
     struct apir_context *ctx = lookup_context(ctx_id);
-    struct apir_resource *r = ctx ? apir_find_resource(ctx, res_id) : NULL;
+    struct hv_resource *r = ctx ? hv_find_resource(ctx, res_id) : NULL;
     return r ? r->ptr : NULL;
 }
 
 static size_t cb_get_shmem_size(uint32_t ctx_id, uint32_t res_id)
 {
     struct apir_context *ctx = lookup_context(ctx_id);
-    struct apir_resource *r = ctx ? apir_find_resource(ctx, res_id) : NULL;
+    struct hv_resource *r = ctx ? hv_find_resource(ctx, res_id) : NULL;
     return r ? r->size : 0;
 }
 
 static bool cb_pin_shmem(uint32_t ctx_id, uint32_t res_id)
 {
     struct apir_context *ctx = lookup_context(ctx_id);
-    struct apir_resource *r = ctx ? apir_find_resource(ctx, res_id) : NULL;
+    struct hv_resource *r = ctx ? hv_find_resource(ctx, res_id) : NULL;
     if (r != NULL) {
         r->pinned = true;
     }
     return r != NULL;
 }
 
-struct apir_callbacks apir_backend_callbacks = {
+struct apir_callbacks hv_callbacks = {
     .get_config = cb_get_config,
     .get_shmem_ptr = cb_get_shmem_ptr,
     .get_shmem_size = cb_get_shmem_size,
@@ -166,7 +166,7 @@ bool apir_context_set_config(struct apir_context *ctx, const char *key, const ch
             return true;
         }
     }
-    struct apir_config_entry *grown = realloc(ctx->config, sizeof *grown * (ctx->n_config + 1));
+    struct hv_config_entry *grown = realloc(ctx->config, sizeof *grown * (ctx->n_config + 1));
     char *key_copy = strdup(key);
     if (grown == NULL || key_copy == NULL) {
         ctx->config = grown ? grown : ctx->config;
@@ -191,7 +191,7 @@ const char *apir_context_get_config(struct apir_context *ctx, const char *key)
     return NULL;
 }
 
-struct apir_resource *apir_find_resource(struct apir_context *ctx, uint32_t res_id)
+struct hv_resource *hv_find_resource(struct apir_context *ctx, uint32_t res_id)
 {
     const uintptr_t position = (uintptr_t)ctx_table_find(&ctx->resource_index, res_id);
     return position != 0 ? &ctx->resources[position - 1] : NULL;
@@ -199,13 +199,13 @@ struct apir_resource *apir_find_resource(struct apir_context *ctx, uint32_t res_
 
 bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *ptr, size_t size)
 {
-    if (res_id == 0 || ptr == NULL || apir_find_resource(ctx, res_id) != NULL) {
+    if (res_id == 0 || ptr == NULL || hv_find_resource(ctx, res_id) != NULL) {
         CTX_ERROR(ctx->ctx_id, "cannot add resource %u (null, or already there)", res_id);
         return false;
     }
     if (ctx->n_resources == ctx->cap_resources) {
         const size_t cap = ctx->cap_resources ? ctx->cap_resources * 2 : 8;
-        struct apir_resource *grown = realloc(ctx->resources, sizeof *grown * cap);
+        struct hv_resource *grown = realloc(ctx->resources, sizeof *grown * cap);
         if (grown == NULL) {
             return false;
         }
@@ -215,13 +215,13 @@ bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *
     if (!ctx_table_add(&ctx->resource_index, res_id, (void *)(uintptr_t)(ctx->n_resources + 1))) {
         return false;
     }
-    ctx->resources[ctx->n_resources++] = (struct apir_resource){ res_id, ptr, size, false };
+    ctx->resources[ctx->n_resources++] = (struct hv_resource){ res_id, ptr, size, false };
     return true;
 }
 
 bool apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id)
 {
-    struct apir_resource *r = apir_find_resource(ctx, res_id);
+    struct hv_resource *r = hv_find_resource(ctx, res_id);
     if (r != NULL && r->pinned) {
         CTX_DEBUG(ctx->ctx_id, "resource %u is pinned by the host library: kept until the context goes", res_id);
         return false;
@@ -248,7 +248,7 @@ void apir_context_destroy(struct apir_context *ctx)
         return;
     }
     /* the backend may still call back with the id while it releases */
-    apir_backend_unload(&ctx->backend, ctx->ctx_id);
+    hv_backend_unload(&ctx->backend, ctx->ctx_id);
     ctx_table_remove(&registry, ctx->ctx_id);
     free_context(ctx);
 }

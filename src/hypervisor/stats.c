@@ -1,6 +1,6 @@
 /* libapir: a context's counters (apir_context_count_into), in memory its
  * embedder provides and may share with a process that reports them. */
-#include "apir-internal.h"
+#include "hv-internal.h"
 #include "counters.h"
 
 _Static_assert(APIR_LATENCY_BUCKETS == LATENCY_BUCKETS, "apir.h describes counters.h's buckets");
@@ -26,8 +26,8 @@ void apir_context_count_into(struct apir_context *ctx, struct apir_context_stats
     }
 }
 
-void apir_stats_count_command(struct apir_context *ctx, uint32_t type, uint32_t call, size_t command_bytes,
-                              size_t reply_bytes, int64_t ns)
+void hv_stats_count_command(struct apir_context *ctx, uint32_t type, uint32_t call, size_t command_bytes,
+                            size_t reply_bytes, int64_t ns)
 {
     struct apir_context_stats *s = ctx->stats;
     const int index = type == APIR_CMD_FORWARD ? apir_call_index(call) : -1;

@@ -99,8 +99,8 @@ static void usage(FILE *out)
 static bool valid_limit(const char *what, const char *value, uint64_t *out)
 {
     if (value != NULL && !limit_parse(value, UINT64_MAX, out)) {
-        fprintf(stderr, "apir-server: %s: '%s' is not a limit (a number with an optional K, M, G or T suffix; "
-                "0 for none)\n", what, value);
+        LOG_ERROR("%s: '%s' is not a limit (a number with an optional K, M, G or T suffix; 0 for none)", what,
+                  value);
         return false;
     }
     return true;
@@ -157,11 +157,11 @@ enum server_options_result server_parse_options(int argc, char **argv, struct se
         }
         const char **field = option_field(o, argv[i], &max_contexts);
         if (field == NULL) {
-            fprintf(stderr, "apir-server: unknown option '%s' (see --help)\n", argv[i]);
+            LOG_ERROR("unknown option '%s' (see --help)", argv[i]);
             return SERVER_OPTIONS_INVALID;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "apir-server: option '%s' needs a value (see --help)\n", argv[i]);
+            LOG_ERROR("option '%s' needs a value (see --help)", argv[i]);
             return SERVER_OPTIONS_INVALID;
         }
         *field = argv[++i];

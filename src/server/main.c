@@ -31,17 +31,25 @@
 /* the most contexts the status shows (without --max-contexts, or past it) */
 #define MAX_STATUS_CONTEXTS 4096
 
+/* Set by the signal handlers. These two flags are the only file globals:
+ * a handler gets no argument through which to reach a struct server. */
 static volatile sig_atomic_t stopping, report_asked;
+
 struct child {
     pid_t pid;
     uint32_t ctx_id;
     bool refusing; /* tells its guest it is refused, serves no context */
     int status_slot; /* -1: none */
 };
-static struct child *children;
-static size_t n_children, cap_children, n_refusing;
-/* the signal mask outside ppoll() (and in each connection's process) */
-static sigset_t serving_mask;
+
+/* the serving loop's state */
+struct server {
+    const struct server_options *opts;
+    int listener;
+    struct child *children; /* a connection's process each */
+    size_t n_children, cap_children, n_refusing;
+    sigset_t serving_mask; /* the signal mask outside ppoll() (and in each connection's process) */
+};
 
 /* A socket listening at the temporary path; -1 (said why) when it cannot. */
 static int bind_listening(const char *temporary, const char *path)
@@ -51,7 +59,7 @@ static int bind_listening(const char *temporary, const char *path)
     const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     unlink(temporary);
     if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(sock, 64) < 0) {
-        fprintf(stderr, "apir-server: cannot listen on %s: %s\n", path, strerror(errno));
+        LOG_ERROR("cannot listen on %s: %s", path, strerror(errno));
         if (sock >= 0) {
             close(sock);
         }
@@ -67,7 +75,7 @@ static int listen_on(const char *path, const struct server_options *opts)
 {
     char temporary[sizeof((struct sockaddr_un *)NULL)->sun_path];
     if (snprintf(temporary, sizeof temporary, "%s.%d", path, (int)getpid()) >= (int)sizeof temporary) {
-        fprintf(stderr, "apir-server: socket path '%s' is too long\n", path);
+        LOG_ERROR("socket path '%s' is too long", path);
         return -1;
     }
     const int sock = bind_listening(temporary, path);
@@ -80,7 +88,7 @@ static int listen_on(const char *path, const struct server_options *opts)
         return -1;
     }
     if (rename(temporary, path) < 0) {
-        fprintf(stderr, "apir-server: cannot listen on %s: %s\n", path, strerror(errno));
+        LOG_ERROR("cannot listen on %s: %s", path, strerror(errno));
         unlink(temporary);
         close(sock);
         return -1;
@@ -120,17 +128,17 @@ static void log_exit(const struct child *child, int status)
     }
 }
 
-static void reap_children(bool block)
+static void reap_children(struct server *s, bool block)
 {
     pid_t pid;
     int status;
-    while (n_children > 0 && (pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0) {
-        for (size_t i = 0; i < n_children; i++) {
-            if (children[i].pid == pid) {
-                log_exit(&children[i], status);
-                n_refusing -= children[i].refusing;
-                status_slot_release(children[i].status_slot);
-                children[i] = children[--n_children];
+    while (s->n_children > 0 && (pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0) {
+        for (size_t i = 0; i < s->n_children; i++) {
+            if (s->children[i].pid == pid) {
+                log_exit(&s->children[i], status);
+                s->n_refusing -= s->children[i].refusing;
+                status_slot_release(s->children[i].status_slot);
+                s->children[i] = s->children[--s->n_children];
                 break;
             }
         }
@@ -142,28 +150,28 @@ static void reap_children(bool block)
 
 /* Asks every connection's process to stop, and kills those still running after STOP_GRACE_MS:
  * one in a long graph compute does not look at its stop flag. */
-static void stop_children(void)
+static void stop_children(struct server *s)
 {
-    for (size_t i = 0; i < n_children; i++) {
-        kill(children[i].pid, SIGTERM);
+    for (size_t i = 0; i < s->n_children; i++) {
+        kill(s->children[i].pid, SIGTERM);
     }
-    for (int waited = 0; n_children > 0 && waited < STOP_GRACE_MS; waited += 10) {
-        reap_children(false);
+    for (int waited = 0; s->n_children > 0 && waited < STOP_GRACE_MS; waited += 10) {
+        reap_children(s, false);
         usleep(10000);
     }
-    for (size_t i = 0; i < n_children; i++) {
-        LOG_WARN("client %u (pid %d) did not stop within %d ms; killing it", children[i].ctx_id, (int)children[i].pid,
-                 STOP_GRACE_MS);
-        kill(children[i].pid, SIGKILL);
+    for (size_t i = 0; i < s->n_children; i++) {
+        LOG_WARN("client %u (pid %d) did not stop within %d ms; killing it", s->children[i].ctx_id,
+                 (int)s->children[i].pid, STOP_GRACE_MS);
+        kill(s->children[i].pid, SIGKILL);
     }
-    reap_children(true);
+    reap_children(s, true);
 }
 
 /* Whether a new guest is refused, over --max-contexts; logged. */
-static bool over_max_contexts(uint32_t ctx_id, const struct server_options *opts)
+static bool over_max_contexts(const struct server *s, uint32_t ctx_id)
 {
-    const size_t contexts = n_children - n_refusing;
-    if (opts->max_contexts == 0 || contexts < opts->max_contexts) {
+    const size_t contexts = s->n_children - s->n_refusing;
+    if (s->opts->max_contexts == 0 || contexts < s->opts->max_contexts) {
         return false;
     }
     LOG_ERROR("client %u refused: %zu contexts are running, the limit; raise it with apir-server "
@@ -171,25 +179,25 @@ static bool over_max_contexts(uint32_t ctx_id, const struct server_options *opts
     return true;
 }
 
-static bool room_for_child(void)
+static bool room_for_child(struct server *s)
 {
-    if (n_children < cap_children) {
+    if (s->n_children < s->cap_children) {
         return true;
     }
-    const size_t cap = cap_children ? 2 * cap_children : 64;
-    struct child *grown = realloc(children, sizeof *grown * cap);
+    const size_t cap = s->cap_children ? 2 * s->cap_children : 64;
+    struct child *grown = realloc(s->children, sizeof *grown * cap);
     if (grown == NULL) {
         return false;
     }
-    children = grown;
-    cap_children = cap;
+    s->children = grown;
+    s->cap_children = cap;
     return true;
 }
 
-static void spawn_connection(int listener, int sock, uint32_t ctx_id, const struct server_options *opts)
+static void spawn_connection(struct server *s, int sock, uint32_t ctx_id)
 {
-    const bool refused = over_max_contexts(ctx_id, opts);
-    if ((refused && n_refusing == MAX_REFUSING) || !room_for_child()) {
+    const bool refused = over_max_contexts(s, ctx_id);
+    if ((refused && s->n_refusing == MAX_REFUSING) || !room_for_child(s)) {
         LOG_ERROR("client %u: closing its connection (%d refused guests are being told so already, or out of "
                   "memory)", ctx_id, MAX_REFUSING);
         close(sock);
@@ -198,17 +206,17 @@ static void spawn_connection(int listener, int sock, uint32_t ctx_id, const stru
     const int slot = status_slot_reserve();
     const pid_t pid = fork();
     if (pid == 0) {
-        close(listener);
+        close(s->listener);
         signal(SIGUSR1, SIG_IGN); /* the report is the server's to write */
-        sigprocmask(SIG_SETMASK, &serving_mask, NULL);
-        exit(serve_connection(sock, ctx_id, opts, refused, status_slot_at(slot)));
+        sigprocmask(SIG_SETMASK, &s->serving_mask, NULL);
+        exit(serve_connection(sock, ctx_id, s->opts, refused, status_slot_at(slot)));
     }
     if (pid < 0) {
         LOG_ERROR("cannot fork for a new connection: %s", strerror(errno));
         status_slot_release(slot);
     } else {
-        children[n_children++] = (struct child){ pid, ctx_id, refused, slot };
-        n_refusing += refused;
+        s->children[s->n_children++] = (struct child){ pid, ctx_id, refused, slot };
+        s->n_refusing += refused;
     }
     close(sock);
 }
@@ -248,7 +256,8 @@ int main(int argc, char **argv)
     sigaddset(&loop_signals, SIGTERM);
     sigaddset(&loop_signals, SIGCHLD);
     sigaddset(&loop_signals, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &loop_signals, &serving_mask);
+    struct server server = { .opts = &opts };
+    sigprocmask(SIG_BLOCK, &loop_signals, &server.serving_mask);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
@@ -260,8 +269,8 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    const int listener = listen_on(opts.socket_path, &opts);
-    if (listener < 0) {
+    server.listener = listen_on(opts.socket_path, &opts);
+    if (server.listener < 0) {
         return 1;
     }
     server_warn_unconfigured(&opts);
@@ -269,24 +278,24 @@ int main(int argc, char **argv)
     LOG_INFO("listening on %s", opts.socket_path);
     uint32_t next_ctx_id = 1;
     while (!stopping) {
-        struct pollfd incoming = { .fd = listener, .events = POLLIN };
-        const int ready = ppoll(&incoming, 1, NULL, &serving_mask);
-        reap_children(false);
+        struct pollfd incoming = { .fd = server.listener, .events = POLLIN };
+        const int ready = ppoll(&incoming, 1, NULL, &server.serving_mask);
+        reap_children(&server, false);
         if (report_asked) {
             report_asked = 0;
             status_report_log();
         }
-        const int sock = ready > 0 ? accept4(listener, NULL, NULL, SOCK_CLOEXEC) : -1;
+        const int sock = ready > 0 ? accept4(server.listener, NULL, NULL, SOCK_CLOEXEC) : -1;
         if (sock >= 0) {
-            spawn_connection(listener, sock, next_ctx_id++, &opts);
+            spawn_connection(&server, sock, next_ctx_id++);
         } else if (ready > 0 || errno != EINTR) {
             LOG_ERROR("waiting for guests failed: %s", strerror(errno));
         }
     }
-    close(listener);
+    close(server.listener);
     unlink(opts.socket_path);
-    stop_children();
-    free(children);
+    stop_children(&server);
+    free(server.children);
     LOG_INFO("stopped");
     return 0;
 }

@@ -4,11 +4,12 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "log.h"
 
 /* The group's id from its name or number; false (and says why) when there is none. */
 static bool group_id(const char *group, gid_t *out)
@@ -22,8 +23,8 @@ static bool group_id(const char *group, gid_t *out)
     }
     const struct group *entry = getgrnam(group);
     if (entry == NULL) {
-        fprintf(stderr, "apir-server: --socket-group: there is no group '%s'; create it (e.g. groupadd %s) or "
-                "name an existing one\n", group, group);
+        LOG_ERROR("--socket-group: there is no group '%s'; create it (e.g. groupadd %s) or name an existing one",
+                  group, group);
         return false;
     }
     *out = entry->gr_gid;
@@ -37,7 +38,7 @@ static bool mode_bits(const char *mode, mode_t *out)
     errno = 0;
     const unsigned long bits = strtoul(mode, &end, 8);
     if (*mode == '\0' || *end != '\0' || errno != 0 || bits > 0777) {
-        fprintf(stderr, "apir-server: --socket-mode: '%s' is not a file mode (octal, e.g. 0660)\n", mode);
+        LOG_ERROR("--socket-mode: '%s' is not a file mode (octal, e.g. 0660)", mode);
         return false;
     }
     *out = (mode_t)bits;
@@ -52,12 +53,12 @@ bool socket_set_access(const char *path, const char *group, const char *mode)
         return false;
     }
     if (group != NULL && chown(path, (uid_t)-1, gid) < 0) {
-        fprintf(stderr, "apir-server: cannot give the socket to group '%s': %s (the server's user must be a "
-                "member of it)\n", group, strerror(errno));
+        LOG_ERROR("cannot give the socket to group '%s': %s (the server's user must be a member of it)", group,
+                  strerror(errno));
         return false;
     }
     if (mode != NULL && chmod(path, bits) < 0) {
-        fprintf(stderr, "apir-server: cannot set the socket's mode to %s: %s\n", mode, strerror(errno));
+        LOG_ERROR("cannot set the socket's mode to %s: %s", mode, strerror(errno));
         return false;
     }
     return true;

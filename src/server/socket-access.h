@@ -7,8 +7,8 @@
 #include <stdbool.h>
 
 /* Gives the socket file at path the group (a name or a number) and the
- * mode (octal, at most 0777), each when not NULL. False (and says why on
- * stderr) when a value is invalid or the file cannot be changed. */
+ * mode (octal, at most 0777), each when not NULL. False (and logs why)
+ * when a value is invalid or the file cannot be changed. */
 bool socket_set_access(const char *path, const char *group, const char *mode);
 
 #endif

@@ -77,6 +77,9 @@ bool status_answer(int sock)
 }
 
 /* ---- the client ---------------------------------------------------------- */
+/* apir-server --status is a command whose output is its answer: the report
+ * on stdout, or on stderr why there is none (fprintf, not the server's log:
+ * whoever ran the command reads it there). */
 
 static int connect_to(const char *path)
 {

@@ -1,24 +1,26 @@
 /* libapir internals: a context's configuration, resources and the backend
- * library it loaded.
+ * library it loaded. Their names start with hv_ (the hypervisor's); apir_
+ * names libapir's public API (include/apir/apir.h), whose struct
+ * apir_context is defined here.
  *
  * The files call each other one way only: commands.c (the commands) uses
  * stats.c (their counters), context.c (contexts, callbacks) and backend.c
  * (library loading); stats.c and context.c use backend.c; backend.c knows
  * no context, only what it is handed. */
-#ifndef APIR_INTERNAL_H
-#define APIR_INTERNAL_H
+#ifndef HV_INTERNAL_H
+#define HV_INTERNAL_H
 
 #include "ctx-table.h"
 #include "apir/apir.h"
 #include "apir/backend-abi.h"
 #include "log.h"
 
-struct apir_config_entry {
+struct hv_config_entry {
     char *key;
     char *value;
 };
 
-struct apir_resource {
+struct hv_resource {
     uint32_t res_id;
     void *ptr;
     size_t size;
@@ -26,7 +28,7 @@ struct apir_resource {
 };
 
 /* the APIR backend library a context loaded (backend.c) */
-struct apir_backend {
+struct hv_backend {
     void *library; /* NULL: none loaded */
     apir_backend_dispatcher_fn dispatch;
     apir_backend_deinit_fn deinit;
@@ -38,15 +40,15 @@ struct apir_context {
     uint32_t capset_id;
     char *debug_name;
 
-    struct apir_config_entry *config;
+    struct hv_config_entry *config;
     size_t n_config;
 
-    struct apir_resource *resources;
+    struct hv_resource *resources;
     size_t n_resources;
     size_t cap_resources;
     struct ctx_table resource_index; /* res_id -> its position in resources + 1: O(1), seeded */
 
-    struct apir_backend backend;
+    struct hv_backend backend;
 
     uint64_t max_command_bytes; /* apir.limits.command_bytes, 0: none */
     bool detailed_errors;       /* the guest asked for APIR_CALL_ERRORS codes */
@@ -54,20 +56,20 @@ struct apir_context {
 };
 
 /* the callbacks handed to the backend library (context.c) */
-extern struct apir_callbacks apir_backend_callbacks;
+extern struct apir_callbacks hv_callbacks;
 
-struct apir_resource *apir_find_resource(struct apir_context *ctx, uint32_t res_id);
+struct hv_resource *hv_find_resource(struct apir_context *ctx, uint32_t res_id);
 
 /* backend.c: loads the library at path (NULL: none configured) and
  * initializes it for context ctx_id; returns an APIR_LOAD_LIBRARY_ code. */
-uint32_t apir_backend_load(struct apir_backend *backend, const char *path, uint32_t ctx_id,
-                           struct apir_callbacks *callbacks);
+uint32_t hv_backend_load(struct hv_backend *backend, const char *path, uint32_t ctx_id,
+                         struct apir_callbacks *callbacks);
 /* Releases what the library holds for ctx_id and unloads it, if loaded. */
-void apir_backend_unload(struct apir_backend *backend, uint32_t ctx_id);
+void hv_backend_unload(struct hv_backend *backend, uint32_t ctx_id);
 
 /* stats.c: counts a command of `type` (call: a FORWARD's flags) that took
  * `ns` to answer, then stores the backend's usage; only while counting. */
-void apir_stats_count_command(struct apir_context *ctx, uint32_t type, uint32_t call, size_t command_bytes,
-                              size_t reply_bytes, int64_t ns);
+void hv_stats_count_command(struct apir_context *ctx, uint32_t type, uint32_t call, size_t command_bytes,
+                            size_t reply_bytes, int64_t ns);
 
 #endif
