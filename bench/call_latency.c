@@ -9,7 +9,7 @@
 
 #include "calls.h"
 #include "connection.h"
-#include "transport.h"
+#include "transport-vtest.h"
 
 static int compare_u64(const void *a, const void *b)
 {

@@ -45,6 +45,7 @@ INCLUDE_DIRS = [os.path.normpath(os.path.join(SOURCE_DIR, os.pardir, "include"))
 INCLUDE_LINE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 # a name followed by "(": a function declared, called or pointed at
 CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 
 # nm's letters: what references a symbol, and what defines one globally
 # (uppercase, plus 'u' for GNU unique globals); the rest are local or debug
@@ -138,12 +139,15 @@ def headers_reached(path, include_dirs):
 def header_owners(header, functions_of, root):
     """The files (relative to root) a header is part of: the .c of its name
     beside it, and every file whose global functions it declares (or calls,
-    in an inline function or a macro). A variable it names (a sink every
-    component defines for a shared macro) does not make it part of that
-    file."""
+    in an inline function or a macro; comments left out), for a header of
+    src/ (a public header of include/ is its library's, not a file's). A
+    variable it names (a sink every component defines for a shared macro)
+    does not make it part of that file."""
     with open(header, errors="replace") as f:
-        called = set(CALLED.findall(f.read()))
-    owners = {source for source, functions in functions_of.items() if functions & called}
+        called = set(CALLED.findall(COMMENT.sub(" ", f.read())))
+    owners = set()
+    if not os.path.relpath(header, root).startswith(os.pardir):
+        owners = {source for source, functions in functions_of.items() if functions & called}
     own = os.path.relpath(header[: -len(".h")] + ".c", root)
     if own in functions_of:
         owners.add(own)

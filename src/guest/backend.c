@@ -3,13 +3,16 @@
  * is serialized straight into the shared data blob. */
 #include <stdlib.h>
 
+#include "backend.h"
 #include "calls.h"
 #include "clock.h"
 #include "frontend.h"
 #include "graph-run.h"
+#include "host-buffer.h"
 #include "lock.h"
 #include "queued-writes.h"
 #include "remote.h"
+#include "wire.h"
 
 /* for struct ggml_cgraph's uid; the header also defines static helpers
  * this file does not use */

@@ -6,13 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffer.h"
 #include "calls.h"
 #include "frontend.h"
 #include "graph-run.h"
+#include "host-buffer.h"
 #include "lock.h"
+#include "op-cache.h"
 #include "queued-writes.h"
 #include "remote.h"
 #include "shared-blobs.h"
+#include "wire.h"
 
 #define ALLOC_SIZE_SALT 0xa110c5123ull
 

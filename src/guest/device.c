@@ -6,11 +6,17 @@
 #include <string.h>
 
 #include "apir/names.h"
+#include "backend.h"
+#include "buffer.h"
 #include "calls.h"
+#include "device.h"
 #include "env-switch.h"
 #include "frontend.h"
 #include "lock.h"
+#include "op-cache.h"
 #include "remote.h"
+#include "shared-buffer.h"
+#include "wire.h"
 
 static struct vgpu_device *device_of(ggml_backend_dev_t dev)
 {

@@ -1,4 +1,5 @@
-/* libggml-virtgpu internals: the ggml objects of the frontend. */
+/* libggml-virtgpu internals: the ggml objects of the frontend (types only;
+ * each file declares its functions in its own header). */
 #ifndef VGPU_FRONTEND_H
 #define VGPU_FRONTEND_H
 
@@ -73,40 +74,9 @@ struct vgpu_buffer {
  * wire.c (tensors and graphs on the wire), host-buffer.c, op-cache.c;
  * then the connection to the host (remote.h): connection.c,
  * shared-blobs.c, calls.c, lock.c, queued-writes.c, graph-run.c, remote.c,
- * reply-wait.c, call-stats.c, transport*.c, log.c. */
+ * reply-wait.c, call-stats.c, endpoints.c, transport-*.c, log.c. */
 
-/* device.c */
-bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int index, ggml_backend_reg_t reg);
-/* the device's extra buffer types, NULL-terminated (maybe none); NULL for
- * a device that is not a VirtGPU one */
-ggml_backend_buffer_type_t *vgpu_device_extra_bufts(ggml_backend_dev_t dev);
-/* the VirtGPU buffer type behind a ggml one of dev, or NULL */
-struct vgpu_buft *vgpu_buft_of(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft);
-
-/* backend.c */
-ggml_backend_t vgpu_backend_init(struct vgpu_device *d);
-
-/* buffer.c */
-extern const struct ggml_backend_buffer_type_i vgpu_buffer_type_iface;
-
-/* shared-buffer.c */
-/* d's host buffer type, named after d (d->name set) */
-void vgpu_shared_buft_init(struct vgpu_device *d);
-
-/* host-buffer.c */
-/* the free_buffer of every VirtGPU buffer: frees the host's buffer too */
-void vgpu_buffer_release(ggml_backend_buffer_t buffer);
-/* the VirtGPU buffer behind a ggml buffer, or NULL (another backend's) */
-struct vgpu_buffer *vgpu_buffer_of(ggml_backend_buffer_t buffer);
-
-/* op-cache.c */
-void vgpu_cache_init(struct vgpu_cache *c);
-bool vgpu_cache_get(struct vgpu_cache *c, uint64_t key, uint64_t *value);
-void vgpu_cache_put(struct vgpu_cache *c, uint64_t key, uint64_t value);
-/* a key over what such answers depend on: op, parameters, types, layouts */
-uint64_t vgpu_op_key(const struct ggml_tensor *t, uint64_t salt);
-
-/* wire.c: ggml tensors on the wire */
+/* ggml tensors on the wire (wire.c) */
 struct vgpu_tensor_set_slot {
     const struct ggml_tensor *tensor;
     uint32_t generation;
@@ -120,11 +90,5 @@ struct vgpu_tensor_set {
     size_t count;
     uint32_t generation;
 };
-
-bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out);
-/* the tensor of supports_op / get_alloc_size, with its sources */
-void vgpu_inline_op(const struct ggml_tensor *t, struct apir_inline_op *out);
-/* serializes the graph into [out, out + cap); the size written, 0 on failure */
-size_t vgpu_serialize_graph(struct vgpu_tensor_set *set, const struct ggml_cgraph *graph, void *out, size_t cap);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "calls.h"
 #include "frontend.h"
+#include "host-buffer.h"
 
 void vgpu_buffer_release(ggml_backend_buffer_t buffer)
 {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "op-cache.h"
 
 /* The key is mixed a 64-bit word at a time (multiply and xor-shift). */
 static uint64_t mix(uint64_t h, uint64_t word)

@@ -3,7 +3,7 @@
  * refuses, the reason is logged and its devices are missing; with no device
  * at all, llama.cpp carries on with its other backends.
  *
- * Hosts: the endpoints the environment names (transport.c). A host whose
+ * Hosts: the endpoints the environment names (endpoints.c). A host whose
  * GGML library has several devices (a host of this project; llama.cpp's own
  * host shows one) gets one connection per device. */
 #define _GNU_SOURCE
@@ -13,12 +13,13 @@
 
 #include "calls.h"
 #include "connection.h"
+#include "device.h"
 #include "frontend.h"
 #include "ggml-virtgpu.h"
 #include "lock.h"
 #include "log.h"
 #include "remote.h"
-#include "transport.h"
+#include "endpoints.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define MAX_DEVICES 64

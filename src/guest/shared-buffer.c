@@ -14,6 +14,7 @@
 #include "frontend.h"
 #include "lock.h"
 #include "shared-blobs.h"
+#include "shared-buffer.h"
 
 #define SHARED_BUFFER_ALIGNMENT 64
 /* the host pins blobs of at most 256 MiB (the host library's shmem.c); llama.cpp's output

@@ -2,7 +2,7 @@
  * resources mapped through the render node; commands go through
  * EXECBUFFER on ring 0. */
 #define _GNU_SOURCE
-#include "transport.h"
+#include "transport-drm.h"
 
 #include <errno.h>
 #include <fcntl.h>

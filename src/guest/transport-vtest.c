@@ -2,7 +2,7 @@
  * that hosts APIR contexts. Blobs come back as memfds (SCM_RIGHTS) that
  * both sides map; commands go in SUBMIT_CMD2 messages. */
 #define _GNU_SOURCE
-#include "transport.h"
+#include "transport-vtest.h"
 
 #include <errno.h>
 #include <poll.h>

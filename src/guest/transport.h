@@ -2,7 +2,7 @@
  * one ops table over shared-memory blobs that both sides map and command
  * submission, implemented by transport-vtest.c (a Unix socket to apir-server
  * or any vtest server hosting APIR) and transport-drm.c (the virtio-gpu
- * device of a VM); transport.c chooses them from the environment. */
+ * device of a VM); endpoints.c chooses them from the environment. */
 #ifndef VGPU_TRANSPORT_H
 #define VGPU_TRANSPORT_H
 
@@ -68,39 +68,5 @@ static inline void vgpu_transport_destroy(struct vgpu_transport *t)
 {
     t->ops->destroy(t);
 }
-
-/* ---- the transports ------------------------------------------------------- */
-
-/* Connects to a vtest server and starts an APIR context on the APIR capset
- * (or the Venus capset); NULL with the reason logged. */
-struct vgpu_transport *vgpu_transport_vtest_open(const char *socket_path, bool venus_capset);
-
-/* Opens the virtio-gpu render node of a VM and starts an APIR context on
- * the APIR capset (or the Venus capset); NULL with the reason logged. */
-struct vgpu_transport *vgpu_transport_drm_open(bool venus_capset);
-
-/* ---- the hosts the environment names (transport.c) ------------------------ */
-
-/* where a host is, and the capset to ask it for */
-struct vgpu_endpoint {
-    const char *socket_path; /* a vtest socket; NULL: the VM's virtio-gpu device (drm) */
-    bool venus_capset;       /* the Venus capset (the default), else the APIR capset */
-};
-
-struct vgpu_endpoints {
-    struct vgpu_endpoint *items;
-    size_t count;
-    char *paths; /* the socket paths of GGML_VIRTGPU_SOCKETS, which items point into */
-};
-
-/* Every vtest socket of GGML_VIRTGPU_SOCKETS (a colon-separated list), or
- * else the one host GGML_VIRTGPU_TRANSPORT / VTEST_SOCKET_NAME select; the
- * capset is Venus's unless GGML_REMOTING_USE_APIR_CAPSET is set. No
- * endpoint when the choice is invalid, with the reason logged. */
-void vgpu_endpoints_from_env(struct vgpu_endpoints *out);
-void vgpu_endpoints_release(struct vgpu_endpoints *endpoints);
-
-/* A new connection to the endpoint's host; NULL with the reason logged. */
-struct vgpu_transport *vgpu_transport_open(const struct vgpu_endpoint *endpoint);
 
 #endif

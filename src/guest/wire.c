@@ -6,7 +6,9 @@
 
 #include "apir-graph.h"
 #include "frontend.h"
+#include "host-buffer.h"
 #include "log.h"
+#include "wire.h"
 
 /* for the cgraph's use counts; the header also defines static helpers this
  * file does not use */

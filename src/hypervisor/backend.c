@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 
-#include "hv-internal.h"
+#include "backend.h"
 
 static void close_library(struct hv_backend *backend)
 {

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "apir-codec.h"
-#include "hv-internal.h"
+#include "backend.h"
 #include "clock.h"
+#include "context.h"
+#include "stats.h"
 
 struct reply_channel {
     uint32_t *notify;

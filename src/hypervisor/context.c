@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hv-internal.h"
+#include "backend.h"
+#include "context.h"
 #include "ctx-table.h"
 #include "limit-value.h"
 

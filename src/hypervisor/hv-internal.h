@@ -1,7 +1,8 @@
 /* libapir internals: a context's configuration, resources and the backend
  * library it loaded. Their names start with hv_ (the hypervisor's); apir_
  * names libapir's public API (include/apir/apir.h), whose struct
- * apir_context is defined here.
+ * apir_context is defined here, with the types of the parts; each file
+ * declares its functions in its own header (backend.h, context.h, stats.h).
  *
  * The files call each other one way only: commands.c (the commands) uses
  * stats.c (their counters), context.c (contexts, callbacks) and backend.c
@@ -57,19 +58,5 @@ struct apir_context {
 
 /* the callbacks handed to the backend library (context.c) */
 extern struct apir_callbacks hv_callbacks;
-
-struct hv_resource *hv_find_resource(struct apir_context *ctx, uint32_t res_id);
-
-/* backend.c: loads the library at path (NULL: none configured) and
- * initializes it for context ctx_id; returns an APIR_LOAD_LIBRARY_ code. */
-uint32_t hv_backend_load(struct hv_backend *backend, const char *path, uint32_t ctx_id,
-                         struct apir_callbacks *callbacks);
-/* Releases what the library holds for ctx_id and unloads it, if loaded. */
-void hv_backend_unload(struct hv_backend *backend, uint32_t ctx_id);
-
-/* stats.c: counts a command of `type` (call: a FORWARD's flags) that took
- * `ns` to answer, then stores the backend's usage; only while counting. */
-void hv_stats_count_command(struct apir_context *ctx, uint32_t type, uint32_t call, size_t command_bytes,
-                            size_t reply_bytes, int64_t ns);
 
 #endif

@@ -1,7 +1,7 @@
 /* libapir: a context's counters (apir_context_count_into), in memory its
  * embedder provides and may share with a process that reports them. */
-#include "hv-internal.h"
 #include "counters.h"
+#include "stats.h"
 
 _Static_assert(APIR_LATENCY_BUCKETS == LATENCY_BUCKETS, "apir.h describes counters.h's buckets");
 

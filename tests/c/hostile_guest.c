@@ -22,6 +22,7 @@
 #include "lock.h"
 #include "queued-writes.h"
 #include "remote.h"
+#include "transport-vtest.h"
 #include "vtest-protocol.h"
 
 static const char *socket_path;

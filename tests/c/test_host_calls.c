@@ -26,7 +26,7 @@
 #include "graph-run.h"
 #include "lock.h"
 #include "remote.h"
-#include "transport.h"
+#include "transport-vtest.h"
 
 #define N 256
 

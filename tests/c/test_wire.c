@@ -12,6 +12,7 @@
 #include "ggml-impl.h"
 #pragma GCC diagnostic pop
 #include "frontend.h"
+#include "wire.h"
 #include "virtgpu-uapi.h"
 
 #define MAX_TENSORS 64

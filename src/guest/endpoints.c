@@ -1,13 +1,15 @@
 /* The choice of transport, in one place: which hosts the environment names,
  * and opening a connection to one of them. */
 #define _GNU_SOURCE
-#include "transport.h"
+#include "endpoints.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "apir/names.h"
 #include "log.h"
+#include "transport-drm.h"
+#include "transport-vtest.h"
 #include "vtest-protocol.h"
 
 static bool add_endpoint(struct vgpu_endpoints *list, const char *socket_path, bool venus_capset)
