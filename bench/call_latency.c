@@ -40,8 +40,8 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < calls; i++) {
-        const struct apir_msg_none none = { 0 };
-        struct apir_msg_i32 count = { .value = 0 };
+        const struct wire_msg_none none = { 0 };
+        struct wire_msg_i32 count = { .value = 0 };
         const uint64_t start = now_ns();
         const bool ok = vgpu_device_get_count(r, &none, &count) && count.value == 1;
         times[i] = now_ns() - start;

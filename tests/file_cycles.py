@@ -29,12 +29,12 @@ import sys
 import tempfile
 
 # The link units: artifact -> the CMake targets (under src/) whose objects it
-# links. apir_codec is linked into every component.
+# links. wire_codec is linked into every component.
 LINK_UNITS = {
-    "libggml-virtgpu.so": ["vgpu_frontend", "vgpu_remote", "apir_codec"],
-    "libggml-virtgpu-backend.so": ["ggml-virtgpu-backend", "apir_codec"],
-    "libapir.so": ["apir", "apir_codec"],
-    "apir-server": ["apir-server", "apir_codec"],
+    "libggml-virtgpu.so": ["vgpu_frontend", "vgpu_remote", "wire_codec"],
+    "libggml-virtgpu-backend.so": ["ggml-virtgpu-backend", "wire_codec"],
+    "libapir.so": ["apir", "wire_codec"],
+    "apir-server": ["apir-server", "wire_codec"],
 }
 
 SOURCE_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src"))

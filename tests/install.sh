@@ -60,7 +60,7 @@ cat >"$TEST_TMP/program.c" <<'EOF'
 
 int main(void)
 {
-    struct apir_capset capset;
+    struct wire_capset capset;
     const ggml_backend_reg_t reg = ggml_backend_virtgpu_reg();
     printf("APIR capset: %s\n", apir_capset_get(APIR_CAPSET_ID_APIR, &capset) ? "served" : "not served");
     printf("%s devices: %zu\n", ggml_backend_reg_name(reg), ggml_backend_reg_dev_count(reg));

@@ -44,7 +44,7 @@ APIR_API bool apir_venus_routed(void);
 
 /* Fills the capability set reported for capset_id. Returns false when this
  * component does not serve that capset (Venus without routing, others). */
-APIR_API bool apir_capset_get(uint32_t capset_id, struct apir_capset *out);
+APIR_API bool apir_capset_get(uint32_t capset_id, struct wire_capset *out);
 
 /* Creates context ctx_id (unique in the process). On failure returns NULL
  * and writes why to err (which names the variable to set, if that is it). */
@@ -96,7 +96,7 @@ APIR_API void apir_context_destroy(struct apir_context *ctx);
  * (through shared memory) reads it meanwhile with relaxed atomic loads of
  * whole 64-bit words. */
 struct apir_context_stats {
-    uint64_t calls[APIR_CALL_INDEX_COUNT]; /* forwarded calls, by apir_call_index() */
+    uint64_t calls[APIR_CALL_INDEX_COUNT]; /* forwarded calls, by wire_call_index() */
     uint64_t other_commands;               /* handshakes, library loads, unknown calls */
     uint64_t command_bytes;                /* in: the commands' bytes */
     uint64_t reply_bytes;                  /* out: their replies' payload bytes */

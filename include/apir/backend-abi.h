@@ -17,7 +17,7 @@
 #define APIR_BACKEND_DISPATCHER_SYMBOL "apir_backend_dispatcher"
 #define APIR_BACKEND_DEINIT_SYMBOL "apir_backend_deinit"
 
-struct apir_callbacks {
+struct apir_backend_callbacks {
     /* the value of a configuration key of the context, or NULL */
     const char *(*get_config)(uint32_t ctx_id, const char *key);
     /* the host mapping of a shared-memory resource of the context, or NULL */
@@ -33,12 +33,12 @@ struct apir_callbacks {
 
 /* Returns an apir_load_library_code: APIR_LOAD_LIBRARY_INIT_BASE_INDEX +
  * an apir_backend_init_code once the library got that far. */
-typedef uint32_t (*apir_backend_initialize_fn)(uint32_t ctx_id, struct apir_callbacks *cbs);
+typedef uint32_t (*apir_backend_initialize_fn)(uint32_t ctx_id, struct apir_backend_callbacks *cbs);
 
-/* Runs forwarded call `call` (an apir_call): decodes its arguments from
+/* Runs forwarded call `call` (an wire_call): decodes its arguments from
  * [dec_cur, dec_end), encodes its reply into [enc_cur, enc_end), stores the
  * end of the reply in *enc_cur_after, and returns the call's return code. */
-typedef uint32_t (*apir_backend_dispatcher_fn)(uint32_t ctx_id, struct apir_callbacks *cbs,
+typedef uint32_t (*apir_backend_dispatcher_fn)(uint32_t ctx_id, struct apir_backend_callbacks *cbs,
                                                uint32_t call, char *dec_cur, const char *dec_end,
                                                char *enc_cur, const char *enc_end,
                                                char **enc_cur_after);

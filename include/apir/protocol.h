@@ -24,20 +24,20 @@
 #define APIR_VENUS_COMMAND_OFFSET 331u
 
 /* The capability set an APIR host reports (24 bytes). */
-struct apir_capset {
-    uint32_t apir_version;            /* 1 */
+struct wire_capset {
+    uint32_t wire_version;            /* 1 */
     uint32_t supports_blob_resources; /* 1 */
     uint32_t reserved[4];
 };
 
 /* Whether caps is an APIR host's: a Venus capset not routed to APIR (whose
  * second word is a Vulkan version) is not. */
-bool apir_capset_valid(const struct apir_capset *caps);
+bool wire_capset_valid(const struct wire_capset *caps);
 
 /* ---- command header ---------------------------------------------------- */
 
 /* Every command starts with three u32: type, flags, reply resource id. */
-enum apir_command_type {
+enum wire_command_type {
     APIR_CMD_HANDSHAKE = 0,
     APIR_CMD_LOAD_LIBRARY = 1,
     APIR_CMD_FORWARD = 2,
@@ -54,7 +54,7 @@ enum apir_command_type {
  * payload_size bytes (its last aligned word), or 0 when the payload is too
  * small to hold it past the reply's own bytes (the call then just runs). */
 #define APIR_ACCEPT_MIN_OFFSET 64u
-static inline size_t apir_accept_word_offset(size_t payload_size)
+static inline size_t wire_accept_word_offset(size_t payload_size)
 {
     const size_t at = payload_size >= 4 ? (payload_size - 4) & ~(size_t)3 : 0;
     return at >= APIR_ACCEPT_MIN_OFFSET ? at : 0;
@@ -76,7 +76,7 @@ enum apir_load_library_code {
 /* The numbers are llama.cpp's. Not sent, so not named: 0 (a call that
  * reached the host library is answered 4 + its code) and 2 (TIMEOUT,
  * which llama.cpp's guest makes up itself when no reply comes). */
-enum apir_forward_code {
+enum wire_forward_code {
     APIR_FORWARD_NO_DISPATCH_FCT = 1,
     APIR_FORWARD_FAILED_TO_SYNC_STREAMS = 3,
     /* codes >= 4 are 4 + the forwarded call's own return code */
@@ -112,17 +112,17 @@ enum apir_backend_init_code {
     X(MALFORMED, 20, "malformed request")
 
 #define APIR_CALL_ERROR_ENTRY(NAME, number, what) APIR_CALL_##NAME = number,
-enum apir_call_error { APIR_CALL_ERRORS(APIR_CALL_ERROR_ENTRY) };
+enum wire_call_error { APIR_CALL_ERRORS(APIR_CALL_ERROR_ENTRY) };
 #undef APIR_CALL_ERROR_ENTRY
 
 /* what a return code means ("over a limit (...)"), or NULL for a code that
  * is not one of APIR_CALL_ERRORS */
-const char *apir_call_error_text(uint32_t code);
+const char *wire_call_error_text(uint32_t code);
 
 /* ---- forwarded ggml calls (the flags word of a FORWARD command) -------- */
 
 /* THE list of forwarded calls: X(NAME, number, name, request, reply).
- * request and reply name message layouts of src/codec/apir-calls.h; the
+ * request and reply name message layouts of src/codec/wire-calls.h; the
  * enum, the names, the host's dispatch and the guest's typed callers are
  * all generated from this list. Numbers 0..22 are llama.cpp's APIR 0.2
  * calls (but 13). Numbers 0x5647xxxx are this project's extensions: llama.cpp's own
@@ -174,12 +174,12 @@ const char *apir_call_error_text(uint32_t code);
     X(EXT_BUFT_SUPPORTS_OP, 0x56470007, ext_buft_supports_op, buft_op, boolean)              \
     /* ext_graph_run that says when the host has taken the work (its writes                  \
      * run, its graph found or validated, its indices checked): the host sets                \
-     * the last word of the reply page (apir_accept_word_offset) to 1 then,                  \
+     * the last word of the reply page (wire_accept_word_offset) to 1 then,                  \
      * before it computes, and the reply word when done, as for any call */                  \
     X(EXT_GRAPH_RUN_ASYNC, 0x56470008, ext_graph_run_async, graph_run, graph_result)
 
 #define APIR_CALL_ENUM_ENTRY(NAME, number, name, request, reply) APIR_CALL_##NAME = number,
-enum apir_call { APIR_CALLS(APIR_CALL_ENUM_ENTRY) };
+enum wire_call { APIR_CALLS(APIR_CALL_ENUM_ENTRY) };
 #undef APIR_CALL_ENUM_ENTRY
 
 /* the calls of llama.cpp's protocol are 0 .. APIR_CALL_COUNT - 1 */
@@ -189,13 +189,13 @@ enum apir_call { APIR_CALLS(APIR_CALL_ENUM_ENTRY) };
 
 /* the calls numbered densely in list order, for per-call tables */
 #define APIR_CALL_INDEX_ENTRY(NAME, number, name, request, reply) APIR_CALL_INDEX_##NAME,
-enum apir_call_index { APIR_CALLS(APIR_CALL_INDEX_ENTRY) APIR_CALL_INDEX_COUNT };
+enum wire_call_index { APIR_CALLS(APIR_CALL_INDEX_ENTRY) APIR_CALL_INDEX_COUNT };
 #undef APIR_CALL_INDEX_ENTRY
 
 /* the call's name ("device_get_name"), or "unknown" */
-const char *apir_call_name(uint32_t call);
-/* the call's apir_call_index, or -1 for a number not in the list */
-int apir_call_index(uint32_t call);
+const char *wire_call_name(uint32_t call);
+/* the call's wire_call_index, or -1 for a number not in the list */
+int wire_call_index(uint32_t call);
 
 /* ---- tensors on the wire ----------------------------------------------- */
 
@@ -208,7 +208,7 @@ int apir_call_index(uint32_t call);
  * id, src[] and view_src identify tensors within one message; buffer is the
  * host's opaque buffer handle; data is the offset of the tensor's first byte
  * from the buffer's base. ne and nb are 32-bit on the wire. */
-struct apir_wire_tensor {
+struct wire_tensor {
     uint64_t id;
     uint32_t type;
     uint32_t use_count; /* ext_graph_run graphs: ggml's use count of the tensor in the
@@ -227,14 +227,14 @@ struct apir_wire_tensor {
     uint8_t reserved1[8];
 };
 
-_Static_assert(sizeof(struct apir_wire_tensor) == 304, "wire tensor is 304 bytes");
+_Static_assert(sizeof(struct wire_tensor) == 304, "wire tensor is 304 bytes");
 
 /* The tensor of supports_op / get_alloc_size: the layout of ggml's own
  * struct ggml_tensor at protocol 0.2 (336 bytes). Pointer fields only say
  * "present" (non-zero) or "absent"; the present ones follow it in the stream:
  * an 8-byte buffer handle, then the view source, then each source, each as
- * another apir_inline_tensor. */
-struct apir_inline_tensor {
+ * another wire_inline_tensor. */
+struct wire_inline_tensor {
     uint32_t type;
     uint32_t reserved0;
     uint64_t buffer;
@@ -252,7 +252,7 @@ struct apir_inline_tensor {
     uint8_t reserved1[8];
 };
 
-_Static_assert(sizeof(struct apir_inline_tensor) == 336, "inline tensor is 336 bytes");
+_Static_assert(sizeof(struct wire_inline_tensor) == 336, "inline tensor is 336 bytes");
 
 /* Sizes of the guest's long-lived shared-memory blobs. */
 #define APIR_REPLY_BLOB_SIZE 0x4000u

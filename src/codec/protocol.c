@@ -1,7 +1,7 @@
 #include "apir/protocol.h"
 #include <stddef.h>
 
-const char *apir_call_name(uint32_t call)
+const char *wire_call_name(uint32_t call)
 {
 #define APIR_CALL_NAME_CASE(NAME, number, name, request, reply) \
     case APIR_CALL_##NAME: return #name;
@@ -12,7 +12,7 @@ const char *apir_call_name(uint32_t call)
 #undef APIR_CALL_NAME_CASE
 }
 
-int apir_call_index(uint32_t call)
+int wire_call_index(uint32_t call)
 {
 #define APIR_CALL_INDEX_CASE(NAME, number, name, request, reply) \
     case APIR_CALL_##NAME: return APIR_CALL_INDEX_##NAME;
@@ -23,12 +23,12 @@ int apir_call_index(uint32_t call)
 #undef APIR_CALL_INDEX_CASE
 }
 
-bool apir_capset_valid(const struct apir_capset *caps)
+bool wire_capset_valid(const struct wire_capset *caps)
 {
-    return caps->apir_version == 1 && caps->supports_blob_resources <= 1;
+    return caps->wire_version == 1 && caps->supports_blob_resources <= 1;
 }
 
-const char *apir_call_error_text(uint32_t code)
+const char *wire_call_error_text(uint32_t code)
 {
 #define APIR_CALL_ERROR_CASE(NAME, number, what) \
     case APIR_CALL_##NAME: return what;

@@ -25,7 +25,7 @@ struct vgpu_backend {
     struct vgpu_device *device;
     struct vgpu_tensor_set tensors; /* reused by every graph */
     uint64_t kept_uid;              /* uid of the graph the host keeps for us; 0: none */
-    struct apir_msg_graph_run run;  /* the request of a graph run (large: not on the stack) */
+    struct wire_msg_graph_run run;  /* the request of a graph run (large: not on the stack) */
     struct vgpu_run_outputs outputs; /* where a run's outputs will be in the data blob */
 };
 
@@ -58,8 +58,8 @@ static uint64_t serialize(struct vgpu_backend *b, struct vgpu_remote *r, const s
  * before it by vgpu_request). */
 static int32_t compute_whole(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph)
 {
-    struct apir_msg_graph req = { .res_id = r->data.res_id, .size = serialize(b, r, graph) };
-    struct apir_msg_i32 status = { .value = GGML_STATUS_FAILED };
+    struct wire_msg_graph req = { .res_id = r->data.res_id, .size = serialize(b, r, graph) };
+    struct wire_msg_i32 status = { .value = GGML_STATUS_FAILED };
     if (req.size == 0 || vgpu_backend_graph_compute_locked(r, &req, &status) != APIR_CALL_OK) {
         return GGML_STATUS_FAILED;
     }
@@ -67,7 +67,7 @@ static int32_t compute_whole(struct vgpu_backend *b, struct vgpu_remote *r, cons
 }
 
 /* Where the host puts the graph's outputs in the data blob (the layout of
- * apir-calls.h), as far as they fit APIR_MAX_OUTPUTS: for get_tensor to
+ * wire-calls.h), as far as they fit APIR_MAX_OUTPUTS: for get_tensor to
  * find, once the reply says how many came. */
 static void layout_outputs(const struct ggml_cgraph *graph, struct vgpu_run_outputs *out)
 {
@@ -80,7 +80,7 @@ static void layout_outputs(const struct ggml_cgraph *graph, struct vgpu_run_outp
             continue;
         }
         const struct vgpu_buffer *buffer = vgpu_buffer_of(node->buffer); /* serialized: one of ours */
-        const uint64_t at = apir_output_offset(used);
+        const uint64_t at = wire_output_offset(used);
         used = at + ggml_nbytes(node);
         out->items[out->count++] = (struct vgpu_run_output){
             .buffer = buffer->handle, .start = (uintptr_t)node->data, .size = ggml_nbytes(node), .at = (size_t)at
@@ -92,10 +92,10 @@ static void layout_outputs(const struct ggml_cgraph *graph, struct vgpu_run_outp
  * as the host has taken the work (*taken), and the run's end is waited for
  * where ggml needs it (the next call, get_tensor, synchronize); a host
  * without it gets ext_graph_run. */
-static uint32_t run_once(struct vgpu_backend *b, struct vgpu_remote *r, struct apir_msg_graph_result *result,
+static uint32_t run_once(struct vgpu_backend *b, struct vgpu_remote *r, struct wire_msg_graph_result *result,
                          bool *taken)
 {
-    struct apir_msg_graph_run *req = &b->run;
+    struct wire_msg_graph_run *req = &b->run;
     *taken = false;
     if (!r->no_async_run) {
         const uint32_t rc = vgpu_graph_run_async_locked(r, req, &b->outputs, result);
@@ -119,7 +119,7 @@ static uint32_t run_once(struct vgpu_backend *b, struct vgpu_remote *r, struct a
 static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, const struct ggml_cgraph *graph,
                                 int32_t *status)
 {
-    struct apir_msg_graph_run *req = &b->run;
+    struct wire_msg_graph_run *req = &b->run;
     vgpu_take_writes(r, &req->writes);
     req->key = graph->uid;
     req->res_id = r->data.res_id;
@@ -127,7 +127,7 @@ static uint32_t run_with_writes(struct vgpu_backend *b, struct vgpu_remote *r, c
     const bool named = graph->uid != 0 && graph->uid == b->kept_uid;
     req->size = named ? 0 : serialize(b, r, graph);
     layout_outputs(graph, &b->outputs);
-    struct apir_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
+    struct wire_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
     bool taken = false;
     uint32_t rc = named || req->size > 0 ? run_once(b, r, &result, &taken) : APIR_CALL_FAILED;
     if (rc == APIR_CALL_OK && !taken && !result.kept) {

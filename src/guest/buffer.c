@@ -44,11 +44,11 @@ static bool tensor_io(struct vgpu_buffer *b, uint32_t call, const struct ggml_te
                       size_t size, const void *src, void *dst)
 {
     struct vgpu_remote *r = b->device->remote;
-    struct apir_msg_tensor_io req = { .buffer = b->handle, .res_id = r->data.res_id, .offset = offset, .size = size };
+    struct wire_msg_tensor_io req = { .buffer = b->handle, .res_id = r->data.res_id, .offset = offset, .size = size };
     if (!vgpu_wire_tensor(t, &req.tensor)) {
         return false;
     }
-    struct apir_msg_none none;
+    struct wire_msg_none none;
     vgpu_lock(r);
     if (call == APIR_CALL_BUFFER_GET_TENSOR && dst != NULL &&
         vgpu_read_run_output(r, b->handle, (uintptr_t)t->data + offset, size, dst)) {
@@ -97,7 +97,7 @@ static void tensor_transfer(ggml_backend_buffer_t buffer, uint32_t call, const s
         const void *from = fill ? fill_chunk : src ? (const char *)src + done : NULL;
         void *to = dst ? (char *)dst + done : NULL;
         if ((fill && fill_chunk == NULL) || !tensor_io(b, call, t, offset + done, chunk, from, to)) {
-            VGPU_CALL_ERROR(b->device->remote, "%s of tensor '%s' (%zu bytes) failed", apir_call_name(call), t->name,
+            VGPU_CALL_ERROR(b->device->remote, "%s of tensor '%s' (%zu bytes) failed", wire_call_name(call), t->name,
                             size);
             break;
         }
@@ -126,8 +126,8 @@ static bool set_whole_tensor(struct vgpu_buffer *b, const struct ggml_tensor *t,
     }
     LOG_DEBUG("tensor '%s' (%zu MiB) is written whole through a blob of its own", t->name, size >> 20);
     memcpy(blob.ptr, src, size);
-    struct apir_msg_tensor_io req = { .buffer = b->handle, .res_id = blob.res_id, .offset = 0, .size = size };
-    struct apir_msg_none none;
+    struct wire_msg_tensor_io req = { .buffer = b->handle, .res_id = blob.res_id, .offset = 0, .size = size };
+    struct wire_msg_none none;
     const bool ok = vgpu_wire_tensor(t, &req.tensor) && vgpu_buffer_set_tensor_locked(r, &req, &none) == APIR_CALL_OK;
     vgpu_transport_destroy_blob(transport, &blob);
     vgpu_unlock(r);
@@ -186,8 +186,8 @@ static bool buffer_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_te
     if (from == NULL || from->device != b->device) {
         return false;
     }
-    struct apir_msg_copy req = { .buffer = b->handle };
-    struct apir_msg_boolean copied = { .value = false };
+    struct wire_msg_copy req = { .buffer = b->handle };
+    struct wire_msg_boolean copied = { .value = false };
     return vgpu_wire_tensor(src, &req.src) && vgpu_wire_tensor(dst, &req.dst) &&
            vgpu_buffer_cpy_tensor(b->device->remote, &req, &copied) && copied.value;
 }
@@ -195,8 +195,8 @@ static bool buffer_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_te
 static void buffer_clear(ggml_backend_buffer_t buffer, uint8_t value)
 {
     struct vgpu_buffer *b = buffer_of(buffer);
-    const struct apir_msg_clear req = { .buffer = b->handle, .value = value };
-    struct apir_msg_none none;
+    const struct wire_msg_clear req = { .buffer = b->handle, .value = value };
+    struct wire_msg_none none;
     if (!vgpu_buffer_clear(b->device->remote, &req, &none)) {
         VGPU_CALL_ERROR(b->device->remote, "clearing a buffer of %zu bytes failed", buffer->size);
     }
@@ -227,15 +227,15 @@ static const char *buft_get_name(ggml_backend_buffer_type_t buft)
 static uint64_t alloc_on_host(const struct vgpu_buft *t, size_t size, uint64_t *base)
 {
     struct vgpu_device *d = t->device;
-    const struct apir_msg_alloc req = { .buft = t->handle, .size = size };
-    struct apir_msg_u64 handle = { .value = 0 };
+    const struct wire_msg_alloc req = { .buft = t->handle, .size = size };
+    struct wire_msg_u64 handle = { .value = 0 };
     if (!vgpu_buffer_type_alloc_buffer(d->remote, &req, &handle) || handle.value == 0) {
         VGPU_CALL_ERROR(d->remote, "%s: the host could not allocate %zu MiB", t->name, size >> 20);
         return 0;
     }
-    const struct apir_msg_u64 named = { .value = handle.value };
-    struct apir_msg_u64 reply;
-    struct apir_msg_none none;
+    const struct wire_msg_u64 named = { .value = handle.value };
+    struct wire_msg_u64 reply;
+    struct wire_msg_none none;
     if (!vgpu_buffer_get_base(d->remote, &named, &reply)) {
         vgpu_buffer_free_buffer(d->remote, &named, &none);
         return 0;
@@ -279,9 +279,9 @@ static size_t buft_get_alloc_size(ggml_backend_buffer_type_t buft, const struct 
     if (vgpu_cache_get(&d->alloc_size, key, &size)) {
         return (size_t)size;
     }
-    struct apir_msg_buft_op req = { .buft = t->handle };
+    struct wire_msg_buft_op req = { .buft = t->handle };
     vgpu_inline_op(tensor, &req.op);
-    struct apir_msg_u64 reply = { .value = 0 };
+    struct wire_msg_u64 reply = { .value = 0 };
     if (!vgpu_buffer_type_get_alloc_size(d->remote, &req, &reply) || reply.value < ggml_nbytes(tensor)) {
         return ggml_nbytes(tensor);
     }

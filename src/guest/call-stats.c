@@ -7,7 +7,7 @@
 
 void vgpu_stats_record(struct vgpu_call_stats *s, uint32_t call, int64_t ns)
 {
-    const int i = apir_call_index(call);
+    const int i = wire_call_index(call);
     if (i >= 0) {
         const uint64_t elapsed = ns > 0 ? (uint64_t)ns : 0;
         s->count[i]++;

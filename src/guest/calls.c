@@ -8,7 +8,7 @@ static bool carries_writes(uint32_t call)
     return call == APIR_CALL_EXT_SET_TENSORS || call == APIR_CALL_EXT_GRAPH_RUN || call == APIR_CALL_EXT_GRAPH_RUN_ASYNC;
 }
 
-struct apir_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call)
+struct wire_encoder *vgpu_request(struct vgpu_remote *r, uint32_t call)
 {
     if (r->queue.writes.count > 0 && !carries_writes(call)) {
         vgpu_flush_writes(r);

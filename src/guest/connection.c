@@ -15,8 +15,8 @@
 static bool handshake(struct vgpu_remote *r)
 {
     vgpu_begin_command(r, APIR_CMD_HANDSHAKE, 0);
-    apir_encode_u32(&r->enc, APIR_PROTOCOL_MAJOR);
-    apir_encode_u32(&r->enc, APIR_PROTOCOL_MINOR);
+    wire_encode_u32(&r->enc, APIR_PROTOCOL_MAJOR);
+    wire_encode_u32(&r->enc, APIR_PROTOCOL_MINOR);
     uint32_t ret;
     if (!vgpu_round_trip(r, HANDSHAKE_TIMEOUT_MS, &ret)) {
         LOG_ERROR("the host did not answer the APIR handshake: it does not serve APIR contexts "
@@ -29,10 +29,10 @@ static bool handshake(struct vgpu_remote *r)
                        APIR_HANDSHAKE_MAGIC);
         return false;
     }
-    struct apir_decoder dec;
+    struct wire_decoder dec;
     vgpu_reply_decoder(r, &dec);
-    r->host_major = apir_decode_u32(&dec);
-    r->host_minor = apir_decode_u32(&dec);
+    r->host_major = wire_decode_u32(&dec);
+    r->host_minor = wire_decode_u32(&dec);
     if (r->host_major != APIR_PROTOCOL_MAJOR) {
         LOG_ERROR("the host speaks APIR protocol %u.%u, this guest %u.%u: major versions differ", r->host_major,
                        r->host_minor, APIR_PROTOCOL_MAJOR, APIR_PROTOCOL_MINOR);
@@ -119,7 +119,7 @@ static bool load_library(struct vgpu_remote *r)
  * APIR_CALL_FAILED, as before. */
 static void ask_for_error_codes(struct vgpu_remote *r)
 {
-    struct apir_msg_none none = { 0 };
+    struct wire_msg_none none = { 0 };
     r->error_codes = vgpu_ext_error_codes_locked(r, &none, &none) == APIR_CALL_OK;
     if (!r->error_codes) {
         LOG_DEBUG("the host does not say why it refuses a call: its own log will");
@@ -142,7 +142,7 @@ struct vgpu_remote *vgpu_remote_open(struct vgpu_transport *transport)
         vgpu_remote_close(r);
         return NULL;
     }
-    r->accept_at = apir_accept_word_offset(r->reply.size - APIR_REPLY_PAYLOAD_OFFSET);
+    r->accept_at = wire_accept_word_offset(r->reply.size - APIR_REPLY_PAYLOAD_OFFSET);
     r->no_async_run = r->accept_at == 0; /* no room for the acceptance word */
     if (!handshake(r) || !load_library(r)) {
         vgpu_remote_close(r);

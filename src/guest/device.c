@@ -27,13 +27,13 @@ static const struct ggml_backend_device_i device_iface;
 
 /* ---- asking the host ---------------------------------------------------- */
 
-static const struct apir_msg_none no_args;
+static const struct wire_msg_none no_args;
 
-static bool fetch_string(struct vgpu_remote *r, bool (*call)(struct vgpu_remote *, const struct apir_msg_none *,
-                                                           struct apir_msg_string *),
+static bool fetch_string(struct vgpu_remote *r, bool (*call)(struct vgpu_remote *, const struct wire_msg_none *,
+                                                           struct wire_msg_string *),
                          char *out, size_t cap)
 {
-    struct apir_msg_string reply;
+    struct wire_msg_string reply;
     if (!call(r, &no_args, &reply)) {
         return false;
     }
@@ -45,11 +45,11 @@ static bool fetch_string(struct vgpu_remote *r, bool (*call)(struct vgpu_remote 
 
 /* a size property of buffer type b */
 static bool fetch_buft_size(struct vgpu_buft *b,
-                            bool (*call)(struct vgpu_remote *, const struct apir_msg_u64 *, struct apir_msg_u64 *),
+                            bool (*call)(struct vgpu_remote *, const struct wire_msg_u64 *, struct wire_msg_u64 *),
                             size_t *out)
 {
-    const struct apir_msg_u64 req = { .value = b->handle };
-    struct apir_msg_u64 reply;
+    const struct wire_msg_u64 req = { .value = b->handle };
+    struct wire_msg_u64 reply;
     if (!call(b->device->remote, &req, &reply)) {
         return false;
     }
@@ -59,7 +59,7 @@ static bool fetch_buft_size(struct vgpu_buft *b,
 
 static bool fetch_memory(struct vgpu_device *d)
 {
-    struct apir_msg_memory reply;
+    struct wire_msg_memory reply;
     if (!vgpu_device_get_memory(d->remote, &no_args, &reply)) {
         return false;
     }
@@ -71,7 +71,7 @@ static bool fetch_memory(struct vgpu_device *d)
 /* The host's CPU is a remote accelerator to the guest: shown as a GPU. */
 static bool fetch_type(struct vgpu_device *d)
 {
-    struct apir_msg_u32 reply;
+    struct wire_msg_u32 reply;
     if (!vgpu_device_get_type(d->remote, &no_args, &reply)) {
         return false;
     }
@@ -94,8 +94,8 @@ static bool fetch_buft(struct vgpu_device *d, struct vgpu_buft *b, uint64_t hand
         snprintf(b->name, sizeof b->name, "%s", d->name);
         return true;
     }
-    const struct apir_msg_u64 req = { .value = handle };
-    struct apir_msg_string host_name;
+    const struct wire_msg_u64 req = { .value = handle };
+    struct wire_msg_string host_name;
     if (!vgpu_buffer_type_get_name(d->remote, &req, &host_name)) {
         return false;
     }
@@ -116,20 +116,20 @@ static bool fetch_has_host_buffer(struct vgpu_device *d)
     if (env_switch_on(ENV_NO_HOST_BUFFER)) {
         return false;
     }
-    struct apir_msg_props props = { .host_buffer = false };
+    struct wire_msg_props props = { .host_buffer = false };
     return vgpu_device_get_props(d->remote, &no_args, &props) && props.host_buffer;
 }
 
 static bool fetch_buffer_type(struct vgpu_device *d)
 {
-    struct apir_msg_u64 reply;
+    struct wire_msg_u64 reply;
     return vgpu_device_get_buffer_type(d->remote, &no_args, &reply) && fetch_buft(d, &d->buft, reply.value, false);
 }
 
 /* The host's extra buffer types; none from a host without ext_extra_bufts. */
 static void fetch_extra_bufts(struct vgpu_device *d)
 {
-    struct apir_msg_handles reply = { .value = { .count = 0 } };
+    struct wire_msg_handles reply = { .value = { .count = 0 } };
     vgpu_lock(d->remote);
     const uint32_t rc = vgpu_ext_extra_bufts_locked(d->remote, &no_args, &reply);
     vgpu_unlock(d->remote);
@@ -178,9 +178,9 @@ bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int ind
 
 static bool ask_supports_op(struct vgpu_device *d, const struct ggml_tensor *op)
 {
-    struct apir_msg_op req;
+    struct wire_msg_op req;
     vgpu_inline_op(op, &req.op);
-    struct apir_msg_boolean reply = { .value = false };
+    struct wire_msg_boolean reply = { .value = false };
     return vgpu_device_supports_op(d->remote, &req, &reply) && reply.value;
 }
 
@@ -188,9 +188,9 @@ static bool ask_supports_op(struct vgpu_device *d, const struct ggml_tensor *op)
  * supports_op does not know where the sources are */
 static bool ask_supports_op_with_weight_in(const struct vgpu_buft *b, const struct ggml_tensor *op)
 {
-    struct apir_msg_buft_op req = { .buft = b->handle };
+    struct wire_msg_buft_op req = { .buft = b->handle };
     vgpu_inline_op(op, &req.op);
-    struct apir_msg_boolean reply = { .value = false };
+    struct wire_msg_boolean reply = { .value = false };
     return vgpu_ext_buft_supports_op(b->device->remote, &req, &reply) && reply.value;
 }
 

@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "ggml-backend-impl.h"
 
 struct vgpu_remote;

@@ -17,12 +17,12 @@ static _Atomic uint32_t *accept_word(const struct vgpu_remote *r)
 
 /* The graph run's result into *result: its return code. */
 static uint32_t graph_run_result(struct vgpu_remote *r, int64_t start_ns, uint32_t ret,
-                                 struct apir_msg_graph_result *result)
+                                 struct wire_msg_graph_result *result)
 {
-    struct apir_decoder dec;
+    struct wire_decoder dec;
     uint32_t rc = vgpu_call_answer(r, start_ns, ret, &dec);
     if (rc == APIR_CALL_OK) {
-        apir_decode_msg_graph_result(&dec, result);
+        wire_decode_msg_graph_result(&dec, result);
         rc = vgpu_reply_status(r, &dec);
     }
     return rc;
@@ -44,12 +44,12 @@ static void log_run_taken(const struct vgpu_remote *r, int64_t submitted_ns)
               (double)(submitted_ns - r->last_run_end_ns) / 1e3);
 }
 
-uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_msg_graph_run *req,
-                                     const struct vgpu_run_outputs *outputs, struct apir_msg_graph_result *result)
+uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct wire_msg_graph_run *req,
+                                     const struct vgpu_run_outputs *outputs, struct wire_msg_graph_result *result)
 {
     /* not vgpu_request (calls.h): the run carries the queued writes, so
      * none are sent first */
-    apir_encode_msg_graph_run(vgpu_begin_forward(r, APIR_CALL_EXT_GRAPH_RUN_ASYNC), req);
+    wire_encode_msg_graph_run(vgpu_begin_forward(r, APIR_CALL_EXT_GRAPH_RUN_ASYNC), req);
     if (!vgpu_request_fits(r)) {
         return VGPU_NO_ANSWER;
     }
@@ -83,7 +83,7 @@ static void complete_pending_run(struct vgpu_remote *r)
     struct vgpu_pending_run *p = &r->pending;
     p->active = false;
     r->call = APIR_CALL_EXT_GRAPH_RUN_ASYNC;
-    struct apir_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
+    struct wire_msg_graph_result result = { .status = GGML_STATUS_FAILED, .kept = false };
     uint32_t ret;
     if (!vgpu_await_reply(r, VGPU_NO_TIMEOUT, vgpu_run_end_spin_ns(), &ret)) {
         return; /* logged once, when the connection broke */

@@ -15,8 +15,8 @@
  * taken, and its outputs are then those of `outputs` that the reply
  * counts) or has answered (its return code, *result filled, as from
  * vgpu_ext_graph_run_locked). */
-uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct apir_msg_graph_run *req,
-                                     const struct vgpu_run_outputs *outputs, struct apir_msg_graph_result *result);
+uint32_t vgpu_graph_run_async_locked(struct vgpu_remote *r, const struct wire_msg_graph_run *req,
+                                     const struct vgpu_run_outputs *outputs, struct wire_msg_graph_result *result);
 /* Waits for the end of the graph run the host took, if one runs; its
  * outputs are then where they were said to be. */
 void vgpu_await_pending_run(struct vgpu_remote *r);

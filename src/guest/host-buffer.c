@@ -10,8 +10,8 @@
 void vgpu_buffer_release(ggml_backend_buffer_t buffer)
 {
     struct vgpu_buffer *b = buffer->context;
-    const struct apir_msg_u64 req = { .value = b->handle };
-    struct apir_msg_none none;
+    const struct wire_msg_u64 req = { .value = b->handle };
+    struct wire_msg_none none;
     vgpu_buffer_free_buffer(b->device->remote, &req, &none);
     free(b);
 }

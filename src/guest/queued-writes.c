@@ -33,15 +33,15 @@ static bool queue_has_room(const struct vgpu_remote *r, size_t size)
 
 /* A host without ext_set_tensors: each write becomes a set_tensor of the
  * bytes moved to the start of the blob (where set_tensor reads them). */
-static bool send_writes_one_by_one(struct vgpu_remote *r, const struct apir_tensor_writes *writes)
+static bool send_writes_one_by_one(struct vgpu_remote *r, const struct wire_tensor_writes *writes)
 {
     for (uint32_t i = 0; i < writes->count; i++) {
-        const struct apir_tensor_write *w = &writes->items[i];
+        const struct wire_tensor_write *w = &writes->items[i];
         memmove(r->data.ptr, (uint8_t *)r->data.ptr + w->data_offset, w->size);
-        const struct apir_msg_tensor_io req = {
+        const struct wire_msg_tensor_io req = {
             .buffer = w->buffer, .tensor = w->tensor, .res_id = r->data.res_id, .offset = w->offset, .size = w->size
         };
-        struct apir_msg_none none;
+        struct wire_msg_none none;
         if (send_set_tensor(r, &req, &none) != APIR_CALL_OK) {
             return false;
         }
@@ -49,14 +49,14 @@ static bool send_writes_one_by_one(struct vgpu_remote *r, const struct apir_tens
     return true;
 }
 
-bool vgpu_send_writes(struct vgpu_remote *r, const struct apir_tensor_writes *writes)
+bool vgpu_send_writes(struct vgpu_remote *r, const struct wire_tensor_writes *writes)
 {
     if (writes->count == 0) {
         return true;
     }
     if (!r->queue.unsupported) {
-        const struct apir_msg_writes req = { .writes = *writes };
-        struct apir_msg_none none;
+        const struct wire_msg_writes req = { .writes = *writes };
+        struct wire_msg_none none;
         const uint32_t rc = send_set_tensors(r, &req, &none);
         if (rc != APIR_CALL_INVALID_INDEX) {
             return rc == APIR_CALL_OK;
@@ -66,7 +66,7 @@ bool vgpu_send_writes(struct vgpu_remote *r, const struct apir_tensor_writes *wr
     return send_writes_one_by_one(r, writes);
 }
 
-void vgpu_take_writes(struct vgpu_remote *r, struct apir_tensor_writes *out)
+void vgpu_take_writes(struct vgpu_remote *r, struct wire_tensor_writes *out)
 {
     *out = r->queue.writes;
     r->queue.writes.count = 0;
@@ -75,14 +75,14 @@ void vgpu_take_writes(struct vgpu_remote *r, struct apir_tensor_writes *out)
 
 void vgpu_flush_writes(struct vgpu_remote *r)
 {
-    struct apir_tensor_writes *writes = &r->queue.sending;
+    struct wire_tensor_writes *writes = &r->queue.sending;
     vgpu_take_writes(r, writes);
     if (!vgpu_send_writes(r, writes)) {
         VGPU_CALL_ERROR(r, "%u queued tensor writes failed (see the host's log)", writes->count);
     }
 }
 
-bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
+bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct wire_tensor *tensor,
                       uint64_t offset, const void *src, size_t size)
 {
     r->outputs.count = 0; /* the write may change them */
@@ -95,7 +95,7 @@ bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct apir_
     const size_t at = queue_base(r) + r->queue.used;
     memcpy((uint8_t *)r->data.ptr + at, src, size);
     r->queue.writes.res_id = r->data.res_id;
-    r->queue.writes.items[r->queue.writes.count++] = (struct apir_tensor_write){
+    r->queue.writes.items[r->queue.writes.count++] = (struct wire_tensor_write){
         .buffer = buffer, .tensor = *tensor, .data_offset = at, .offset = offset, .size = size
     };
     r->queue.used += (size + 7) & ~(size_t)7;

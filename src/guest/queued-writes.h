@@ -19,15 +19,15 @@ size_t vgpu_data_capacity(const struct vgpu_remote *r);
 /* Queues a write of bytes [offset, offset + size) of the tensor (in host
  * buffer `buffer`) from src. False when it is not queued (too large, the
  * host lacks the extension): write it with set_tensor. */
-bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
+bool vgpu_queue_write(struct vgpu_remote *r, uint64_t buffer, const struct wire_tensor *tensor,
                       uint64_t offset, const void *src, size_t size);
 /* Moves the queued writes into *out (for a call that carries them); the
  * queue is empty after it. */
-void vgpu_take_writes(struct vgpu_remote *r, struct apir_tensor_writes *out);
+void vgpu_take_writes(struct vgpu_remote *r, struct wire_tensor_writes *out);
 /* Sends writes taken from the queue now (ext_set_tensors, or one
  * set_tensor each to a host without it); false (logged) when the host
  * refused one. */
-bool vgpu_send_writes(struct vgpu_remote *r, const struct apir_tensor_writes *writes);
+bool vgpu_send_writes(struct vgpu_remote *r, const struct wire_tensor_writes *writes);
 /* Sends the queued writes now; a failure is logged. */
 void vgpu_flush_writes(struct vgpu_remote *r);
 

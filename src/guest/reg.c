@@ -38,8 +38,8 @@ static struct ggml_backend_reg registry;
  * the extension */
 static int host_device_count(struct vgpu_remote *r)
 {
-    const struct apir_msg_none none = { 0 };
-    struct apir_msg_i32 count = { .value = 1 };
+    const struct wire_msg_none none = { 0 };
+    struct wire_msg_i32 count = { .value = 1 };
     vgpu_lock(r);
     const uint32_t rc = vgpu_ext_device_count_locked(r, &none, &count);
     vgpu_unlock(r);
@@ -48,8 +48,8 @@ static int host_device_count(struct vgpu_remote *r)
 
 static bool bind_device(struct vgpu_remote *r, int index)
 {
-    const struct apir_msg_u32 req = { .value = (uint32_t)index };
-    struct apir_msg_none none;
+    const struct wire_msg_u32 req = { .value = (uint32_t)index };
+    struct wire_msg_none none;
     return vgpu_ext_bind_device(r, &req, &none);
 }
 

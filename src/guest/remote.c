@@ -12,10 +12,10 @@
 void vgpu_begin_command(struct vgpu_remote *r, uint32_t type, uint32_t flags)
 {
     const uint32_t offset = r->transport->venus_capset ? APIR_VENUS_COMMAND_OFFSET : 0;
-    apir_encoder_init(&r->enc, r->cmd, sizeof r->cmd);
-    apir_encode_u32(&r->enc, type + offset);
-    apir_encode_u32(&r->enc, flags);
-    apir_encode_u32(&r->enc, r->reply.res_id);
+    wire_encoder_init(&r->enc, r->cmd, sizeof r->cmd);
+    wire_encode_u32(&r->enc, type + offset);
+    wire_encode_u32(&r->enc, flags);
+    wire_encode_u32(&r->enc, r->reply.res_id);
 }
 
 /* A host that went away (its process died: a crash, a GGML abort, the
@@ -35,7 +35,7 @@ bool vgpu_submit(struct vgpu_remote *r)
         return false;
     }
     atomic_store_explicit(vgpu_reply_word(r), 0, memory_order_relaxed);
-    if (!vgpu_transport_submit(r->transport, r->cmd, apir_encoder_used(&r->enc))) {
+    if (!vgpu_transport_submit(r->transport, r->cmd, wire_encoder_used(&r->enc))) {
         if (vgpu_transport_alive(r->transport)) {
             LOG_ERROR("cannot submit a command to the host (%s transport)", r->transport->name);
         }
@@ -66,15 +66,15 @@ bool vgpu_round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret)
     return vgpu_submit(r) && vgpu_await_reply(r, timeout_ms, vgpu_spin_budget_ns(), ret);
 }
 
-void vgpu_reply_decoder(struct vgpu_remote *r, struct apir_decoder *dec)
+void vgpu_reply_decoder(struct vgpu_remote *r, struct wire_decoder *dec)
 {
-    apir_decoder_init(dec, (uint8_t *)r->reply.ptr + APIR_REPLY_PAYLOAD_OFFSET,
+    wire_decoder_init(dec, (uint8_t *)r->reply.ptr + APIR_REPLY_PAYLOAD_OFFSET,
                       r->reply.size - APIR_REPLY_PAYLOAD_OFFSET);
 }
 
 /* ---- one forwarded call --------------------------------------------------- */
 
-struct apir_encoder *vgpu_begin_forward(struct vgpu_remote *r, uint32_t call)
+struct wire_encoder *vgpu_begin_forward(struct vgpu_remote *r, uint32_t call)
 {
     r->outputs.count = 0; /* the call may change them */
     r->call = call;
@@ -87,9 +87,9 @@ static bool is_unknown_extension(uint32_t call, uint32_t rc)
     return call >= APIR_CALL_EXT_FIRST && rc == APIR_CALL_INVALID_INDEX;
 }
 
-uint32_t vgpu_call_answer(struct vgpu_remote *r, int64_t start_ns, uint32_t ret, struct apir_decoder *reply)
+uint32_t vgpu_call_answer(struct vgpu_remote *r, int64_t start_ns, uint32_t ret, struct wire_decoder *reply)
 {
-    const char *name = apir_call_name(r->call);
+    const char *name = wire_call_name(r->call);
     if (r->debug) {
         const int64_t ns = monotonic_ns() - start_ns;
         vgpu_stats_record(&r->stats, r->call, ns);
@@ -105,7 +105,7 @@ uint32_t vgpu_call_answer(struct vgpu_remote *r, int64_t start_ns, uint32_t ret,
         return VGPU_NO_ANSWER;
     }
     const uint32_t rc = ret - APIR_FORWARD_BASE_INDEX;
-    const char *why = apir_call_error_text(rc);
+    const char *why = wire_call_error_text(rc);
     if (why != NULL) {
         LOG_ERROR("the host refused %s: %s, code %u (the host's log says more)", name, why, rc);
     } else if (rc != APIR_CALL_OK && !is_unknown_extension(r->call, rc)) {
@@ -118,12 +118,12 @@ uint32_t vgpu_call_answer(struct vgpu_remote *r, int64_t start_ns, uint32_t ret,
 bool vgpu_request_fits(const struct vgpu_remote *r)
 {
     if (r->enc.fatal) {
-        LOG_ERROR("%s: the arguments do not fit a command buffer", apir_call_name(r->call));
+        LOG_ERROR("%s: the arguments do not fit a command buffer", wire_call_name(r->call));
     }
     return !r->enc.fatal;
 }
 
-uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
+uint32_t vgpu_exchange(struct vgpu_remote *r, struct wire_decoder *reply)
 {
     if (!vgpu_request_fits(r)) {
         return VGPU_NO_ANSWER;
@@ -136,10 +136,10 @@ uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply)
     return vgpu_call_answer(r, start, ret, reply);
 }
 
-uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply)
+uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct wire_decoder *reply)
 {
     if (reply->fatal) {
-        LOG_ERROR("%s: the host's reply is shorter than its layout", apir_call_name(r->call));
+        LOG_ERROR("%s: the host's reply is shorter than its layout", wire_call_name(r->call));
         return APIR_CALL_FAILED;
     }
     return APIR_CALL_OK;

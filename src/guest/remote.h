@@ -14,8 +14,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "apir-calls.h"
-#include "apir-codec.h"
+#include "wire-calls.h"
+#include "wire-codec.h"
 #include "call-stats.h"
 #include "log.h"
 #include "transport.h"
@@ -26,10 +26,10 @@
  * them (graph run) or sends them first (ext_set_tensors): inputs of a token
  * reach the host with its graph, in one round trip (queued-writes.h). */
 struct vgpu_write_queue {
-    struct apir_tensor_writes writes;
+    struct wire_tensor_writes writes;
     size_t used;      /* bytes of the queue area taken */
     bool unsupported; /* the host lacks the extension: writes go one by one */
-    struct apir_tensor_writes sending; /* the writes being sent by a flush */
+    struct wire_tensor_writes sending; /* the writes being sent by a flush */
 };
 
 /* Outputs of the last graph run that came back with its reply, in the
@@ -82,7 +82,7 @@ struct vgpu_remote {
     struct vgpu_run_outputs outputs;
     struct vgpu_shared_blobs shared;
     struct vgpu_call_stats stats;
-    struct apir_encoder enc;
+    struct wire_encoder enc;
     uint8_t cmd[VGPU_CMD_BUFFER_SIZE];
 };
 
@@ -129,7 +129,7 @@ bool vgpu_round_trip(struct vgpu_remote *r, int64_t timeout_ms, uint32_t *ret);
  * be lost, once. */
 void vgpu_mark_broken(struct vgpu_remote *r);
 /* a decoder of the reply payload */
-void vgpu_reply_decoder(struct vgpu_remote *r, struct apir_decoder *dec);
+void vgpu_reply_decoder(struct vgpu_remote *r, struct wire_decoder *dec);
 
 /* ---- one forwarded call --------------------------------------------------- */
 
@@ -137,35 +137,35 @@ void vgpu_reply_decoder(struct vgpu_remote *r, struct apir_decoder *dec);
  * encoder of its request; the outputs of the last graph run are forgotten
  * (the call may change them). The queued writes are left where they are:
  * vgpu_request (calls.h) sends them first. */
-struct apir_encoder *vgpu_begin_forward(struct vgpu_remote *r, uint32_t call);
+struct wire_encoder *vgpu_begin_forward(struct vgpu_remote *r, uint32_t call);
 /* whether the request in r->enc fit its command buffer (logged if not) */
 bool vgpu_request_fits(const struct vgpu_remote *r);
 /* The return code of the call in r->call that the host answered with
  * `ret` (submitted at start_ns), logged as vgpu_exchange says, with *reply
  * set to decode its reply. */
-uint32_t vgpu_call_answer(struct vgpu_remote *r, int64_t start_ns, uint32_t ret, struct apir_decoder *reply);
+uint32_t vgpu_call_answer(struct vgpu_remote *r, int64_t start_ns, uint32_t ret, struct wire_decoder *reply);
 /* Under the lock: submits the request and waits. Returns the call's return
  * code, with *reply set to decode the reply when it is APIR_CALL_OK, or
  * VGPU_NO_ANSWER. A failure is logged ("the host refused <call>: <why>"
  * with a host that gives reasons), except an extension the host does not
  * know (APIR_CALL_INVALID_INDEX): an older peer, which callers handle. */
-uint32_t vgpu_exchange(struct vgpu_remote *r, struct apir_decoder *reply);
+uint32_t vgpu_exchange(struct vgpu_remote *r, struct wire_decoder *reply);
 /* APIR_CALL_OK when the reply decoded whole, else logged and FAILED */
-uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct apir_decoder *reply);
+uint32_t vgpu_reply_status(struct vgpu_remote *r, const struct wire_decoder *reply);
 
 /* Defines fn(r, &req, &reply) -> return code, the typed caller of the call
  * APIR_CALL_<NAME> (its request and reply layouts named as APIR_CALLS
  * does), whose command `begin` (r, call) starts: *reply is decoded when the
  * host ran it. */
 #define VGPU_DEFINE_TYPED_CALL(fn, begin, NAME, request, reply)                                         \
-    static inline uint32_t fn(struct vgpu_remote *r, const struct apir_msg_##request *req,             \
-                              struct apir_msg_##reply *out)                                            \
+    static inline uint32_t fn(struct vgpu_remote *r, const struct wire_msg_##request *req,             \
+                              struct wire_msg_##reply *out)                                            \
     {                                                                                                 \
-        apir_encode_msg_##request(begin(r, APIR_CALL_##NAME), req);                                   \
-        struct apir_decoder dec;                                                                      \
+        wire_encode_msg_##request(begin(r, APIR_CALL_##NAME), req);                                   \
+        struct wire_decoder dec;                                                                      \
         uint32_t rc = vgpu_exchange(r, &dec);                                                         \
         if (rc == APIR_CALL_OK) {                                                                     \
-            apir_decode_msg_##reply(&dec, out);                                                       \
+            wire_decode_msg_##reply(&dec, out);                                                       \
             rc = vgpu_reply_status(r, &dec);                                                          \
         }                                                                                             \
         return rc;                                                                                    \

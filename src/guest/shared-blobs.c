@@ -41,7 +41,7 @@ static const struct vgpu_blob *shared_blob_holding(const struct vgpu_remote *r, 
     return NULL;
 }
 
-bool vgpu_write_from_shared(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
+bool vgpu_write_from_shared(struct vgpu_remote *r, uint64_t buffer, const struct wire_tensor *tensor,
                             uint64_t offset, const void *src, size_t size, bool *refused)
 {
     *refused = false;
@@ -53,10 +53,10 @@ bool vgpu_write_from_shared(struct vgpu_remote *r, uint64_t buffer, const struct
         vgpu_flush_writes(r); /* they come first, and name the data blob */
     }
     r->outputs.count = 0; /* the write may change them */
-    const struct apir_msg_writes req = { .writes = { .res_id = blob->res_id, .count = 1, .items[0] = {
+    const struct wire_msg_writes req = { .writes = { .res_id = blob->res_id, .count = 1, .items[0] = {
         .buffer = buffer, .tensor = *tensor, .data_offset = (uint64_t)((uintptr_t)src - (uintptr_t)blob->ptr),
         .offset = offset, .size = size } } };
-    struct apir_msg_none none;
+    struct wire_msg_none none;
     const uint32_t rc = vgpu_ext_set_tensors_locked(r, &req, &none);
     if (rc == APIR_CALL_INVALID_INDEX) {
         r->queue.unsupported = true; /* an older host: the caller copies */

@@ -18,7 +18,7 @@ void vgpu_shared_blob_destroy(struct vgpu_remote *r, struct vgpu_blob *blob);
  * by naming the blob (after the queued writes). False when it was not sent
  * that way (src is elsewhere, the host lacks ext_set_tensors); *refused
  * then says whether the host refused it. */
-bool vgpu_write_from_shared(struct vgpu_remote *r, uint64_t buffer, const struct apir_wire_tensor *tensor,
+bool vgpu_write_from_shared(struct vgpu_remote *r, uint64_t buffer, const struct wire_tensor *tensor,
                             uint64_t offset, const void *src, size_t size, bool *refused);
 
 #endif

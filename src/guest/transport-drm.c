@@ -87,14 +87,14 @@ static void explain_missing_capset(uint32_t capset_id)
 
 static bool init_context(int fd, uint32_t capset_id)
 {
-    struct apir_capset caps;
+    struct wire_capset caps;
     memset(&caps, 0, sizeof caps);
     struct vgpu_drm_get_caps gc = { capset_id, 0, (uint64_t)(uintptr_t)&caps, sizeof caps, 0 };
     if (drm_ioctl(fd, VGPU_DRM_IOCTL_GET_CAPS, &gc) != 0) {
         explain_missing_capset(capset_id);
         return false;
     }
-    if (!apir_capset_valid(&caps)) {
+    if (!wire_capset_valid(&caps)) {
         LOG_ERROR("the hypervisor's Venus capset is Venus's own, not routed to APIR: set "
                   ENV_ROUTE_VENUS " in the hypervisor's environment (QEMU's, where our "
                   "libvirglrenderer.so.1 runs), or use a hypervisor with the APIR capset and set "

@@ -184,7 +184,7 @@ static bool host_offers_capset(struct vtest *v, uint32_t capset_id)
         [VCMD_GET_CAPSET_ID] = capset_id,
         [VCMD_GET_CAPSET_VERSION] = 0,
     };
-    uint32_t answer[VCMD_GET_CAPSET_REPLY_DWORDS(sizeof(struct apir_capset))] = { 0 };
+    uint32_t answer[VCMD_GET_CAPSET_REPLY_DWORDS(sizeof(struct wire_capset))] = { 0 };
     uint32_t len = 0;
     if (!send_command(v, VCMD_GET_CAPSET, query, VCMD_GET_CAPSET_DWORDS) ||
         !read_reply(v, VCMD_GET_CAPSET, answer, sizeof answer / sizeof answer[0], &len)) {
@@ -192,7 +192,7 @@ static bool host_offers_capset(struct vtest *v, uint32_t capset_id)
         return false;
     }
     if (answer[VCMD_GET_CAPSET_REPLY_VALID] != 0 &&
-        apir_capset_valid((const struct apir_capset *)&answer[VCMD_GET_CAPSET_REPLY_CAPSET])) {
+        wire_capset_valid((const struct wire_capset *)&answer[VCMD_GET_CAPSET_REPLY_CAPSET])) {
         return true;
     }
     if (len >= VCMD_GET_CAPSET_REPLY_REFUSED_DWORDS &&

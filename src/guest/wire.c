@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apir-graph.h"
+#include "wire-graph.h"
 #include "frontend.h"
 #include "host-buffer.h"
 #include "log.h"
@@ -17,7 +17,7 @@
 #include "ggml-impl.h"
 #pragma GCC diagnostic pop
 
-bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out)
+bool vgpu_wire_tensor(const struct ggml_tensor *t, struct wire_tensor *out)
 {
     memset(out, 0, sizeof *out);
     out->id = (uint64_t)(uintptr_t)t;
@@ -54,7 +54,7 @@ bool vgpu_wire_tensor(const struct ggml_tensor *t, struct apir_wire_tensor *out)
 
 /* ---- inline tensors (supports_op, get_alloc_size) ----------------------- */
 
-static void inline_body(const struct ggml_tensor *t, struct apir_inline_tensor *w)
+static void inline_body(const struct ggml_tensor *t, struct wire_inline_tensor *w)
 {
     memset(w, 0, sizeof *w);
     w->type = (uint32_t)t->type;
@@ -69,7 +69,7 @@ static void inline_body(const struct ggml_tensor *t, struct apir_inline_tensor *
     w->name[sizeof w->name - 1] = '\0';
 }
 
-void vgpu_inline_op(const struct ggml_tensor *t, struct apir_inline_op *out)
+void vgpu_inline_op(const struct ggml_tensor *t, struct wire_inline_op *out)
 {
     memset(out, 0, sizeof *out);
     inline_body(t, &out->tensor);
@@ -134,7 +134,7 @@ static bool tensor_set_add(struct vgpu_tensor_set *set, const struct ggml_tensor
 struct graph_writer {
     const struct ggml_cgraph *graph;
     struct vgpu_tensor_set *set;
-    struct apir_graph_writer out;
+    struct wire_graph_writer out;
     bool failed;
 };
 
@@ -167,13 +167,13 @@ static void add_tensor(struct graph_writer *g, const struct ggml_tensor *t)
         add_tensor(g, t->src[i]);
     }
     add_tensor(g, t->view_src);
-    struct apir_wire_tensor w;
+    struct wire_tensor w;
     if (!vgpu_wire_tensor(t, &w)) {
         g->failed = true;
         return;
     }
     w.use_count = use_count(g->graph, t);
-    apir_graph_put_tensor(&g->out, &w);
+    wire_graph_put_tensor(&g->out, &w);
 }
 
 size_t vgpu_serialize_graph(struct vgpu_tensor_set *set, const struct ggml_cgraph *graph, void *out, size_t cap)
@@ -185,14 +185,14 @@ size_t vgpu_serialize_graph(struct vgpu_tensor_set *set, const struct ggml_cgrap
         return 0;
     }
     struct graph_writer g = { .graph = graph, .set = set, .failed = false };
-    apir_graph_begin(&g.out, out, cap, (uint32_t)n_nodes);
+    wire_graph_begin(&g.out, out, cap, (uint32_t)n_nodes);
     for (int i = 0; i < n_nodes; i++) {
-        apir_graph_put_node(&g.out, (uint64_t)(uintptr_t)ggml_graph_node(g_nodes, i));
+        wire_graph_put_node(&g.out, (uint64_t)(uintptr_t)ggml_graph_node(g_nodes, i));
     }
     for (int i = 0; i < n_nodes && !g.failed; i++) {
         add_tensor(&g, ggml_graph_node(g_nodes, i));
     }
-    const size_t size = g.failed ? 0 : apir_graph_end(&g.out);
+    const size_t size = g.failed ? 0 : wire_graph_end(&g.out);
     if (size == 0 && !g.failed) {
         LOG_ERROR("graph: %d nodes do not fit the %zu-byte shared buffer", n_nodes, cap);
     }

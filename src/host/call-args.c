@@ -38,9 +38,9 @@ void *host_guest_memory(struct host_ctx *ctx, uint32_t res_id, uint64_t need)
     return ptr;
 }
 
-void host_reply_string(apir_field_string out, const char *s)
+void host_reply_string(wire_field_string out, const char *s)
 {
-    snprintf(out, sizeof(apir_field_string), "%s", s);
+    snprintf(out, sizeof(wire_field_string), "%s", s);
 }
 
 /* Whether the op table accepts the op and the device supports it. */

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "context.h"
 
 /* The context's small ggml context for the tensors of one call (a tensor and
@@ -17,7 +17,7 @@ ggml_backend_buffer_t host_find_buffer(struct host_ctx *ctx, uint64_t handle, co
 /* The host mapping of `need` bytes of resource res_id (host_shmem), seen
  * by the capture too. */
 void *host_guest_memory(struct host_ctx *ctx, uint32_t res_id, uint64_t need);
-void host_reply_string(apir_field_string out, const char *s);
+void host_reply_string(wire_field_string out, const char *s);
 /* Whether the op table accepts the op and the device supports it. */
 bool host_op_supported(struct host_ctx *ctx, const struct ggml_tensor *op);
 

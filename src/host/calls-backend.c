@@ -60,8 +60,8 @@ static const struct host_graph *graph_from_guest(struct host_ctx *ctx, uint32_t 
     return graph;
 }
 
-uint32_t host_call_backend_graph_compute(struct host_ctx *ctx, const struct apir_msg_graph *req,
-                                         struct apir_msg_i32 *out)
+uint32_t host_call_backend_graph_compute(struct host_ctx *ctx, const struct wire_msg_graph *req,
+                                         struct wire_msg_i32 *out)
 {
     const struct host_graph *graph = graph_from_guest(ctx, req->res_id, req->size, 0, false);
     return graph != NULL ? compute(ctx, graph, &out->value, NULL) : APIR_CALL_FAILED;
@@ -69,8 +69,8 @@ uint32_t host_call_backend_graph_compute(struct host_ctx *ctx, const struct apir
 
 /* The run's writes (queued on the backend's stream), then its graph,
  * decoded from the guest unless kept; *graph is set once known. */
-static uint32_t write_and_compute(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
-                                  const struct host_graph **graph, struct apir_msg_graph_result *out,
+static uint32_t write_and_compute(struct host_ctx *ctx, const struct wire_msg_graph_run *req,
+                                  const struct host_graph **graph, struct wire_msg_graph_result *out,
                                   int64_t *written)
 {
     struct host_writes_seen *seen = &ctx->io.writes_seen;
@@ -89,8 +89,8 @@ static uint32_t write_and_compute(struct host_ctx *ctx, const struct apir_msg_gr
 
 /* A kept graph is looked up before the writes run: a guest told "not
  * kept" sends the same writes again with the whole graph. */
-uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
-                                 struct apir_msg_graph_result *out)
+uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct wire_msg_graph_run *req,
+                                 struct wire_msg_graph_result *out)
 {
     const struct host_graph *graph = NULL;
     if (req->size == 0 && (graph = host_graph_cache_find(ctx, req->key)) == NULL) {
@@ -116,10 +116,10 @@ uint32_t host_call_ext_graph_run(struct host_ctx *ctx, const struct apir_msg_gra
     return rc;
 }
 
-uint32_t host_call_ext_graph_run_async(struct host_ctx *ctx, const struct apir_msg_graph_run *req,
-                                       struct apir_msg_graph_result *out)
+uint32_t host_call_ext_graph_run_async(struct host_ctx *ctx, const struct wire_msg_graph_run *req,
+                                       struct wire_msg_graph_result *out)
 {
-    const size_t at = apir_accept_word_offset(ctx->call.reply_page_size);
+    const size_t at = wire_accept_word_offset(ctx->call.reply_page_size);
     ctx->call.accept_word = at != 0 ? (_Atomic uint32_t *)(void *)(ctx->call.reply_page + at) : NULL;
     const uint32_t rc = host_call_ext_graph_run(ctx, req, out);
     ctx->call.accept_word = NULL; /* not taken: the reply word says how it ended */

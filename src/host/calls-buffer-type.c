@@ -9,8 +9,8 @@
 #include "log.h"
 #include "op-table.h"
 
-uint32_t host_call_buffer_type_get_name(struct host_ctx *ctx, const struct apir_msg_u64 *req,
-                                        struct apir_msg_string *out)
+uint32_t host_call_buffer_type_get_name(struct host_ctx *ctx, const struct wire_msg_u64 *req,
+                                        struct wire_msg_string *out)
 {
     ggml_backend_buffer_type_t buft = host_buft_from_handle(ctx, req->value, "buffer_type_get_name");
     if (buft == NULL) {
@@ -21,7 +21,7 @@ uint32_t host_call_buffer_type_get_name(struct host_ctx *ctx, const struct apir_
 }
 
 /* a size property of the buffer type named by the request */
-static uint32_t reply_buft_size(struct host_ctx *ctx, uint64_t buft, struct apir_msg_u64 *out,
+static uint32_t reply_buft_size(struct host_ctx *ctx, uint64_t buft, struct wire_msg_u64 *out,
                                 size_t (*property)(ggml_backend_buffer_type_t))
 {
     ggml_backend_buffer_type_t type = host_buft_from_handle(ctx, buft, "buffer_type_get_alignment/max_size");
@@ -32,14 +32,14 @@ static uint32_t reply_buft_size(struct host_ctx *ctx, uint64_t buft, struct apir
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_buffer_type_get_alignment(struct host_ctx *ctx, const struct apir_msg_u64 *req,
-                                             struct apir_msg_u64 *out)
+uint32_t host_call_buffer_type_get_alignment(struct host_ctx *ctx, const struct wire_msg_u64 *req,
+                                             struct wire_msg_u64 *out)
 {
     return reply_buft_size(ctx, req->value, out, ggml_backend_buft_get_alignment);
 }
 
-uint32_t host_call_buffer_type_get_max_size(struct host_ctx *ctx, const struct apir_msg_u64 *req,
-                                            struct apir_msg_u64 *out)
+uint32_t host_call_buffer_type_get_max_size(struct host_ctx *ctx, const struct wire_msg_u64 *req,
+                                            struct wire_msg_u64 *out)
 {
     return reply_buft_size(ctx, req->value, out, ggml_backend_buft_get_max_size);
 }
@@ -63,8 +63,8 @@ static ggml_backend_buffer_t alloc_charged(struct host_ctx *ctx, ggml_backend_bu
     return buffer;
 }
 
-uint32_t host_call_buffer_type_alloc_buffer(struct host_ctx *ctx, const struct apir_msg_alloc *req,
-                                            struct apir_msg_u64 *out)
+uint32_t host_call_buffer_type_alloc_buffer(struct host_ctx *ctx, const struct wire_msg_alloc *req,
+                                            struct wire_msg_u64 *out)
 {
     ggml_backend_buffer_type_t buft = host_buft_from_handle(ctx, req->buft, "buffer_type_alloc_buffer");
     if (buft == NULL) {
@@ -79,8 +79,8 @@ uint32_t host_call_buffer_type_alloc_buffer(struct host_ctx *ctx, const struct a
     return out->value == 0 && ctx->call.detailed_errors && ctx->call.refusal != 0 ? APIR_CALL_FAILED : APIR_CALL_OK;
 }
 
-uint32_t host_call_buffer_type_get_alloc_size(struct host_ctx *ctx, const struct apir_msg_buft_op *req,
-                                              struct apir_msg_u64 *out)
+uint32_t host_call_buffer_type_get_alloc_size(struct host_ctx *ctx, const struct wire_msg_buft_op *req,
+                                              struct wire_msg_u64 *out)
 {
     ggml_backend_buffer_type_t buft = host_buft_from_handle(ctx, req->buft, "buffer_type_get_alloc_size");
     if (buft == NULL) {
@@ -100,7 +100,7 @@ uint32_t host_call_buffer_type_get_alloc_size(struct host_ctx *ctx, const struct
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_ext_extra_bufts(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_handles *out)
+uint32_t host_call_ext_extra_bufts(struct host_ctx *ctx, const struct wire_msg_none *req, struct wire_msg_handles *out)
 {
     (void)req;
     out->value.count = ctx->device.n_extra_bufts;
@@ -113,8 +113,8 @@ uint32_t host_call_ext_extra_bufts(struct host_ctx *ctx, const struct apir_msg_n
 /* The op with its first source (a weight, as llama.cpp asks to place one)
  * in an empty buffer of the type named: ggml-cpu's supports_op then asks
  * the repacking type whether it runs the op on that weight. */
-uint32_t host_call_ext_buft_supports_op(struct host_ctx *ctx, const struct apir_msg_buft_op *req,
-                                        struct apir_msg_boolean *out)
+uint32_t host_call_ext_buft_supports_op(struct host_ctx *ctx, const struct wire_msg_buft_op *req,
+                                        struct wire_msg_boolean *out)
 {
     ggml_backend_buffer_type_t buft = host_buft_from_handle(ctx, req->buft, "ext_buft_supports_op");
     struct ggml_tensor *op = buft ? host_inline_tensor(ctx, host_call_tensors(ctx), &req->op) : NULL;

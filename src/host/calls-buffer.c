@@ -11,7 +11,7 @@
 #include "log.h"
 #include "tensor-io.h"
 
-uint32_t host_call_buffer_get_base(struct host_ctx *ctx, const struct apir_msg_u64 *req, struct apir_msg_u64 *out)
+uint32_t host_call_buffer_get_base(struct host_ctx *ctx, const struct wire_msg_u64 *req, struct wire_msg_u64 *out)
 {
     if (host_find_buffer(ctx, req->value, "buffer_get_base") == NULL) {
         return APIR_CALL_FAILED;
@@ -20,22 +20,22 @@ uint32_t host_call_buffer_get_base(struct host_ctx *ctx, const struct apir_msg_u
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_buffer_set_tensor(struct host_ctx *ctx, const struct apir_msg_tensor_io *req,
-                                     struct apir_msg_none *out)
+uint32_t host_call_buffer_set_tensor(struct host_ctx *ctx, const struct wire_msg_tensor_io *req,
+                                     struct wire_msg_none *out)
 {
     (void)out;
     return host_tensor_transfer(ctx, req, true);
 }
 
-uint32_t host_call_buffer_get_tensor(struct host_ctx *ctx, const struct apir_msg_tensor_io *req,
-                                     struct apir_msg_none *out)
+uint32_t host_call_buffer_get_tensor(struct host_ctx *ctx, const struct wire_msg_tensor_io *req,
+                                     struct wire_msg_none *out)
 {
     (void)out;
     return host_tensor_transfer(ctx, req, false);
 }
 
-uint32_t host_call_buffer_cpy_tensor(struct host_ctx *ctx, const struct apir_msg_copy *req,
-                                     struct apir_msg_boolean *out)
+uint32_t host_call_buffer_cpy_tensor(struct host_ctx *ctx, const struct wire_msg_copy *req,
+                                     struct wire_msg_boolean *out)
 {
     struct ggml_context *mem = host_call_tensors(ctx);
     ggml_backend_buffer_t buffer = host_find_buffer(ctx, req->buffer, "buffer_cpy_tensor");
@@ -58,7 +58,7 @@ uint32_t host_call_buffer_cpy_tensor(struct host_ctx *ctx, const struct apir_msg
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_buffer_clear(struct host_ctx *ctx, const struct apir_msg_clear *req, struct apir_msg_none *out)
+uint32_t host_call_buffer_clear(struct host_ctx *ctx, const struct wire_msg_clear *req, struct wire_msg_none *out)
 {
     (void)out;
     ggml_backend_buffer_t buffer = host_find_buffer(ctx, req->buffer, "buffer_clear");
@@ -69,7 +69,7 @@ uint32_t host_call_buffer_clear(struct host_ctx *ctx, const struct apir_msg_clea
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_msg_u64 *req, struct apir_msg_none *out)
+uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct wire_msg_u64 *req, struct wire_msg_none *out)
 {
     (void)out;
     ggml_backend_buffer_t buffer = host_buffer_remove(ctx, req->value);
@@ -82,7 +82,7 @@ uint32_t host_call_buffer_free_buffer(struct host_ctx *ctx, const struct apir_ms
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_ext_set_tensors(struct host_ctx *ctx, const struct apir_msg_writes *req, struct apir_msg_none *out)
+uint32_t host_call_ext_set_tensors(struct host_ctx *ctx, const struct wire_msg_writes *req, struct wire_msg_none *out)
 {
     (void)out;
     return host_run_writes(ctx, &req->writes, NULL);

@@ -9,15 +9,15 @@
 #include "handles.h"
 #include "log.h"
 
-uint32_t host_call_device_get_device_count(struct host_ctx *ctx, const struct apir_msg_none *req,
-                                           struct apir_msg_i32 *out)
+uint32_t host_call_device_get_device_count(struct host_ctx *ctx, const struct wire_msg_none *req,
+                                           struct wire_msg_i32 *out)
 {
     (void)req;
     out->value = (int32_t)ggml_backend_reg_dev_count(ctx->device.reg);
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_device_get_count(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_i32 *out)
+uint32_t host_call_device_get_count(struct host_ctx *ctx, const struct wire_msg_none *req, struct wire_msg_i32 *out)
 {
     (void)ctx;
     (void)req;
@@ -25,15 +25,15 @@ uint32_t host_call_device_get_count(struct host_ctx *ctx, const struct apir_msg_
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_device_get_name(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_string *out)
+uint32_t host_call_device_get_name(struct host_ctx *ctx, const struct wire_msg_none *req, struct wire_msg_string *out)
 {
     (void)req;
     host_reply_string(out->value, ggml_backend_dev_name(ctx->device.dev));
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_device_get_description(struct host_ctx *ctx, const struct apir_msg_none *req,
-                                          struct apir_msg_string *out)
+uint32_t host_call_device_get_description(struct host_ctx *ctx, const struct wire_msg_none *req,
+                                          struct wire_msg_string *out)
 {
     (void)req;
     host_reply_string(out->value, ggml_backend_dev_description(ctx->device.dev));
@@ -43,7 +43,7 @@ uint32_t host_call_device_get_description(struct host_ctx *ctx, const struct api
 /* To the guest the host's device is a remote accelerator, whatever it is
  * here: a CPU (or accelerator) is told as a GPU, or llama.cpp would not
  * offload layers to it (llama.cpp's own frontend passes the type on as is). */
-uint32_t host_call_device_get_type(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_u32 *out)
+uint32_t host_call_device_get_type(struct host_ctx *ctx, const struct wire_msg_none *req, struct wire_msg_u32 *out)
 {
     (void)req;
     const enum ggml_backend_dev_type type = ggml_backend_dev_type(ctx->device.dev);
@@ -51,8 +51,8 @@ uint32_t host_call_device_get_type(struct host_ctx *ctx, const struct apir_msg_n
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_device_get_memory(struct host_ctx *ctx, const struct apir_msg_none *req,
-                                     struct apir_msg_memory *out)
+uint32_t host_call_device_get_memory(struct host_ctx *ctx, const struct wire_msg_none *req,
+                                     struct wire_msg_memory *out)
 {
     (void)req;
     size_t free_bytes = 0, total_bytes = 0;
@@ -62,8 +62,8 @@ uint32_t host_call_device_get_memory(struct host_ctx *ctx, const struct apir_msg
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_device_supports_op(struct host_ctx *ctx, const struct apir_msg_op *req,
-                                      struct apir_msg_boolean *out)
+uint32_t host_call_device_supports_op(struct host_ctx *ctx, const struct wire_msg_op *req,
+                                      struct wire_msg_boolean *out)
 {
     struct ggml_tensor *op = host_inline_tensor(ctx, host_call_tensors(ctx), &req->op);
     if (op == NULL) {
@@ -73,8 +73,8 @@ uint32_t host_call_device_supports_op(struct host_ctx *ctx, const struct apir_ms
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_device_get_buffer_type(struct host_ctx *ctx, const struct apir_msg_none *req,
-                                          struct apir_msg_u64 *out)
+uint32_t host_call_device_get_buffer_type(struct host_ctx *ctx, const struct wire_msg_none *req,
+                                          struct wire_msg_u64 *out)
 {
     (void)ctx;
     (void)req;
@@ -82,7 +82,7 @@ uint32_t host_call_device_get_buffer_type(struct host_ctx *ctx, const struct api
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_device_get_props(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_props *out)
+uint32_t host_call_device_get_props(struct host_ctx *ctx, const struct wire_msg_none *req, struct wire_msg_props *out)
 {
     (void)req;
     struct ggml_backend_dev_props props;
@@ -102,8 +102,8 @@ uint32_t host_call_device_get_props(struct host_ctx *ctx, const struct apir_msg_
 
 /* A buffer over a guest-shared blob (zero copy). The blob must stay mapped
  * while the buffer lives; its size must be known to check the request. */
-uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct apir_msg_from_ptr *req,
-                                          struct apir_msg_buffer_and_type *out)
+uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct wire_msg_from_ptr *req,
+                                          struct wire_msg_buffer_and_type *out)
 {
     struct ggml_backend_dev_props props;
     ggml_backend_dev_get_props(ctx->device.dev, &props);
@@ -144,12 +144,12 @@ uint32_t host_call_device_buffer_from_ptr(struct host_ctx *ctx, const struct api
     return APIR_CALL_OK;
 }
 
-uint32_t host_call_ext_device_count(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_i32 *out)
+uint32_t host_call_ext_device_count(struct host_ctx *ctx, const struct wire_msg_none *req, struct wire_msg_i32 *out)
 {
     return host_call_device_get_device_count(ctx, req, out);
 }
 
-uint32_t host_call_ext_bind_device(struct host_ctx *ctx, const struct apir_msg_u32 *req, struct apir_msg_none *out)
+uint32_t host_call_ext_bind_device(struct host_ctx *ctx, const struct wire_msg_u32 *req, struct wire_msg_none *out)
 {
     (void)out;
     if (host_buffer_count(ctx) != 0) {
@@ -163,7 +163,7 @@ uint32_t host_call_ext_bind_device(struct host_ctx *ctx, const struct apir_msg_u
     return host_bind_device(ctx, req->value) ? APIR_CALL_OK : APIR_CALL_FAILED;
 }
 
-uint32_t host_call_ext_error_codes(struct host_ctx *ctx, const struct apir_msg_none *req, struct apir_msg_none *out)
+uint32_t host_call_ext_error_codes(struct host_ctx *ctx, const struct wire_msg_none *req, struct wire_msg_none *out)
 {
     (void)req;
     (void)out;

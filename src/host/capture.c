@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apir-graph.h"
+#include "wire-graph.h"
 #include "capture.h"
 #include "handles.h"
 #include "log.h"
@@ -152,14 +152,14 @@ void host_capture_call_end(struct host_ctx *ctx)
  * CAPTURE_MAX_BUFFERS or for an unknown handle. */
 static bool renumber_buffers(struct host_ctx *ctx, uint8_t *graph, size_t size, uint64_t *sizes, uint32_t *n)
 {
-    struct apir_graph_reader g;
+    struct wire_graph_reader g;
     uint64_t handles[CAPTURE_MAX_BUFFERS];
-    if (!apir_graph_read(&g, graph, size, UINT32_MAX)) {
+    if (!wire_graph_read(&g, graph, size, UINT32_MAX)) {
         return false;
     }
     uint8_t *tensors = graph + (g.tensors - graph);
     for (uint32_t i = 0; i < g.n_tensors; i++) {
-        uint8_t *field = tensors + sizeof(struct apir_wire_tensor) * i + offsetof(struct apir_wire_tensor, buffer);
+        uint8_t *field = tensors + sizeof(struct wire_tensor) * i + offsetof(struct wire_tensor, buffer);
         uint64_t handle;
         memcpy(&handle, field, sizeof handle);
         uint32_t k = 0;

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "apir/backend-abi.h"
 #include "ggml-backend.h"
 
@@ -28,7 +28,7 @@
 
 /* How the context reaches its hypervisor: configuration and shared memory. */
 struct host_hypervisor {
-    struct apir_callbacks cbs;
+    struct apir_backend_callbacks cbs;
     bool shmem_size_known; /* cbs.get_shmem_size (and pin_shmem) may be called */
 };
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apir-graph.h"
+#include "wire-graph.h"
 #include "decode.h"
 #include "extra-buft.h"
 #include "handles.h"
@@ -157,7 +157,7 @@ static bool place_in_buffer(struct host_ctx *ctx, struct ggml_tensor *t, uint64_
 }
 
 struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_context *mem_ctx,
-                                          const struct apir_wire_tensor *w, bool need_data)
+                                          const struct wire_tensor *w, bool need_data)
 {
     struct tensor_desc d = { w->type, w->op, { 0 }, { 0 }, w->op_params, w->flags, w->name };
     for (int i = 0; i < 4; i++) {
@@ -185,7 +185,7 @@ struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_cont
 
 /* ---- inline tensors (supports_op, get_alloc_size) ----------------------- */
 
-static struct ggml_tensor *inline_tensor_body(struct ggml_context *mem_ctx, const struct apir_inline_tensor *w)
+static struct ggml_tensor *inline_tensor_body(struct ggml_context *mem_ctx, const struct wire_inline_tensor *w)
 {
     struct tensor_desc d = { w->type, w->op, { 0 }, { 0 }, w->op_params, w->flags, w->name };
     for (int i = 0; i < 4; i++) {
@@ -201,7 +201,7 @@ static struct ggml_tensor *inline_tensor_body(struct ggml_context *mem_ctx, cons
 }
 
 static struct ggml_tensor *inline_tensor_linked(struct host_ctx *ctx, struct ggml_context *mem_ctx,
-                                                const struct apir_inline_op *op)
+                                                const struct wire_inline_op *op)
 {
     struct ggml_tensor *t = inline_tensor_body(mem_ctx, &op->tensor);
     if (t == NULL) {
@@ -215,7 +215,7 @@ static struct ggml_tensor *inline_tensor_linked(struct host_ctx *ctx, struct ggm
     if (op->tensor.view_src != 0 && (t->view_src = inline_tensor_body(mem_ctx, &op->view_src)) == NULL) {
         return NULL;
     }
-    for (int i = 0; i < apir_inline_op_n_src(op); i++) {
+    for (int i = 0; i < wire_inline_op_n_src(op); i++) {
         if ((t->src[i] = inline_tensor_body(mem_ctx, &op->src[i])) == NULL) {
             LOG_ERROR("inline tensor '%s': source %d is invalid", t->name, i);
             return NULL;
@@ -225,7 +225,7 @@ static struct ggml_tensor *inline_tensor_linked(struct host_ctx *ctx, struct ggm
 }
 
 struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
-                                       const struct apir_inline_op *op)
+                                       const struct wire_inline_op *op)
 {
     struct ggml_tensor *t = inline_tensor_linked(ctx, mem_ctx, op);
     if (t == NULL) {
@@ -323,12 +323,12 @@ void host_graph_scratch_free(struct host_ctx *ctx)
 }
 
 /* Pass 1: every tensor record becomes a validated tensor, indexed by id. */
-static bool create_graph_tensors(struct host_ctx *ctx, struct ggml_context *mem, const struct apir_graph_reader *g)
+static bool create_graph_tensors(struct host_ctx *ctx, struct ggml_context *mem, const struct wire_graph_reader *g)
 {
     struct host_id_map *m = ctx->graphs.id_map;
     for (uint32_t i = 0; i < g->n_tensors; i++) {
-        struct apir_wire_tensor w;
-        apir_graph_tensor(g, i, &w);
+        struct wire_tensor w;
+        wire_graph_tensor(g, i, &w);
         const uint32_t slot = id_slot(m, w.id);
         if (w.id == 0 || m->keys[slot] != 0) {
             LOG_ERROR("graph: tensor %u has a null or repeated id", i);
@@ -348,11 +348,11 @@ static bool create_graph_tensors(struct host_ctx *ctx, struct ggml_context *mem,
 /* Pass 2: sources and view sources by id. Ids are looked up again in the
  * stream; each one is checked here, so a concurrent change by the guest can
  * only make the graph fail, never point outside it. */
-static bool link_graph_tensors(struct host_ctx *ctx, const struct apir_graph_reader *g)
+static bool link_graph_tensors(struct host_ctx *ctx, const struct wire_graph_reader *g)
 {
     for (uint32_t i = 0; i < g->n_tensors; i++) {
-        struct apir_wire_tensor w;
-        apir_graph_tensor(g, i, &w);
+        struct wire_tensor w;
+        wire_graph_tensor(g, i, &w);
         struct ggml_tensor *t = id_lookup(ctx->graphs.id_map, w.id);
         if (t == NULL) {
             LOG_ERROR("graph: tensor %u changed while being decoded", i);
@@ -382,15 +382,15 @@ static bool link_graph_tensors(struct host_ctx *ctx, const struct apir_graph_rea
  * graph): a GPU backend fuses a node into the nodes after it only when they
  * are all its readers. A wrong count can only make the guest's own results
  * wrong: every fused node was validated on its own. */
-static void set_use_counts(struct host_ctx *ctx, struct ggml_cgraph *graph, const struct apir_graph_reader *g)
+static void set_use_counts(struct host_ctx *ctx, struct ggml_cgraph *graph, const struct wire_graph_reader *g)
 {
     struct ggml_hash_set *set = &graph->visited_hash_set; /* room for twice the nodes */
     for (int i = 0; i < graph->n_nodes; i++) {
         graph->use_counts[ggml_hash_find_or_insert(set, graph->nodes[i])] = 0;
     }
     for (uint32_t i = 0; i < g->n_tensors; i++) {
-        struct apir_wire_tensor w;
-        apir_graph_tensor(g, i, &w);
+        struct wire_tensor w;
+        wire_graph_tensor(g, i, &w);
         struct ggml_tensor *t = id_lookup(ctx->graphs.id_map, w.id);
         if (t != NULL && ggml_hash_contains(set, t)) {
             graph->use_counts[ggml_hash_find(set, t)] = w.use_count > INT32_MAX ? INT32_MAX : (int32_t)w.use_count;
@@ -487,7 +487,7 @@ static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph
 
 /* Whether the graph's nodes and tensors (nodes and leafs) are within the
  * context's limit; logged and noted when not. */
-static bool graph_within_limit(struct host_ctx *ctx, const struct apir_graph_reader *g)
+static bool graph_within_limit(struct host_ctx *ctx, const struct wire_graph_reader *g)
 {
     const uint64_t limit = ctx->limits.graph_nodes;
     if (limit != 0 && (g->n_tensors > limit || g->n_nodes > limit)) {
@@ -503,8 +503,8 @@ static bool graph_within_limit(struct host_ctx *ctx, const struct apir_graph_rea
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
                                          bool use_counts, struct ggml_context **mem)
 {
-    struct apir_graph_reader g;
-    if (!apir_graph_read(&g, data, (size_t)size, UINT32_MAX)) {
+    struct wire_graph_reader g;
+    if (!wire_graph_read(&g, data, (size_t)size, UINT32_MAX)) {
         LOG_ERROR("graph: the node or tensor count does not fit the graph's %llu bytes", (unsigned long long)size);
         host_refuse(ctx, APIR_CALL_MALFORMED);
         return NULL;
@@ -517,7 +517,7 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
         return NULL;
     }
     for (uint32_t i = 0; i < g.n_nodes; i++) {
-        ctx->graphs.id_map->node_ids[i] = apir_graph_node_id(&g, i);
+        ctx->graphs.id_map->node_ids[i] = wire_graph_node_id(&g, i);
     }
     struct ggml_cgraph *graph = NULL;
     if (create_graph_tensors(ctx, *mem, &g) && link_graph_tensors(ctx, &g)) {

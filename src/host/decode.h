@@ -5,17 +5,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "context.h"
 
 /* Builds a tensor in mem_ctx from a wire tensor after validating its type,
  * op, shape, buffer handle and extent; NULL (logged) when invalid. Sources
  * are not linked. */
 struct ggml_tensor *host_tensor_from_wire(struct host_ctx *ctx, struct ggml_context *mem_ctx,
-                                          const struct apir_wire_tensor *w, bool need_data);
+                                          const struct wire_tensor *w, bool need_data);
 /* Builds an inline tensor (supports_op, get_alloc_size) with its sources. */
 struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context *mem_ctx,
-                                       const struct apir_inline_op *op);
+                                       const struct wire_inline_op *op);
 /* Decodes a serialized graph of `size` bytes at `data` (which must not
  * change meanwhile) into a new ggml context *mem that holds its tensors and
  * the cgraph, with the guest's use counts of its nodes if use_counts; NULL

@@ -7,22 +7,22 @@
 #include "handlers.h"
 #include "log.h"
 
-typedef uint32_t (*host_run_fn)(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc);
+typedef uint32_t (*host_run_fn)(struct host_ctx *ctx, struct wire_decoder *dec, struct wire_encoder *enc);
 
 #define DEFINE_RUNNER(NAME, number, name, request, reply)                                           \
-    static uint32_t run_##name(struct host_ctx *ctx, struct apir_decoder *dec, struct apir_encoder *enc) \
+    static uint32_t run_##name(struct host_ctx *ctx, struct wire_decoder *dec, struct wire_encoder *enc) \
     {                                                                                               \
-        struct apir_msg_##request req;                                                              \
-        struct apir_msg_##reply out;                                                                \
+        struct wire_msg_##request req;                                                              \
+        struct wire_msg_##reply out;                                                                \
         memset(&out, 0, sizeof out);                                                                \
-        apir_decode_msg_##request(dec, &req);                                                       \
+        wire_decode_msg_##request(dec, &req);                                                       \
         if (dec->fatal) {                                                                           \
             CTX_ERROR(ctx->ctx_id, "%s: the command is shorter than its arguments", #name);         \
             return APIR_CALL_MALFORMED;                                                             \
         }                                                                                           \
         const uint32_t rc = host_call_##name(ctx, &req, &out);                                      \
         if (rc == APIR_CALL_OK) {                                                                   \
-            apir_encode_msg_##reply(enc, &out);                                                     \
+            wire_encode_msg_##reply(enc, &out);                                                     \
         }                                                                                           \
         return rc;                                                                                  \
     }
@@ -47,17 +47,17 @@ static uint32_t answer_code(const struct host_ctx *ctx, uint32_t rc)
     if (rc == APIR_CALL_FAILED && ctx->call.refusal != 0) {
         rc = ctx->call.refusal;
     }
-    return apir_call_error_text(rc) != NULL && !ctx->call.detailed_errors ? APIR_CALL_FAILED : rc;
+    return wire_call_error_text(rc) != NULL && !ctx->call.detailed_errors ? APIR_CALL_FAILED : rc;
 }
 
-uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder *dec, struct apir_encoder *enc)
+uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct wire_decoder *dec, struct wire_encoder *enc)
 {
     const host_run_fn run = find_call(call);
     if (run == NULL) {
         CTX_ERROR(ctx->ctx_id, "invalid call index %u", call);
         return APIR_CALL_INVALID_INDEX;
     }
-    CTX_DEBUG(ctx->ctx_id, "%s", apir_call_name(call));
+    CTX_DEBUG(ctx->ctx_id, "%s", wire_call_name(call));
     ctx->call.refusal = 0;
     ctx->call.reply_page = enc->cur;
     ctx->call.reply_page_size = (size_t)(enc->end - enc->cur);

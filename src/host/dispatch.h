@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "apir-codec.h"
+#include "wire-codec.h"
 #include "context.h"
 
-uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct apir_decoder *dec, struct apir_encoder *enc);
+uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct wire_decoder *dec, struct wire_encoder *enc);
 
 #endif

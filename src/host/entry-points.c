@@ -36,7 +36,7 @@ static void destroy_context(struct host_ctx *ctx)
 
 /* ---- entry points ------------------------------------------------------- */
 
-EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *cbs)
+EXPORT uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_backend_callbacks *cbs)
 {
     host_route_ggml_log();
     if (find_context(ctx_id) != NULL) {
@@ -93,7 +93,7 @@ EXPORT bool apir_backend_usage(uint32_t ctx_id, struct apir_backend_usage *out)
     return true;
 }
 
-EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *cbs, uint32_t call,
+EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_backend_callbacks *cbs, uint32_t call,
                                         char *dec_cur, const char *dec_end, char *enc_cur,
                                         const char *enc_end, char **enc_cur_after)
 {
@@ -104,17 +104,17 @@ EXPORT uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *
         LOG_ERROR("call for context %u, which is not initialized", ctx_id);
         return APIR_CALL_FAILED;
     }
-    struct apir_decoder dec;
-    struct apir_encoder enc;
-    apir_decoder_init(&dec, dec_cur, (size_t)(dec_end - dec_cur));
-    apir_encoder_init(&enc, enc_cur, (size_t)(enc_end - enc_cur));
+    struct wire_decoder dec;
+    struct wire_encoder enc;
+    wire_decoder_init(&dec, dec_cur, (size_t)(dec_end - dec_cur));
+    wire_encoder_init(&enc, enc_cur, (size_t)(enc_end - enc_cur));
     host_note_running(ctx);
     host_capture_call(ctx, call, dec_cur, (size_t)(dec_end - dec_cur));
     uint32_t rc = host_dispatch(ctx, call, &dec, &enc);
     host_capture_call_end(ctx);
     /* a short command was refused (and logged) by the dispatch */
     if (rc == APIR_CALL_OK && (dec.fatal || enc.fatal)) {
-        LOG_ERROR("%s: the %s does not fit its buffer", apir_call_name(call), dec.fatal ? "command" : "reply");
+        LOG_ERROR("%s: the %s does not fit its buffer", wire_call_name(call), dec.fatal ? "command" : "reply");
         rc = APIR_CALL_FAILED;
     }
     *enc_cur_after = (char *)enc.cur;

@@ -9,11 +9,11 @@
 
 #include <stdint.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "context.h"
 
 #define HOST_DECLARE_CALL(NAME, number, name, request, reply) \
-    uint32_t host_call_##name(struct host_ctx *ctx, const struct apir_msg_##request *req, struct apir_msg_##reply *out);
+    uint32_t host_call_##name(struct host_ctx *ctx, const struct wire_msg_##request *req, struct wire_msg_##reply *out);
 APIR_CALLS(HOST_DECLARE_CALL)
 #undef HOST_DECLARE_CALL
 

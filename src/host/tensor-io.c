@@ -19,7 +19,7 @@
  * shared-memory resource. */
 struct tensor_io {
     uint64_t buffer;
-    const struct apir_wire_tensor *wire;
+    const struct wire_tensor *wire;
     uint32_t res_id;
     uint64_t data_offset;
     uint64_t offset;
@@ -195,7 +195,7 @@ static uint32_t run_tensor_io(struct host_ctx *ctx, struct tensor_io *io, bool i
     return APIR_CALL_OK;
 }
 
-uint32_t host_tensor_transfer(struct host_ctx *ctx, const struct apir_msg_tensor_io *req, bool into_tensor)
+uint32_t host_tensor_transfer(struct host_ctx *ctx, const struct wire_msg_tensor_io *req, bool into_tensor)
 {
     struct tensor_io io = { .buffer = req->buffer, .wire = &req->tensor, .res_id = req->res_id,
                             .data_offset = 0, .offset = req->offset, .size = req->size };
@@ -204,11 +204,11 @@ uint32_t host_tensor_transfer(struct host_ctx *ctx, const struct apir_msg_tensor
 
 /* the queued writes, in order, recorded in `seen` if not NULL; stops at
  * the first that fails */
-uint32_t host_run_writes(struct host_ctx *ctx, const struct apir_tensor_writes *writes,
+uint32_t host_run_writes(struct host_ctx *ctx, const struct wire_tensor_writes *writes,
                            struct host_writes_seen *seen)
 {
     for (uint32_t i = 0; i < writes->count; i++) {
-        const struct apir_tensor_write *w = &writes->items[i];
+        const struct wire_tensor_write *w = &writes->items[i];
         struct tensor_io io = { .buffer = w->buffer, .wire = &w->tensor, .res_id = writes->res_id,
                                 .data_offset = w->data_offset, .offset = w->offset, .size = w->size };
         if (run_tensor_io(ctx, &io, true, seen) != APIR_CALL_OK) {
@@ -220,7 +220,7 @@ uint32_t host_run_writes(struct host_ctx *ctx, const struct apir_tensor_writes *
 }
 
 /* The graph's outputs into the first outputs_max bytes of blob res_id, laid
- * out as apir-calls.h says: how many. */
+ * out as wire-calls.h says: how many. */
 uint32_t host_copy_outputs(struct host_ctx *ctx, const struct ggml_cgraph *graph, uint32_t res_id,
                              uint64_t outputs_max)
 {
@@ -235,7 +235,7 @@ uint32_t host_copy_outputs(struct host_ctx *ctx, const struct ggml_cgraph *graph
         if ((node->flags & GGML_TENSOR_FLAG_OUTPUT) == 0) {
             continue;
         }
-        const uint64_t at = apir_output_offset(used), size = ggml_nbytes(node);
+        const uint64_t at = wire_output_offset(used), size = ggml_nbytes(node);
         if (at > outputs_max || size > outputs_max - at) {
             break;
         }

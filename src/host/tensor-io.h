@@ -5,20 +5,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "context.h"
 
 /* set_tensor (into_tensor) or get_tensor: the tensor's bytes [offset,
  * offset + size) through the start of the request's shared-memory
  * resource. An APIR_CALL_ code. */
-uint32_t host_tensor_transfer(struct host_ctx *ctx, const struct apir_msg_tensor_io *req, bool into_tensor);
+uint32_t host_tensor_transfer(struct host_ctx *ctx, const struct wire_msg_tensor_io *req, bool into_tensor);
 /* The queued writes, in order, recorded in `seen` if not NULL (for the
  * index checks of the graph run they precede); stops at the first that
  * fails. An APIR_CALL_ code. */
-uint32_t host_run_writes(struct host_ctx *ctx, const struct apir_tensor_writes *writes,
+uint32_t host_run_writes(struct host_ctx *ctx, const struct wire_tensor_writes *writes,
                          struct host_writes_seen *seen);
 /* The graph's outputs into the first outputs_max bytes of blob res_id, laid
- * out as apir-calls.h says: how many. */
+ * out as wire-calls.h says: how many. */
 uint32_t host_copy_outputs(struct host_ctx *ctx, const struct ggml_cgraph *graph, uint32_t res_id,
                            uint64_t outputs_max);
 

@@ -48,7 +48,7 @@ static uint32_t open_library(struct hv_backend *backend, const char *path, apir_
 }
 
 uint32_t hv_backend_load(struct hv_backend *backend, const char *path, uint32_t ctx_id,
-                         struct apir_callbacks *callbacks)
+                         struct apir_backend_callbacks *callbacks)
 {
     if (backend->library != NULL) {
         CTX_WARN(ctx_id, "the APIR backend library is already loaded");

@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "apir-codec.h"
+#include "wire-codec.h"
 #include "backend.h"
 #include "clock.h"
 #include "context.h"
@@ -47,10 +47,10 @@ static void notify(const struct reply_channel *reply, uint32_t return_code)
 /* ---- HANDSHAKE ---------------------------------------------------------- */
 
 /* the bytes of its reply payload */
-static size_t handshake(struct apir_context *ctx, struct apir_decoder *dec, const struct reply_channel *reply)
+static size_t handshake(struct apir_context *ctx, struct wire_decoder *dec, const struct reply_channel *reply)
 {
-    const uint32_t major = apir_decode_u32(dec);
-    const uint32_t minor = apir_decode_u32(dec);
+    const uint32_t major = wire_decode_u32(dec);
+    const uint32_t minor = wire_decode_u32(dec);
     if (dec->fatal) {
         CTX_ERROR(ctx->ctx_id, "the handshake carries no guest version");
     }
@@ -63,12 +63,12 @@ static size_t handshake(struct apir_context *ctx, struct apir_decoder *dec, cons
         CTX_WARN(ctx->ctx_id, "host minor (%u) and guest minor (%u) versions differ",
                   APIR_PROTOCOL_MINOR, minor);
     }
-    struct apir_encoder enc;
-    apir_encoder_init(&enc, reply->payload, reply->payload_size);
-    apir_encode_u32(&enc, APIR_PROTOCOL_MAJOR);
-    apir_encode_u32(&enc, APIR_PROTOCOL_MINOR);
+    struct wire_encoder enc;
+    wire_encoder_init(&enc, reply->payload, reply->payload_size);
+    wire_encode_u32(&enc, APIR_PROTOCOL_MAJOR);
+    wire_encode_u32(&enc, APIR_PROTOCOL_MINOR);
     notify(reply, APIR_HANDSHAKE_MAGIC);
-    return apir_encoder_used(&enc);
+    return wire_encoder_used(&enc);
 }
 
 /* ---- LOADLIBRARY -------------------------------------------------------- */
@@ -87,7 +87,7 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
 {
     if (ctx->backend.dispatch == NULL) {
         CTX_ERROR(ctx->ctx_id, "%s forwarded before the backend library was loaded",
-                   apir_call_name(call));
+                   wire_call_name(call));
         return APIR_FORWARD_NO_DISPATCH_FCT;
     }
     char *end = NULL;
@@ -100,7 +100,7 @@ static uint32_t forward(struct apir_context *ctx, uint32_t call, uint8_t *args, 
     }
     /* a refused call has no reply: llama.cpp's host then leaves `end` unset */
     if (rc == APIR_CALL_OK && (end < enc || end > enc + reply->payload_size)) {
-        CTX_ERROR(ctx->ctx_id, "%s: the backend wrote past the reply page", apir_call_name(call));
+        CTX_ERROR(ctx->ctx_id, "%s: the backend wrote past the reply page", wire_call_name(call));
         return APIR_FORWARD_FAILED_TO_SYNC_STREAMS;
     }
     *reply_bytes = rc == APIR_CALL_OK ? (size_t)(end - enc) : 0;
@@ -118,11 +118,11 @@ struct command_header {
 /* Reads the header of a command of `size` bytes at cmd (at least `size`
  * bytes, or its first head_size) and opens its reply; false (logged) when
  * it cannot be answered. */
-static bool read_header(struct apir_context *ctx, struct apir_decoder *dec, size_t size, struct command_header *h)
+static bool read_header(struct apir_context *ctx, struct wire_decoder *dec, size_t size, struct command_header *h)
 {
-    h->type = apir_decode_u32(dec);
-    h->flags = apir_decode_u32(dec);
-    const uint32_t reply_res = apir_decode_u32(dec);
+    h->type = wire_decode_u32(dec);
+    h->flags = wire_decode_u32(dec);
+    const uint32_t reply_res = wire_decode_u32(dec);
     if (dec->fatal) {
         CTX_ERROR(ctx->ctx_id, "a command of %zu bytes is shorter than its header", size);
         return false;
@@ -141,16 +141,16 @@ static void refuse_oversized(struct apir_context *ctx, const struct command_head
 {
     CTX_ERROR(ctx->ctx_id, "%s: refused, a command of %zu bytes is over the limit of %llu; raise it with "
               APIR_LIMIT_KNOBS(OPT_MAX_COMMAND_BYTES, ENV_MAX_COMMAND_BYTES, APIR_CFG_MAX_COMMAND_BYTES),
-              h->type == APIR_CMD_FORWARD ? apir_call_name(h->flags) : "a command", size,
+              h->type == APIR_CMD_FORWARD ? wire_call_name(h->flags) : "a command", size,
               (unsigned long long)ctx->max_command_bytes);
     notify(&h->reply, APIR_FORWARD_BASE_INDEX + (ctx->detailed_errors ? APIR_CALL_OVER_LIMIT : APIR_CALL_FAILED));
 }
 
 bool apir_context_refuse_command(struct apir_context *ctx, const void *head, size_t head_size, size_t size)
 {
-    struct apir_decoder dec;
+    struct wire_decoder dec;
     struct command_header h;
-    apir_decoder_init(&dec, head, head_size);
+    wire_decoder_init(&dec, head, head_size);
     if (!read_header(ctx, &dec, size, &h)) {
         return false;
     }
@@ -159,7 +159,7 @@ bool apir_context_refuse_command(struct apir_context *ctx, const void *head, siz
 }
 
 /* Runs one command and answers it; the bytes of its reply payload. */
-static size_t run_command(struct apir_context *ctx, struct apir_decoder *dec, const struct command_header *h,
+static size_t run_command(struct apir_context *ctx, struct wire_decoder *dec, const struct command_header *h,
                           uint8_t *cmd, size_t size)
 {
     if (ctx->max_command_bytes != 0 && size > ctx->max_command_bytes) {
@@ -187,9 +187,9 @@ static size_t run_command(struct apir_context *ctx, struct apir_decoder *dec, co
 
 bool apir_context_submit(struct apir_context *ctx, void *cmd, size_t size)
 {
-    struct apir_decoder dec;
+    struct wire_decoder dec;
     struct command_header h;
-    apir_decoder_init(&dec, cmd, size);
+    wire_decoder_init(&dec, cmd, size);
     if (!read_header(ctx, &dec, size, &h)) {
         return false;
     }

@@ -50,7 +50,7 @@ static bool cb_pin_shmem(uint32_t ctx_id, uint32_t res_id)
     return r != NULL;
 }
 
-struct apir_callbacks hv_callbacks = {
+struct apir_backend_callbacks hv_callbacks = {
     .get_config = cb_get_config,
     .get_shmem_ptr = cb_get_shmem_ptr,
     .get_shmem_size = cb_get_shmem_size,
@@ -64,13 +64,13 @@ bool apir_venus_routed(void)
     return getenv(ENV_ROUTE_VENUS) != NULL;
 }
 
-bool apir_capset_get(uint32_t capset_id, struct apir_capset *out)
+bool apir_capset_get(uint32_t capset_id, struct wire_capset *out)
 {
     if (capset_id != APIR_CAPSET_ID_APIR && !(capset_id == APIR_CAPSET_ID_VENUS && apir_venus_routed())) {
         return false;
     }
     memset(out, 0, sizeof *out);
-    out->apir_version = 1;
+    out->wire_version = 1;
     out->supports_blob_resources = 1;
     return true;
 }
@@ -114,7 +114,7 @@ static bool config_from_environment(struct apir_context *ctx)
 struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, const char *debug_name,
                                          char *err, size_t err_size)
 {
-    struct apir_capset caps;
+    struct wire_capset caps;
     if (!apir_capset_get(capset_id, &caps)) {
         if (capset_id == APIR_CAPSET_ID_VENUS) {
             snprintf(err, err_size, "a context on the Venus capset (%u) is not served by APIR unless "

@@ -57,6 +57,6 @@ struct apir_context {
 };
 
 /* the callbacks handed to the backend library (context.c) */
-extern struct apir_callbacks hv_callbacks;
+extern struct apir_backend_callbacks hv_callbacks;
 
 #endif

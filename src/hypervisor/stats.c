@@ -30,7 +30,7 @@ void hv_stats_count_command(struct apir_context *ctx, uint32_t type, uint32_t ca
                             size_t reply_bytes, int64_t ns)
 {
     struct apir_context_stats *s = ctx->stats;
-    const int index = type == APIR_CMD_FORWARD ? apir_call_index(call) : -1;
+    const int index = type == APIR_CMD_FORWARD ? wire_call_index(call) : -1;
     counter_add(index >= 0 ? &s->calls[index] : &s->other_commands, 1);
     counter_add(&s->command_bytes, command_bytes);
     counter_add(&s->reply_bytes, reply_bytes);

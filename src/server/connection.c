@@ -31,7 +31,7 @@
 #define MAX_BLOB_BYTES ((uint64_t)64 << 30)
 #define MAX_NAME_BYTES 4096u
 /* the longest reply: GET_CAPSET's */
-#define MAX_REPLY_DWORDS VCMD_GET_CAPSET_REPLY_DWORDS(sizeof(struct apir_capset))
+#define MAX_REPLY_DWORDS VCMD_GET_CAPSET_REPLY_DWORDS(sizeof(struct wire_capset))
 
 struct blob {
     uint32_t res_id;
@@ -192,7 +192,7 @@ static bool tell_refused(struct connection *c)
 static bool get_capset(struct connection *c, uint32_t *p, uint32_t len)
 {
     (void)len;
-    struct apir_capset caps;
+    struct wire_capset caps;
     uint32_t words[MAX_REPLY_DWORDS];
     if (c->refused) {
         return tell_refused(c);

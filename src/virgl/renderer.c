@@ -76,7 +76,7 @@ void virgl_renderer_get_cap_set(uint32_t set, uint32_t *max_ver, uint32_t *max_s
     *max_ver = 0;
     *max_size = 0;
     if (routed_serves_capset(set)) {
-        *max_size = sizeof(struct apir_capset);
+        *max_size = sizeof(struct wire_capset);
     } else if (REAL(virgl_renderer_get_cap_set) != NULL) {
         REAL(virgl_renderer_get_cap_set)(set, max_ver, max_size);
     }

@@ -45,7 +45,7 @@ static bool global_fence_to_signal;
 
 bool routed_serves_capset(uint32_t capset_id)
 {
-    struct apir_capset caps;
+    struct wire_capset caps;
     return apir_capset_get(capset_id, &caps);
 }
 

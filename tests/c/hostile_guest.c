@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "apir-graph.h"
+#include "wire-graph.h"
 #include "check.h"
 #include "ggml.h"
 #include "calls.h"
@@ -26,7 +26,7 @@
 #include "vtest-protocol.h"
 
 static const char *socket_path;
-static const struct apir_msg_none NONE = { 0 };
+static const struct wire_msg_none NONE = { 0 };
 
 /* a new guest: vtest connection, APIR context, host library loaded */
 static struct vgpu_remote *connect_guest(void)
@@ -38,7 +38,7 @@ static struct vgpu_remote *connect_guest(void)
 /* the connection still answers a call, with the right answer */
 static bool answers(struct vgpu_remote *r)
 {
-    struct apir_msg_i32 count = { .value = -1 };
+    struct wire_msg_i32 count = { .value = -1 };
     return r != NULL && vgpu_device_get_count(r, &NONE, &count) && count.value >= 1;
 }
 
@@ -145,10 +145,10 @@ static void test_apir_commands(struct vgpu_remote *r)
 /* the call with `size` bytes of arguments taken from `args`: its return code */
 static uint32_t call_with(struct vgpu_remote *r, uint32_t call, const void *args, size_t size)
 {
-    struct apir_decoder reply;
+    struct wire_decoder reply;
     vgpu_lock(r);
-    struct apir_encoder *enc = vgpu_request(r, call);
-    apir_encode_bytes(enc, args, size);
+    struct wire_encoder *enc = vgpu_request(r, call);
+    wire_encode_bytes(enc, args, size);
     const uint32_t rc = vgpu_exchange(r, &reply);
     vgpu_unlock(r);
     return rc;
@@ -194,17 +194,17 @@ static void test_forwarded_calls(struct vgpu_remote *r)
 
 static uint64_t alloc_buffer(struct vgpu_remote *r, uint64_t size)
 {
-    struct apir_msg_u64 buft = { .value = 0 };
+    struct wire_msg_u64 buft = { .value = 0 };
     vgpu_device_get_buffer_type(r, &NONE, &buft);
-    const struct apir_msg_alloc req = { .buft = buft.value, .size = size };
-    struct apir_msg_u64 buffer = { .value = 0 };
+    const struct wire_msg_alloc req = { .buft = buft.value, .size = size };
+    struct wire_msg_u64 buffer = { .value = 0 };
     return vgpu_buffer_type_alloc_buffer(r, &req, &buffer) ? buffer.value : 0;
 }
 
 /* 256 floats at `offset` of the buffer, with the given row stride */
-static struct apir_wire_tensor floats(uint64_t buffer, uint64_t offset, uint32_t rows, uint32_t row_stride)
+static struct wire_tensor floats(uint64_t buffer, uint64_t offset, uint32_t rows, uint32_t row_stride)
 {
-    struct apir_wire_tensor w;
+    struct wire_tensor w;
     memset(&w, 0, sizeof w);
     w.id = 1;
     w.type = GGML_TYPE_F32;
@@ -219,11 +219,11 @@ static struct apir_wire_tensor floats(uint64_t buffer, uint64_t offset, uint32_t
     return w;
 }
 
-static uint32_t tensor_call(struct vgpu_remote *r, bool set, const struct apir_wire_tensor *t, uint64_t size)
+static uint32_t tensor_call(struct vgpu_remote *r, bool set, const struct wire_tensor *t, uint64_t size)
 {
-    const struct apir_msg_tensor_io req = { .buffer = t->buffer, .tensor = *t, .res_id = r->data.res_id,
+    const struct wire_msg_tensor_io req = { .buffer = t->buffer, .tensor = *t, .res_id = r->data.res_id,
                                             .offset = 0, .size = size };
-    struct apir_msg_none none;
+    struct wire_msg_none none;
     vgpu_lock(r);
     const uint32_t rc = set ? vgpu_buffer_set_tensor_locked(r, &req, &none) : vgpu_buffer_get_tensor_locked(r, &req, &none);
     vgpu_unlock(r);
@@ -234,24 +234,24 @@ static void test_tensor_extents(struct vgpu_remote *r)
 {
     const uint64_t buffer = alloc_buffer(r, 1 << 20);
     CHECK(buffer != 0, "a 1 MiB buffer");
-    const struct apir_wire_tensor far_stride = floats(buffer, 0, 2, 0xfffffff0u);
+    const struct wire_tensor far_stride = floats(buffer, 0, 2, 0xfffffff0u);
     CHECK(tensor_call(r, true, &far_stride, 1024) == APIR_CALL_OUT_OF_RANGE,
           "a write through a row stride of 0xfffffff0 (4 GiB away) is out of range");
-    const struct apir_wire_tensor past_end = floats(buffer, (1 << 20) - 512, 1, 1024);
+    const struct wire_tensor past_end = floats(buffer, (1 << 20) - 512, 1, 1024);
     CHECK(tensor_call(r, false, &past_end, 1024) == APIR_CALL_OUT_OF_RANGE,
           "reading a tensor that runs past its buffer's end is out of range");
-    const struct apir_wire_tensor wrapping = floats(buffer, UINT64_MAX - 100, 1, 1024);
+    const struct wire_tensor wrapping = floats(buffer, UINT64_MAX - 100, 1, 1024);
     CHECK(tensor_call(r, false, &wrapping, 1024) == APIR_CALL_OUT_OF_RANGE, "an offset that wraps around is out of range");
-    const struct apir_wire_tensor forged = floats(buffer ^ 0x10000000000ull, 0, 1, 1024);
+    const struct wire_tensor forged = floats(buffer ^ 0x10000000000ull, 0, 1, 1024);
     CHECK(tensor_call(r, true, &forged, 1024) == APIR_CALL_UNKNOWN_HANDLE, "a forged buffer handle is unknown");
-    const struct apir_msg_u64 req = { .value = buffer };
-    struct apir_msg_none none;
+    const struct wire_msg_u64 req = { .value = buffer };
+    struct wire_msg_none none;
     CHECK(vgpu_buffer_free_buffer(r, &req, &none), "the buffer freed");
     vgpu_lock(r);
     const uint32_t rc = vgpu_buffer_free_buffer_locked(r, &req, &none);
     vgpu_unlock(r);
     CHECK(rc == APIR_CALL_UNKNOWN_HANDLE, "freeing it again: unknown handle");
-    const struct apir_wire_tensor stale = floats(buffer, 0, 1, 1024);
+    const struct wire_tensor stale = floats(buffer, 0, 1, 1024);
     CHECK(tensor_call(r, false, &stale, 1024) == APIR_CALL_UNKNOWN_HANDLE, "a freed buffer's handle is unknown");
 }
 
@@ -266,12 +266,12 @@ static void test_colliding_ids(struct vgpu_remote *r)
     const uint64_t buffer = alloc_buffer(r, 1 << 20);
     vgpu_lock(r);
     const size_t cap = vgpu_data_capacity(r);
-    const uint32_t n = (uint32_t)((cap - 64) / (sizeof(struct apir_wire_tensor) + 8)) - 1;
-    struct apir_graph_writer g;
-    apir_graph_begin(&g, r->data.ptr, cap, 1);
-    apir_graph_put_node(&g, (uint64_t)n << 32);
+    const uint32_t n = (uint32_t)((cap - 64) / (sizeof(struct wire_tensor) + 8)) - 1;
+    struct wire_graph_writer g;
+    wire_graph_begin(&g, r->data.ptr, cap, 1);
+    wire_graph_put_node(&g, (uint64_t)n << 32);
     for (uint32_t i = 1; i <= n; i++) {
-        struct apir_wire_tensor t = floats(buffer, 0, 1, 1024);
+        struct wire_tensor t = floats(buffer, 0, 1, 1024);
         t.id = (uint64_t)i << 32;
         if (i == n) { /* the node: the first two leaves added */
             t.op = GGML_OP_ADD;
@@ -279,10 +279,10 @@ static void test_colliding_ids(struct vgpu_remote *r)
             t.src[1] = (uint64_t)2 << 32;
             t.data = 4096;
         }
-        apir_graph_put_tensor(&g, &t);
+        wire_graph_put_tensor(&g, &t);
     }
-    const struct apir_msg_graph req = { .res_id = r->data.res_id, .size = apir_graph_end(&g) };
-    struct apir_msg_i32 status = { .value = -1 };
+    const struct wire_msg_graph req = { .res_id = r->data.res_id, .size = wire_graph_end(&g) };
+    struct wire_msg_i32 status = { .value = -1 };
     const uint32_t rc = vgpu_backend_graph_compute_locked(r, &req, &status);
     vgpu_unlock(r);
     CHECK(rc == APIR_CALL_OK && status.value == GGML_STATUS_SUCCESS, "%u tensors with ids 1<<32, 2<<32, ...: decoded, run",

@@ -20,7 +20,7 @@
 #include "ggml.h"
 #include "loopback.h"
 #include "virgl_loopback.h"
-#include "apir-graph.h"
+#include "wire-graph.h"
 #include "calls.h"
 #include "connection.h"
 #include "graph-run.h"
@@ -37,23 +37,23 @@ static bool validating_host = true;
 
 /* ---- call helpers ------------------------------------------------------- */
 
-static const struct apir_msg_none NONE = { 0 };
-static struct apir_msg_none none_reply;
+static const struct wire_msg_none NONE = { 0 };
+static struct wire_msg_none none_reply;
 
-static uint64_t call_u64_arg_u64(bool (*call)(struct vgpu_remote *, const struct apir_msg_u64 *, struct apir_msg_u64 *),
+static uint64_t call_u64_arg_u64(bool (*call)(struct vgpu_remote *, const struct wire_msg_u64 *, struct wire_msg_u64 *),
                                  uint64_t arg, bool *ok)
 {
-    const struct apir_msg_u64 req = { .value = arg };
-    struct apir_msg_u64 reply = { .value = 0 };
+    const struct wire_msg_u64 req = { .value = arg };
+    struct wire_msg_u64 reply = { .value = 0 };
     *ok = call(R, &req, &reply);
     return reply.value;
 }
 
 /* a contiguous tensor of `type` and shape ne at `offset` in the buffer */
-static struct apir_wire_tensor wire_tensor(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op,
+static struct wire_tensor test_tensor(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op,
                                            enum ggml_type type, const uint32_t ne[4])
 {
-    struct apir_wire_tensor w;
+    struct wire_tensor w;
     memset(&w, 0, sizeof w);
     w.id = id;
     w.type = type;
@@ -70,79 +70,79 @@ static struct apir_wire_tensor wire_tensor(uint64_t id, uint64_t buffer, uint64_
     return w;
 }
 
-static struct apir_wire_tensor f32_vector(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op)
+static struct wire_tensor f32_vector(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op)
 {
     const uint32_t ne[4] = { N, 1, 1, 1 };
-    return wire_tensor(id, buffer, offset, op, GGML_TYPE_F32, ne);
+    return test_tensor(id, buffer, offset, op, GGML_TYPE_F32, ne);
 }
 
 /* set (to_host) or get the tensor's bytes through the data blob */
-static bool tensor_io(uint32_t call, uint64_t buffer, const struct apir_wire_tensor *t, uint64_t offset, uint64_t size)
+static bool tensor_io(uint32_t call, uint64_t buffer, const struct wire_tensor *t, uint64_t offset, uint64_t size)
 {
-    const struct apir_msg_tensor_io req = {
+    const struct wire_msg_tensor_io req = {
         .buffer = buffer, .tensor = *t, .res_id = R->data.res_id, .offset = offset, .size = size
     };
     return call == APIR_CALL_BUFFER_SET_TENSOR ? vgpu_buffer_set_tensor(R, &req, &none_reply)
                                                : vgpu_buffer_get_tensor(R, &req, &none_reply);
 }
 
-static bool set_bytes(uint64_t buffer, const struct apir_wire_tensor *t, const void *v, size_t size)
+static bool set_bytes(uint64_t buffer, const struct wire_tensor *t, const void *v, size_t size)
 {
     memcpy(R->data.ptr, v, size);
     return tensor_io(APIR_CALL_BUFFER_SET_TENSOR, buffer, t, 0, size);
 }
 
-static bool get_bytes(uint64_t buffer, const struct apir_wire_tensor *t, void *v, size_t size)
+static bool get_bytes(uint64_t buffer, const struct wire_tensor *t, void *v, size_t size)
 {
     const bool ok = tensor_io(APIR_CALL_BUFFER_GET_TENSOR, buffer, t, 0, size);
     memcpy(v, R->data.ptr, size);
     return ok;
 }
 
-static bool set_floats(uint64_t buffer, const struct apir_wire_tensor *t, const float *v)
+static bool set_floats(uint64_t buffer, const struct wire_tensor *t, const float *v)
 {
     return set_bytes(buffer, t, v, sizeof(float) * N);
 }
 
-static bool get_floats(uint64_t buffer, const struct apir_wire_tensor *t, float *v)
+static bool get_floats(uint64_t buffer, const struct wire_tensor *t, float *v)
 {
     return get_bytes(buffer, t, v, sizeof(float) * N);
 }
 
 /* the given tensors (in order), whose nodes are the last n_nodes,
  * serialized at the data blob's start: the graph's size */
-static uint64_t serialize_graph(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes)
+static uint64_t serialize_graph(const struct wire_tensor *tensors, uint32_t n, uint32_t n_nodes)
 {
-    struct apir_graph_writer g;
-    apir_graph_begin(&g, R->data.ptr, R->data.size, n_nodes);
+    struct wire_graph_writer g;
+    wire_graph_begin(&g, R->data.ptr, R->data.size, n_nodes);
     for (uint32_t i = n - n_nodes; i < n; i++) {
-        apir_graph_put_node(&g, tensors[i].id);
+        wire_graph_put_node(&g, tensors[i].id);
     }
     for (uint32_t i = 0; i < n; i++) {
-        apir_graph_put_tensor(&g, &tensors[i]);
+        wire_graph_put_tensor(&g, &tensors[i]);
     }
-    return apir_graph_end(&g);
+    return wire_graph_end(&g);
 }
 
 /* two inputs at 0x10000 and 0x20000 of the buffer and a node of `op` on
  * them at 0x30000, with ids first, first + 1, first + 2 */
-static void binary_graph(struct apir_wire_tensor graph[3], uint64_t buf, uint64_t first, uint32_t op,
+static void binary_graph(struct wire_tensor graph[3], uint64_t buf, uint64_t first, uint32_t op,
                          const enum ggml_type types[3], const uint32_t a_ne[4], const uint32_t b_ne[4],
                          const uint32_t out_ne[4])
 {
-    graph[0] = wire_tensor(first, buf, 0x10000, GGML_OP_NONE, types[0], a_ne);
-    graph[1] = wire_tensor(first + 1, buf, 0x20000, GGML_OP_NONE, types[1], b_ne);
-    graph[2] = wire_tensor(first + 2, buf, 0x30000, op, types[2], out_ne);
+    graph[0] = test_tensor(first, buf, 0x10000, GGML_OP_NONE, types[0], a_ne);
+    graph[1] = test_tensor(first + 1, buf, 0x20000, GGML_OP_NONE, types[1], b_ne);
+    graph[2] = test_tensor(first + 2, buf, 0x30000, op, types[2], out_ne);
     graph[2].src[0] = graph[0].id;
     graph[2].src[1] = graph[1].id;
 }
 
 /* a graph of the given tensors (in order) whose nodes are the last n_nodes:
  * the call's return code */
-static uint32_t compute_rc(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
+static uint32_t compute_rc(const struct wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
 {
-    const struct apir_msg_graph req = { .res_id = R->data.res_id, .size = serialize_graph(tensors, n, n_nodes) };
-    struct apir_msg_i32 reply = { .value = -100 };
+    const struct wire_msg_graph req = { .res_id = R->data.res_id, .size = serialize_graph(tensors, n, n_nodes) };
+    struct wire_msg_i32 reply = { .value = -100 };
     vgpu_lock(R);
     const uint32_t rc = vgpu_backend_graph_compute_locked(R, &req, &reply);
     vgpu_unlock(R);
@@ -150,7 +150,7 @@ static uint32_t compute_rc(const struct apir_wire_tensor *tensors, uint32_t n, u
     return rc;
 }
 
-static bool compute(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
+static bool compute(const struct wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
 {
     return compute_rc(tensors, n, n_nodes, status) == APIR_CALL_OK;
 }
@@ -158,7 +158,7 @@ static bool compute(const struct apir_wire_tensor *tensors, uint32_t n, uint32_t
 /* a call of a number the host does not know, with no arguments */
 static uint32_t call_unknown(uint32_t call)
 {
-    struct apir_decoder dec;
+    struct wire_decoder dec;
     vgpu_lock(R);
     vgpu_request(R, call);
     const uint32_t rc = vgpu_exchange(R, &dec);
@@ -168,7 +168,7 @@ static uint32_t call_unknown(uint32_t call)
 
 static bool free_buffer(uint64_t buffer)
 {
-    const struct apir_msg_u64 req = { .value = buffer };
+    const struct wire_msg_u64 req = { .value = buffer };
     return vgpu_buffer_free_buffer(R, &req, &none_reply);
 }
 
@@ -176,8 +176,8 @@ static bool free_buffer(uint64_t buffer)
 
 static uint32_t alloc_rc(uint64_t buft, uint64_t size, uint64_t *handle)
 {
-    const struct apir_msg_alloc req = { .buft = buft, .size = size };
-    struct apir_msg_u64 reply = { .value = 0 };
+    const struct wire_msg_alloc req = { .buft = buft, .size = size };
+    struct wire_msg_u64 reply = { .value = 0 };
     vgpu_lock(R);
     const uint32_t rc = vgpu_buffer_type_alloc_buffer_locked(R, &req, &reply);
     vgpu_unlock(R);
@@ -187,16 +187,16 @@ static uint32_t alloc_rc(uint64_t buft, uint64_t size, uint64_t *handle)
 
 static uint32_t free_rc(uint64_t buffer)
 {
-    const struct apir_msg_u64 req = { .value = buffer };
+    const struct wire_msg_u64 req = { .value = buffer };
     vgpu_lock(R);
     const uint32_t rc = vgpu_buffer_free_buffer_locked(R, &req, &none_reply);
     vgpu_unlock(R);
     return rc;
 }
 
-static uint32_t set_tensor_rc(uint64_t buffer, const struct apir_wire_tensor *t)
+static uint32_t set_tensor_rc(uint64_t buffer, const struct wire_tensor *t)
 {
-    const struct apir_msg_tensor_io req = {
+    const struct wire_msg_tensor_io req = {
         .buffer = buffer, .tensor = *t, .res_id = R->data.res_id, .offset = 0, .size = sizeof(float) * N
     };
     vgpu_lock(R);
@@ -206,20 +206,20 @@ static uint32_t set_tensor_rc(uint64_t buffer, const struct apir_wire_tensor *t)
 }
 
 /* each kind of refusal answers its own code */
-static void test_error_codes(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
-                             const struct apir_wire_tensor *tc)
+static void test_error_codes(uint64_t buf, const struct wire_tensor *ta, const struct wire_tensor *tb,
+                             const struct wire_tensor *tc)
 {
     CHECK(R->error_codes, "the host answers with error codes");
     CHECK(free_rc(buf + 5) == APIR_CALL_UNKNOWN_HANDLE, "an unknown buffer handle: APIR_CALL_UNKNOWN_HANDLE");
-    struct apir_wire_tensor bad = *ta;
+    struct wire_tensor bad = *ta;
     bad.data = (1 << 20) - 16;
     CHECK(set_tensor_rc(buf, &bad) == APIR_CALL_OUT_OF_RANGE, "a tensor past its buffer: APIR_CALL_OUT_OF_RANGE");
     bad = *ta;
     bad.type = 1000;
     CHECK(set_tensor_rc(buf, &bad) == APIR_CALL_MALFORMED, "an invalid type: APIR_CALL_MALFORMED");
-    struct apir_wire_tensor custom = *tc;
+    struct wire_tensor custom = *tc;
     custom.op = GGML_OP_CUSTOM;
-    const struct apir_wire_tensor graph[3] = { *ta, *tb, custom };
+    const struct wire_tensor graph[3] = { *ta, *tb, custom };
     int32_t status;
     CHECK(compute_rc(graph, 3, 1, &status) == APIR_CALL_NOT_ALLOWED, "a CUSTOM op: APIR_CALL_NOT_ALLOWED");
 }
@@ -228,10 +228,10 @@ static void test_error_codes(uint64_t buf, const struct apir_wire_tensor *ta, co
 
 static void test_device(void)
 {
-    struct apir_msg_i32 count = { .value = 0 };
-    struct apir_msg_string name, description;
-    struct apir_msg_memory memory = { 0 };
-    struct apir_msg_props props;
+    struct wire_msg_i32 count = { .value = 0 };
+    struct wire_msg_string name, description;
+    struct wire_msg_memory memory = { 0 };
+    struct wire_msg_props props;
     CHECK(vgpu_device_get_count(R, &NONE, &count) && count.value == 1, "one device");
     CHECK(vgpu_device_get_name(R, &NONE, &name) && strlen(name.value) > 0, "device name");
     printf("device: %s\n", name.value);
@@ -244,7 +244,7 @@ static void test_device(void)
 
 static uint64_t test_buffer_type(void)
 {
-    struct apir_msg_u64 buft = { .value = 0 };
+    struct wire_msg_u64 buft = { .value = 0 };
     CHECK(vgpu_device_get_buffer_type(R, &NONE, &buft), "buffer type call");
     bool ok;
     const uint64_t align = call_u64_arg_u64(vgpu_buffer_type_get_alignment, buft.value, &ok);
@@ -259,18 +259,18 @@ static uint64_t test_buffer_type(void)
 
 static uint64_t alloc_buffer(uint64_t buft, uint64_t size)
 {
-    const struct apir_msg_alloc req = { .buft = buft, .size = size };
-    struct apir_msg_u64 handle = { .value = 0 };
+    const struct wire_msg_alloc req = { .buft = buft, .size = size };
+    struct wire_msg_u64 handle = { .value = 0 };
     return vgpu_buffer_type_alloc_buffer(R, &req, &handle) ? handle.value : 0;
 }
 
 /* bad input: refused, and the context carries on */
-static void test_bad_input(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
-                           const struct apir_wire_tensor *tc, const float *a)
+static void test_bad_input(uint64_t buf, const struct wire_tensor *ta, const struct wire_tensor *tb,
+                           const struct wire_tensor *tc, const float *a)
 {
     float c[N];
     int32_t status;
-    struct apir_wire_tensor bad = *ta;
+    struct wire_tensor bad = *ta;
     bad.data = (1 << 20) - 16;
     CHECK(!set_floats(buf, &bad, a), "a tensor reaching past its buffer is refused");
     CHECK(!set_floats(buf + 1, ta, a), "an unknown buffer handle is refused");
@@ -278,13 +278,13 @@ static void test_bad_input(uint64_t buf, const struct apir_wire_tensor *ta, cons
     bad.type = 1000;
     CHECK(!set_floats(buf, &bad, a), "an invalid type is refused");
     CHECK(!tensor_io(APIR_CALL_BUFFER_SET_TENSOR, buf, ta, 8, sizeof(float) * N), "bytes past the tensor are refused");
-    struct apir_wire_tensor orphan = *tc;
+    struct wire_tensor orphan = *tc;
     orphan.src[1] = 999;
-    const struct apir_wire_tensor bad_graph[3] = { *ta, *tb, orphan };
+    const struct wire_tensor bad_graph[3] = { *ta, *tb, orphan };
     CHECK(!compute(bad_graph, 3, 1, &status), "a graph with an unknown source id is refused");
-    struct apir_wire_tensor bad_op = *tc;
+    struct wire_tensor bad_op = *tc;
     bad_op.op = GGML_OP_COUNT + 5;
-    const struct apir_wire_tensor bad_op_graph[3] = { *ta, *tb, bad_op };
+    const struct wire_tensor bad_op_graph[3] = { *ta, *tb, bad_op };
     CHECK(!compute(bad_op_graph, 3, 1, &status), "a graph with an invalid op is refused");
     CHECK(call_unknown(APIR_CALL_COUNT + 3) == APIR_CALL_INVALID_INDEX, "an unknown call index is refused");
     /* llama.cpp's deprecated buffer_type_is_host, which no frontend sends */
@@ -296,7 +296,7 @@ static void test_bad_input(uint64_t buf, const struct apir_wire_tensor *ta, cons
 /* ---- hostile graphs and ops: the op table refuses them ------------------- */
 
 /* a graph of the given tensors whose last one is its one node, refused */
-static bool graph_refused(const struct apir_wire_tensor *tensors, uint32_t n)
+static bool graph_refused(const struct wire_tensor *tensors, uint32_t n)
 {
     int32_t status;
     return !compute(tensors, n, 1, &status);
@@ -306,7 +306,7 @@ static bool graph_refused(const struct apir_wire_tensor *tensors, uint32_t n)
 static bool mul_mat_refused(uint64_t buf, const uint32_t a_ne[4], const uint32_t b_ne[4], const uint32_t out[4])
 {
     const enum ggml_type types[3] = { GGML_TYPE_F32, GGML_TYPE_F32, GGML_TYPE_F32 };
-    struct apir_wire_tensor graph[3];
+    struct wire_tensor graph[3];
     binary_graph(graph, buf, 31, GGML_OP_MUL_MAT, types, a_ne, b_ne, out);
     return graph_refused(graph, 3);
 }
@@ -318,9 +318,9 @@ static const enum ggml_type GET_ROWS_TYPES[3] = { GGML_TYPE_F32, GGML_TYPE_I32, 
 static bool get_rows_refused(uint64_t buf, uint32_t ne0, const int32_t ids_picked[2])
 {
     const uint32_t rows_ne[4] = { 256, 4, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { ne0, 2, 1, 1 };
-    struct apir_wire_tensor graph[3];
+    struct wire_tensor graph[3];
     binary_graph(graph, buf, 41, GGML_OP_GET_ROWS, GET_ROWS_TYPES, rows_ne, ids_ne, out_ne);
-    const struct apir_wire_tensor rows = graph[0], ids = graph[1], out = graph[2];
+    const struct wire_tensor rows = graph[0], ids = graph[1], out = graph[2];
     static float values[4 * 256], picked[2 * 256];
     for (int i = 0; i < 4 * 256; i++) {
         values[i] = (float)i;
@@ -341,31 +341,31 @@ static bool get_rows_refused(uint64_t buf, uint32_t ne0, const int32_t ids_picke
 static bool set_rows_refused(uint64_t buf, const int64_t ids_picked[2])
 {
     const uint32_t src_ne[4] = { 4, 2, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, table_ne[4] = { 4, 3, 1, 1 };
-    const struct apir_wire_tensor src = wire_tensor(51, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, src_ne);
-    const struct apir_wire_tensor ids = wire_tensor(52, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I64, ids_ne);
-    const struct apir_wire_tensor table = wire_tensor(53, buf, 0x30000, GGML_OP_NONE, GGML_TYPE_F32, table_ne);
-    struct apir_wire_tensor out = wire_tensor(54, buf, 0x30000, GGML_OP_SET_ROWS, GGML_TYPE_F32, table_ne);
+    const struct wire_tensor src = test_tensor(51, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, src_ne);
+    const struct wire_tensor ids = test_tensor(52, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I64, ids_ne);
+    const struct wire_tensor table = test_tensor(53, buf, 0x30000, GGML_OP_NONE, GGML_TYPE_F32, table_ne);
+    struct wire_tensor out = test_tensor(54, buf, 0x30000, GGML_OP_SET_ROWS, GGML_TYPE_F32, table_ne);
     out.src[0] = src.id;
     out.src[1] = ids.id;
     out.src[2] = table.id;
     out.view_src = table.id;
     CHECK(set_bytes(buf, &ids, ids_picked, 2 * sizeof(int64_t)), "SET_ROWS indices set");
-    const struct apir_wire_tensor graph[4] = { src, ids, table, out };
+    const struct wire_tensor graph[4] = { src, ids, table, out };
     return graph_refused(graph, 4);
 }
 
 /* GET_ROWS of four rows whose indices the graph computes first, by
  * `producer` (a node of id 61, I32 of shape {2}, whose sources are set) */
-static bool computed_indices_refused(uint64_t buf, uint32_t n_rows, const struct apir_wire_tensor *inputs,
-                                     uint32_t n_inputs, const struct apir_wire_tensor *producer)
+static bool computed_indices_refused(uint64_t buf, uint32_t n_rows, const struct wire_tensor *inputs,
+                                     uint32_t n_inputs, const struct wire_tensor *producer)
 {
     const uint32_t rows_ne[4] = { 256, n_rows, 1, 1 }, out_ne[4] = { 256, (uint32_t)producer->ne[0], 1, 1 };
-    struct apir_wire_tensor graph[8];
+    struct wire_tensor graph[8];
     memcpy(graph, inputs, sizeof *inputs * n_inputs);
-    graph[n_inputs] = wire_tensor(62, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
+    graph[n_inputs] = test_tensor(62, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
     graph[n_inputs + 1] = *producer;
-    struct apir_wire_tensor *out = &graph[n_inputs + 2];
-    *out = wire_tensor(63, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
+    struct wire_tensor *out = &graph[n_inputs + 2];
+    *out = test_tensor(63, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
     out->src[0] = graph[n_inputs].id;
     out->src[1] = producer->id;
     int32_t status;
@@ -374,7 +374,7 @@ static bool computed_indices_refused(uint64_t buf, uint32_t n_rows, const struct
 
 /* indices the guest wrote are checked before every run; indices a graph
  * computes must be bounded by how they are computed */
-static void test_index_checks(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb)
+static void test_index_checks(uint64_t buf, const struct wire_tensor *ta, const struct wire_tensor *tb)
 {
     const int32_t in_range[2] = { 3, 1 }, past_end[2] = { 3, 4 }, negative[2] = { -1, 0 };
     CHECK(!get_rows_refused(buf, 256, in_range), "GET_ROWS of rows 3 and 1 of 4 runs");
@@ -387,59 +387,59 @@ static void test_index_checks(uint64_t buf, const struct apir_wire_tensor *ta, c
 
     const uint32_t four[4] = { 4, 1, 1, 1 }, table_ne[4] = { 2, 4, 1, 1 }, one[4] = { 1, 1, 1, 1 },
                    two[4] = { 2, 1, 1, 1 };
-    const struct apir_wire_tensor keys = wire_tensor(64, buf, 0x40000, GGML_OP_NONE, GGML_TYPE_F32, four);
-    struct apir_wire_tensor sorted = wire_tensor(61, buf, 0x50000, GGML_OP_ARGSORT, GGML_TYPE_I32, four);
+    const struct wire_tensor keys = test_tensor(64, buf, 0x40000, GGML_OP_NONE, GGML_TYPE_F32, four);
+    struct wire_tensor sorted = test_tensor(61, buf, 0x50000, GGML_OP_ARGSORT, GGML_TYPE_I32, four);
     sorted.src[0] = keys.id;
     CHECK(!computed_indices_refused(buf, 4, &keys, 1, &sorted), "GET_ROWS of 4 rows by an ARGSORT of 4 runs");
     CHECK(computed_indices_refused(buf, 3, &keys, 1, &sorted), "GET_ROWS of 3 rows by an ARGSORT of 4 is refused");
     /* I32 rows picked from a table the guest wrote: any values at all */
-    const struct apir_wire_tensor table = wire_tensor(65, buf, 0x40000, GGML_OP_NONE, GGML_TYPE_I32, table_ne);
-    const struct apir_wire_tensor pick = wire_tensor(66, buf, 0x60000, GGML_OP_NONE, GGML_TYPE_I32, one);
-    struct apir_wire_tensor picked = wire_tensor(61, buf, 0x50000, GGML_OP_GET_ROWS, GGML_TYPE_I32, two);
+    const struct wire_tensor table = test_tensor(65, buf, 0x40000, GGML_OP_NONE, GGML_TYPE_I32, table_ne);
+    const struct wire_tensor pick = test_tensor(66, buf, 0x60000, GGML_OP_NONE, GGML_TYPE_I32, one);
+    struct wire_tensor picked = test_tensor(61, buf, 0x50000, GGML_OP_GET_ROWS, GGML_TYPE_I32, two);
     picked.src[0] = table.id;
     picked.src[1] = pick.id;
-    const struct apir_wire_tensor sources[2] = { table, pick };
+    const struct wire_tensor sources[2] = { table, pick };
     CHECK(computed_indices_refused(buf, 4, sources, 2, &picked),
           "indices computed by GET_ROWS of I32 rows (unbounded values) are refused");
     /* an earlier node writes over the indices after they were checked */
-    struct apir_wire_tensor overwrite = wire_tensor(61, buf, 0x20000, GGML_OP_ADD, GGML_TYPE_F32, two);
+    struct wire_tensor overwrite = test_tensor(61, buf, 0x20000, GGML_OP_ADD, GGML_TYPE_F32, two);
     overwrite.src[0] = ta->id;
     overwrite.src[1] = tb->id;
     const uint32_t rows_ne[4] = { 256, 4, 1, 1 };
-    const struct apir_wire_tensor rows = wire_tensor(62, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
-    const struct apir_wire_tensor ids = wire_tensor(42, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I32, two);
-    struct apir_wire_tensor out = wire_tensor(63, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, rows_ne);
+    const struct wire_tensor rows = test_tensor(62, buf, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, rows_ne);
+    const struct wire_tensor ids = test_tensor(42, buf, 0x20000, GGML_OP_NONE, GGML_TYPE_I32, two);
+    struct wire_tensor out = test_tensor(63, buf, 0x30000, GGML_OP_GET_ROWS, GGML_TYPE_F32, rows_ne);
     out.ne[1] = 2;
     out.nb[2] = out.nb[3] = out.nb[1] * 2;
     out.src[0] = rows.id;
     out.src[1] = ids.id;
-    const struct apir_wire_tensor ta2 = wire_tensor(ta->id, buf, ta->data, GGML_OP_NONE, GGML_TYPE_F32, two),
-                                  tb2 = wire_tensor(tb->id, buf, tb->data, GGML_OP_NONE, GGML_TYPE_F32, two);
-    const struct apir_wire_tensor overwritten[6] = { ta2, tb2, rows, ids, overwrite, out };
+    const struct wire_tensor ta2 = test_tensor(ta->id, buf, ta->data, GGML_OP_NONE, GGML_TYPE_F32, two),
+                                  tb2 = test_tensor(tb->id, buf, tb->data, GGML_OP_NONE, GGML_TYPE_F32, two);
+    const struct wire_tensor overwritten[6] = { ta2, tb2, rows, ids, overwrite, out };
     int32_t status;
     CHECK(!compute(overwritten, 6, 2, &status), "indices an earlier node of the graph overwrites are refused");
 }
 
-static void test_hostile_graphs(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
-                                const struct apir_wire_tensor *tc)
+static void test_hostile_graphs(uint64_t buf, const struct wire_tensor *ta, const struct wire_tensor *tb,
+                                const struct wire_tensor *tc)
 {
-    struct apir_wire_tensor node = *tc;
+    struct wire_tensor node = *tc;
     node.op = GGML_OP_CUSTOM;
-    const struct apir_wire_tensor custom[3] = { *ta, *tb, node };
+    const struct wire_tensor custom[3] = { *ta, *tb, node };
     CHECK(graph_refused(custom, 3), "a CUSTOM op (a function pointer in its op_params) is refused");
     node = *tc;
     node.src[1] = 0;
-    const struct apir_wire_tensor one_source[2] = { *ta, node };
+    const struct wire_tensor one_source[2] = { *ta, node };
     CHECK(graph_refused(one_source, 2), "an ADD without src[1] is refused");
     const uint32_t short_ne[4] = { 3, 1, 1, 1 };
-    const struct apir_wire_tensor short_b = wire_tensor(12, buf, 4096, GGML_OP_NONE, GGML_TYPE_F32, short_ne);
-    const struct apir_wire_tensor no_broadcast[3] = { *ta, short_b, *tc };
+    const struct wire_tensor short_b = test_tensor(12, buf, 4096, GGML_OP_NONE, GGML_TYPE_F32, short_ne);
+    const struct wire_tensor no_broadcast[3] = { *ta, short_b, *tc };
     CHECK(graph_refused(no_broadcast, 3), "an ADD of 3 floats to 256 (no broadcast) is refused");
     node = *tc;
     node.op = GGML_OP_UNARY;
     node.src[1] = 0;
     node.op_params[0] = GGML_UNARY_OP_COUNT + 3;
-    const struct apir_wire_tensor unknown_unary[2] = { *ta, node };
+    const struct wire_tensor unknown_unary[2] = { *ta, node };
     CHECK(graph_refused(unknown_unary, 2), "an unknown UNARY sub-op is refused");
 
     const uint32_t m44[4] = { 4, 4, 1, 1 }, m82[4] = { 8, 2, 1, 1 }, m33[4] = { 3, 3, 1, 1 };
@@ -449,9 +449,9 @@ static void test_hostile_graphs(uint64_t buf, const struct apir_wire_tensor *ta,
     CHECK(!mul_mat_refused(buf, m44, m42, m42), "but MUL_MAT (4,4) x (4,2) into (4,2) runs");
     /* zero strides: 2^42 elements over 4 bytes each, which would run for hours */
     const uint32_t huge[4] = { 1, 1u << 16, 1u << 16, 1u << 10 };
-    struct apir_wire_tensor runaway[3];
+    struct wire_tensor runaway[3];
     for (int i = 0; i < 3; i++) {
-        runaway[i] = wire_tensor(41 + (uint64_t)i, buf, 0x1000 * (uint64_t)i, i < 2 ? GGML_OP_NONE : GGML_OP_ADD,
+        runaway[i] = test_tensor(41 + (uint64_t)i, buf, 0x1000 * (uint64_t)i, i < 2 ? GGML_OP_NONE : GGML_OP_ADD,
                                  GGML_TYPE_F32, huge);
         runaway[i].nb[1] = runaway[i].nb[2] = runaway[i].nb[3] = 0;
     }
@@ -465,9 +465,9 @@ static void test_hostile_graphs(uint64_t buf, const struct apir_wire_tensor *ta,
 }
 
 /* a contiguous F32 inline tensor of shape ne */
-static struct apir_inline_tensor inline_f32(uint32_t op, const int64_t ne[4])
+static struct wire_inline_tensor inline_f32(uint32_t op, const int64_t ne[4])
 {
-    struct apir_inline_tensor t;
+    struct wire_inline_tensor t;
     memset(&t, 0, sizeof t);
     t.type = GGML_TYPE_F32;
     t.op = op;
@@ -480,10 +480,10 @@ static struct apir_inline_tensor inline_f32(uint32_t op, const int64_t ne[4])
 
 /* `op` on a vector with n_src vector sources, as supports_op and
  * get_alloc_size carry it */
-static struct apir_inline_op vector_op(uint32_t op, int n_src)
+static struct wire_inline_op vector_op(uint32_t op, int n_src)
 {
     static const int64_t ne[4] = { N, 1, 1, 1 };
-    struct apir_inline_op o;
+    struct wire_inline_op o;
     memset(&o, 0, sizeof o);
     o.tensor = inline_f32(op, ne);
     for (int i = 0; i < n_src; i++) {
@@ -496,15 +496,15 @@ static struct apir_inline_op vector_op(uint32_t op, int n_src)
 /* the host's supports_op answer, or false when the call failed */
 static bool supports_op(uint32_t op, int n_src)
 {
-    const struct apir_msg_op req = { .op = vector_op(op, n_src) };
-    struct apir_msg_boolean reply = { .value = false };
+    const struct wire_msg_op req = { .op = vector_op(op, n_src) };
+    struct wire_msg_boolean reply = { .value = false };
     return vgpu_device_supports_op(R, &req, &reply) && reply.value;
 }
 
 static bool alloc_size_answered(uint64_t buft, uint32_t op, int n_src)
 {
-    const struct apir_msg_buft_op req = { .buft = buft, .op = vector_op(op, n_src) };
-    struct apir_msg_u64 reply = { .value = 0 };
+    const struct wire_msg_buft_op req = { .buft = buft, .op = vector_op(op, n_src) };
+    struct wire_msg_u64 reply = { .value = 0 };
     return vgpu_buffer_type_get_alloc_size(R, &req, &reply) && reply.value >= sizeof(float) * N;
 }
 
@@ -519,21 +519,21 @@ static void test_hostile_ops(uint64_t buft)
 
 /* The host keeps a graph it has decoded: sent again it runs on the current
  * data, and a graph that differs in one byte runs as itself. */
-static void test_graph_sent_again(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
-                                  const struct apir_wire_tensor *tc, const float *a, const float *b)
+static void test_graph_sent_again(uint64_t buf, const struct wire_tensor *ta, const struct wire_tensor *tb,
+                                  const struct wire_tensor *tc, const float *a, const float *b)
 {
     float a2[N], c[N];
     for (int i = 0; i < N; i++) {
         a2[i] = 3.0f * (float)i;
     }
     int32_t status;
-    const struct apir_wire_tensor graph[3] = { *ta, *tb, *tc };
+    const struct wire_tensor graph[3] = { *ta, *tb, *tc };
     CHECK(set_floats(buf, ta, a2) && compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS &&
               get_floats(buf, tc, c) && c[N - 1] == a2[N - 1] + b[N - 1],
           "the same graph again computes on the new inputs: c[255] = %g", c[N - 1]);
-    struct apir_wire_tensor product = *tc;
+    struct wire_tensor product = *tc;
     product.op = GGML_OP_MUL;
-    const struct apir_wire_tensor changed[3] = { *ta, *tb, product };
+    const struct wire_tensor changed[3] = { *ta, *tb, product };
     CHECK(compute(changed, 3, 1, &status) && status == GGML_STATUS_SUCCESS && get_floats(buf, tc, c) &&
               c[N - 1] == a2[N - 1] * b[N - 1],
           "a graph that differs in its op runs as itself, not as the kept one: c[255] = %g", c[N - 1]);
@@ -544,23 +544,23 @@ static void test_graph_sent_again(uint64_t buf, const struct apir_wire_tensor *t
 }
 
 /* the writes of one float vector: its bytes at data_offset of the data blob */
-static void one_write(struct apir_tensor_writes *w, uint64_t buf, const struct apir_wire_tensor *t, const float *v,
+static void one_write(struct wire_tensor_writes *w, uint64_t buf, const struct wire_tensor *t, const float *v,
                       uint64_t data_offset)
 {
     memcpy((uint8_t *)R->data.ptr + data_offset, v, sizeof(float) * N);
     w->res_id = R->data.res_id;
     w->count = 1;
-    w->items[0] = (struct apir_tensor_write){ .buffer = buf, .tensor = *t, .data_offset = data_offset, .offset = 0,
+    w->items[0] = (struct wire_tensor_write){ .buffer = buf, .tensor = *t, .data_offset = data_offset, .offset = 0,
                                               .size = sizeof(float) * N };
 }
 
 /* Extensions: queued writes, and a graph run with its inputs, named by a
  * key once the host keeps it. */
-static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tensor *ta,
-                                      const struct apir_wire_tensor *tb, const struct apir_wire_tensor *tc)
+static void test_writes_and_graph_run(uint64_t buf, const struct wire_tensor *ta,
+                                      const struct wire_tensor *tb, const struct wire_tensor *tc)
 {
-    static struct apir_msg_writes writes;
-    static struct apir_msg_graph_run run;
+    static struct wire_msg_writes writes;
+    static struct wire_msg_graph_run run;
     float v[N], c[N];
     for (int i = 0; i < N; i++) {
         v[i] = 7.0f;
@@ -574,7 +574,7 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
     /* a graph a + b, sent whole under key 42 with a = 1 */
     float b1[N];
     get_floats(buf, tb, b1); /* before the graph: the read goes through the blob's start */
-    const struct apir_wire_tensor graph[3] = { *ta, *tb, *tc };
+    const struct wire_tensor graph[3] = { *ta, *tb, *tc };
     const uint64_t graph_size = serialize_graph(graph, 3, 1);
     for (int i = 0; i < N; i++) {
         v[i] = 1.0f;
@@ -583,7 +583,7 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
     run.key = 42;
     run.res_id = R->data.res_id;
     run.size = graph_size;
-    struct apir_msg_graph_result result = { .kept = false };
+    struct wire_msg_graph_result result = { .kept = false };
     CHECK(vgpu_ext_graph_run(R, &run, &result) && result.kept && result.status == GGML_STATUS_SUCCESS &&
               get_floats(buf, tc, c) && c[9] == 1.0f + b1[9],
           "ext_graph_run: the writes, then the graph: c[9] = %g", c[9]);
@@ -595,9 +595,9 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
     CHECK(vgpu_ext_graph_run(R, &run, &result) && result.kept && get_floats(buf, tc, c) && c[9] == 2.0f + b1[9],
           "the kept graph named by its key runs on the new writes: c[9] = %g", c[9]);
     /* its result flagged as an output comes back with the reply */
-    struct apir_wire_tensor out = *tc;
+    struct wire_tensor out = *tc;
     out.flags |= GGML_TENSOR_FLAG_OUTPUT;
-    const struct apir_wire_tensor flagged[3] = { *ta, *tb, out };
+    const struct wire_tensor flagged[3] = { *ta, *tb, out };
     run.size = serialize_graph(flagged, 3, 1);
     run.key = 45;
     run.outputs_max = 1 << 20;
@@ -622,18 +622,18 @@ static void test_writes_and_graph_run(uint64_t buf, const struct apir_wire_tenso
 /* ext_graph_run_async: the host says when it has taken a run (the guest's
  * graph_compute returns then); its end, reply and outputs are there once
  * the connection's lock is next taken. A run it refuses is answered. */
-static void test_graph_run_async(uint64_t buf, const struct apir_wire_tensor *ta, const struct apir_wire_tensor *tb,
-                                 const struct apir_wire_tensor *tc)
+static void test_graph_run_async(uint64_t buf, const struct wire_tensor *ta, const struct wire_tensor *tb,
+                                 const struct wire_tensor *tc)
 {
-    static struct apir_msg_graph_run run;
+    static struct wire_msg_graph_run run;
     float v[N], b1[N];
     for (int i = 0; i < N; i++) {
         v[i] = 3.0f;
     }
     get_floats(buf, tb, b1);
-    struct apir_wire_tensor out = *tc;
+    struct wire_tensor out = *tc;
     out.flags |= GGML_TENSOR_FLAG_OUTPUT;
-    const struct apir_wire_tensor graph[3] = { *ta, *tb, out };
+    const struct wire_tensor graph[3] = { *ta, *tb, out };
     run.size = serialize_graph(graph, 3, 1);
     one_write(&run.writes, buf, ta, v, 2 << 20);
     run.key = 46;
@@ -644,7 +644,7 @@ static void test_graph_run_async(uint64_t buf, const struct apir_wire_tensor *ta
     };
     const _Atomic uint32_t *accepted =
         (const _Atomic uint32_t *)(const void *)((const uint8_t *)R->reply.ptr + APIR_REPLY_PAYLOAD_OFFSET + R->accept_at);
-    struct apir_msg_graph_result result = { .kept = false };
+    struct wire_msg_graph_result result = { .kept = false };
     vgpu_lock(R);
     const uint32_t rc = vgpu_graph_run_async_locked(R, &run, &outputs, &result);
     vgpu_unlock(R);
@@ -669,23 +669,23 @@ static void test_graph_run_async(uint64_t buf, const struct apir_wire_tensor *ta
 static bool graph_run_with_indices(uint64_t buf, const int32_t (*ids)[2], uint32_t n_writes, const uint64_t *offsets,
                                    const uint64_t *sizes)
 {
-    static struct apir_msg_graph_run run;
+    static struct wire_msg_graph_run run;
     const uint32_t rows_ne[4] = { 256, 4, 1, 1 }, ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { 256, 2, 1, 1 };
-    struct apir_wire_tensor graph[3];
+    struct wire_tensor graph[3];
     binary_graph(graph, buf, 71, GGML_OP_GET_ROWS, GET_ROWS_TYPES, rows_ne, ids_ne, out_ne);
-    const struct apir_wire_tensor idx = graph[1];
+    const struct wire_tensor idx = graph[1];
     run.writes.res_id = R->data.res_id;
     run.writes.count = n_writes;
     for (uint32_t i = 0; i < n_writes; i++) {
         const uint64_t at = (2 << 20) + 64 * i;
         memcpy((uint8_t *)R->data.ptr + at, (const uint8_t *)ids[i] + offsets[i], sizes[i]);
-        run.writes.items[i] = (struct apir_tensor_write){ .buffer = buf, .tensor = idx, .data_offset = at,
+        run.writes.items[i] = (struct wire_tensor_write){ .buffer = buf, .tensor = idx, .data_offset = at,
                                                           .offset = offsets[i], .size = sizes[i] };
     }
     run.key = 44;
     run.res_id = R->data.res_id;
     run.size = serialize_graph(graph, 3, 1);
-    struct apir_msg_graph_result result = { .kept = false };
+    struct wire_msg_graph_result result = { .kept = false };
     return vgpu_ext_graph_run(R, &run, &result) && result.kept && result.status == GGML_STATUS_SUCCESS;
 }
 
@@ -737,7 +737,7 @@ static void test_buffer_limits(uint64_t buft)
 /* a chain of n - 2 ADDs over two vectors: n tensors, the last one the node */
 static uint32_t add_chain(uint64_t buf, uint32_t n, float *result)
 {
-    struct apir_wire_tensor t[LIMIT_GRAPH_TENSORS + 1];
+    struct wire_tensor t[LIMIT_GRAPH_TENSORS + 1];
     float ones[N];
     for (int i = 0; i < N; i++) {
         ones[i] = 1.0f;
@@ -775,8 +775,8 @@ static void test_graph_limit(uint64_t buft)
  * make a command of more than LIMIT_COMMAND_BYTES */
 static uint32_t set_tensors_rc(uint64_t buf, uint32_t count, const float *v)
 {
-    static struct apir_msg_writes writes;
-    const struct apir_wire_tensor t = f32_vector(200, buf, 0, GGML_OP_NONE);
+    static struct wire_msg_writes writes;
+    const struct wire_tensor t = f32_vector(200, buf, 0, GGML_OP_NONE);
     one_write(&writes.writes, buf, &t, v, 1 << 20);
     for (uint32_t i = 1; i < count; i++) {
         writes.writes.items[i] = writes.writes.items[0];
@@ -797,7 +797,7 @@ static void test_command_limit(uint64_t buft)
     }
     CHECK(set_tensors_rc(buf, APIR_MAX_WRITES, v) == APIR_CALL_OVER_LIMIT,
           "a command of %d writes, over the command size limit: APIR_CALL_OVER_LIMIT", APIR_MAX_WRITES);
-    const struct apir_wire_tensor t = f32_vector(200, buf, 0, GGML_OP_NONE);
+    const struct wire_tensor t = f32_vector(200, buf, 0, GGML_OP_NONE);
     CHECK(set_tensors_rc(buf, 1, v) == APIR_CALL_OK && get_floats(buf, &t, c) && c[3] == 3.0f,
           "one write still goes through: %g", c[3]);
     free_buffer(buf);
@@ -823,15 +823,15 @@ static void test_tensors_and_graph(uint64_t buft)
         a[i] = (float)i;
         b[i] = 0.5f * (float)i;
     }
-    const struct apir_wire_tensor ta = f32_vector(11, buf, 0, GGML_OP_NONE);
-    const struct apir_wire_tensor tb = f32_vector(12, buf, 4096, GGML_OP_NONE);
-    struct apir_wire_tensor tc = f32_vector(13, buf, 8192, GGML_OP_ADD);
+    const struct wire_tensor ta = f32_vector(11, buf, 0, GGML_OP_NONE);
+    const struct wire_tensor tb = f32_vector(12, buf, 4096, GGML_OP_NONE);
+    struct wire_tensor tc = f32_vector(13, buf, 8192, GGML_OP_ADD);
     tc.src[0] = ta.id;
     tc.src[1] = tb.id;
     CHECK(set_floats(buf, &ta, a) && set_floats(buf, &tb, b), "set_tensor");
     CHECK(get_floats(buf, &ta, c) && memcmp(a, c, sizeof a) == 0, "get_tensor returns what was set");
 
-    const struct apir_wire_tensor graph[3] = { ta, tb, tc };
+    const struct wire_tensor graph[3] = { ta, tb, tc };
     int32_t status;
     CHECK(compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS, "graph_compute a + b");
     get_floats(buf, &tc, c);
@@ -869,10 +869,10 @@ static void test_tensors_and_graph(uint64_t buft)
 #define X_ROWS 4
 
 /* a Q4_0 weight of `rows` rows of W_COLS at `offset` of the buffer */
-static struct apir_wire_tensor q4_0_weight(uint64_t id, uint64_t buf, uint64_t offset, uint32_t rows)
+static struct wire_tensor q4_0_weight(uint64_t id, uint64_t buf, uint64_t offset, uint32_t rows)
 {
     const uint32_t ne[4] = { W_COLS, rows, 1, 1 };
-    struct apir_wire_tensor w = wire_tensor(id, buf, offset, GGML_OP_NONE, GGML_TYPE_Q4_0, ne);
+    struct wire_tensor w = test_tensor(id, buf, offset, GGML_OP_NONE, GGML_TYPE_Q4_0, ne);
     w.nb[1] = (uint32_t)ggml_row_size(GGML_TYPE_Q4_0, W_COLS);
     w.nb[2] = w.nb[3] = w.nb[1] * rows;
     return w;
@@ -880,13 +880,13 @@ static struct apir_wire_tensor q4_0_weight(uint64_t id, uint64_t buf, uint64_t o
 
 /* the weight times X_ROWS inputs (F32, 4th dimension x_ne3) of `plain` at
  * 0x10000 into a result there at out_offset, with ids first, first + 1 */
-static void weight_mul_mat(struct apir_wire_tensor g[3], const struct apir_wire_tensor *w, uint64_t plain,
+static void weight_mul_mat(struct wire_tensor g[3], const struct wire_tensor *w, uint64_t plain,
                            uint64_t first, uint64_t out_offset, uint32_t x_ne3)
 {
     const uint32_t x_ne[4] = { W_COLS, X_ROWS, 1, x_ne3 }, out_ne[4] = { (uint32_t)w->ne[1], X_ROWS, 1, x_ne3 };
     g[0] = *w;
-    g[1] = wire_tensor(first, plain, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, x_ne);
-    g[2] = wire_tensor(first + 1, plain, out_offset, GGML_OP_MUL_MAT, GGML_TYPE_F32, out_ne);
+    g[1] = test_tensor(first, plain, 0x10000, GGML_OP_NONE, GGML_TYPE_F32, x_ne);
+    g[2] = test_tensor(first + 1, plain, out_offset, GGML_OP_MUL_MAT, GGML_TYPE_F32, out_ne);
     g[2].src[0] = w->id;
     g[2].src[1] = g[1].id;
 }
@@ -896,7 +896,7 @@ static void weight_mul_mat(struct apir_wire_tensor g[3], const struct apir_wire_
 static bool weight_supported_in(uint64_t buft, int64_t rows)
 {
     const int64_t x_ne[4] = { W_COLS, X_ROWS, 1, 1 }, out_ne[4] = { rows, X_ROWS, 1, 1 };
-    struct apir_msg_buft_op req = { .buft = buft };
+    struct wire_msg_buft_op req = { .buft = buft };
     req.op.tensor = inline_f32(GGML_OP_MUL_MAT, out_ne);
     req.op.tensor.src[0] = req.op.tensor.src[1] = 1;
     req.op.src[0] = inline_f32(GGML_OP_NONE, x_ne);
@@ -906,7 +906,7 @@ static bool weight_supported_in(uint64_t buft, int64_t rows)
     req.op.src[0].nb[1] = ggml_row_size(GGML_TYPE_Q4_0, W_COLS);
     req.op.src[0].nb[2] = req.op.src[0].nb[3] = req.op.src[0].nb[1] * (uint64_t)rows;
     req.op.src[1] = inline_f32(GGML_OP_NONE, x_ne);
-    struct apir_msg_boolean reply = { .value = false };
+    struct wire_msg_boolean reply = { .value = false };
     return vgpu_ext_buft_supports_op(R, &req, &reply) && reply.value;
 }
 
@@ -925,13 +925,13 @@ static size_t mul_mat_inputs(float *x, uint8_t *q)
 
 /* the product of the weight written whole into the repacking buffer
  * equals the plain CPU's product of the same weight */
-static void test_repacked_mul_mat(uint64_t wbuf, uint64_t plain, const struct apir_wire_tensor *w)
+static void test_repacked_mul_mat(uint64_t wbuf, uint64_t plain, const struct wire_tensor *w)
 {
     static float x[X_ROWS * W_COLS], out[X_ROWS * W_ROWS], ref[X_ROWS * W_ROWS];
     static uint8_t q[W_ROWS * W_COLS];
     const size_t qsize = mul_mat_inputs(x, q);
-    const struct apir_wire_tensor w_plain = q4_0_weight(62, plain, 0x30000, W_ROWS);
-    struct apir_wire_tensor g[3], g_ref[3];
+    const struct wire_tensor w_plain = q4_0_weight(62, plain, 0x30000, W_ROWS);
+    struct wire_tensor g[3], g_ref[3];
     weight_mul_mat(g, w, plain, 63, 0x20000, 1);
     weight_mul_mat(g_ref, &w_plain, plain, 66, 0x28000, 1);
     CHECK(set_bytes(wbuf, w, q, qsize), "a whole Q4_0 weight is written into the repacking buffer");
@@ -949,30 +949,30 @@ static void test_repacked_mul_mat(uint64_t wbuf, uint64_t plain, const struct ap
 }
 
 /* writes and reads ggml-cpu's repacking buffer would abort on */
-static void test_repacked_io_refusals(uint64_t wbuf, uint64_t plain, const struct apir_wire_tensor *w)
+static void test_repacked_io_refusals(uint64_t wbuf, uint64_t plain, const struct wire_tensor *w)
 {
     static uint8_t bytes[W_ROWS * W_COLS];
     const size_t nbytes = ggml_row_size(GGML_TYPE_Q4_0, W_COLS) * W_ROWS;
     memset(R->data.ptr, 0, nbytes);
     CHECK(!tensor_io(APIR_CALL_BUFFER_SET_TENSOR, wbuf, w, 18, nbytes - 18), "a write past its start is refused");
     CHECK(!tensor_io(APIR_CALL_BUFFER_SET_TENSOR, wbuf, w, 0, nbytes - 18), "a write of part of it is refused");
-    const struct apir_wire_tensor rows12 = q4_0_weight(71, wbuf, 0, 12);
+    const struct wire_tensor rows12 = q4_0_weight(71, wbuf, 0, 12);
     CHECK(!set_bytes(wbuf, &rows12, bytes, nbytes * 12 / W_ROWS), "a weight of 12 rows (it interleaves 8) is refused");
-    const struct apir_wire_tensor f32 = f32_vector(72, wbuf, 0, GGML_OP_NONE);
+    const struct wire_tensor f32 = f32_vector(72, wbuf, 0, GGML_OP_NONE);
     CHECK(!set_bytes(wbuf, &f32, bytes, sizeof(float) * N), "an F32 tensor is refused");
-    struct apir_wire_tensor padded = q4_0_weight(73, wbuf, 0, 8);
+    struct wire_tensor padded = q4_0_weight(73, wbuf, 0, 8);
     padded.nb[1] += 64;
     CHECK(!set_bytes(wbuf, &padded, bytes, (size_t)padded.nb[1] * 7 + nbytes / W_ROWS), "a padded weight is refused");
     CHECK(!get_bytes(wbuf, w, bytes, nbytes), "reading a repacked weight back is refused");
-    struct apir_msg_copy copy = { .buffer = plain, .src = *w, .dst = q4_0_weight(74, plain, 0x30000, W_ROWS) };
-    struct apir_msg_boolean copied = { .value = false };
+    struct wire_msg_copy copy = { .buffer = plain, .src = *w, .dst = q4_0_weight(74, plain, 0x30000, W_ROWS) };
+    struct wire_msg_boolean copied = { .value = false };
     CHECK(!vgpu_buffer_cpy_tensor(R, &copy, &copied) && !copied.value, "copying a repacked weight is refused");
 }
 
 /* graphs that use a repacked weight otherwise than as a MUL_MAT's */
-static void test_repacked_graph_refusals(uint64_t wbuf, uint64_t plain, const struct apir_wire_tensor *w)
+static void test_repacked_graph_refusals(uint64_t wbuf, uint64_t plain, const struct wire_tensor *w)
 {
-    struct apir_wire_tensor g[4];
+    struct wire_tensor g[4];
     weight_mul_mat(g, w, plain, 81, 0x20000, 2);
     CHECK(graph_refused(g, 3), "a repacked weight times a 4-dimensional src[1] is refused (its kernel asserts)");
     weight_mul_mat(g, w, plain, 83, 0x20000, 1);
@@ -989,8 +989,8 @@ static void test_repacked_graph_refusals(uint64_t wbuf, uint64_t plain, const st
     CHECK(graph_refused(g, 4), "a view of a repacked weight as src[0] is refused");
     const uint32_t ids_ne[4] = { 2, 1, 1, 1 }, out_ne[4] = { W_COLS, 2, 1, 1 };
     g[0] = *w;
-    g[1] = wire_tensor(88, plain, 0x10000, GGML_OP_NONE, GGML_TYPE_I32, ids_ne);
-    g[2] = wire_tensor(89, plain, 0x20000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
+    g[1] = test_tensor(88, plain, 0x10000, GGML_OP_NONE, GGML_TYPE_I32, ids_ne);
+    g[2] = test_tensor(89, plain, 0x20000, GGML_OP_GET_ROWS, GGML_TYPE_F32, out_ne);
     g[2].src[0] = w->id;
     g[2].src[1] = g[1].id;
     const int32_t ids[2] = { 0, 1 };
@@ -1001,7 +1001,7 @@ static void test_repacked_graph_refusals(uint64_t wbuf, uint64_t plain, const st
  * checks before ggml-cpu sees them */
 static void test_extra_bufts(uint64_t buft)
 {
-    struct apir_msg_handles extra = { .value = { .count = 0 } };
+    struct wire_msg_handles extra = { .value = { .count = 0 } };
     vgpu_lock(R);
     const uint32_t rc = vgpu_ext_extra_bufts_locked(R, &NONE, &extra);
     vgpu_unlock(R);
@@ -1009,13 +1009,13 @@ static void test_extra_bufts(uint64_t buft)
         CHECK(rc == APIR_CALL_INVALID_INDEX, "llama.cpp's host does not know ext_extra_bufts");
         return;
     }
-    struct apir_msg_string device;
+    struct wire_msg_string device;
     CHECK(rc == APIR_CALL_OK && vgpu_device_get_name(R, &NONE, &device), "ext_extra_bufts answered");
     if (strcmp(device.value, "CPU") != 0) {
         return; /* another device's extra types are not offered */
     }
-    const struct apir_msg_u64 named = { .value = extra.value.items[0] };
-    struct apir_msg_string name = { .value = "" };
+    const struct wire_msg_u64 named = { .value = extra.value.items[0] };
+    struct wire_msg_string name = { .value = "" };
     CHECK(extra.value.count == 1 && vgpu_buffer_type_get_name(R, &named, &name) && strcmp(name.value, "CPU_REPACK") == 0,
           "the CPU host offers one extra buffer type, CPU_REPACK: %u, '%s'", extra.value.count, name.value);
     const uint64_t repack = named.value;
@@ -1025,11 +1025,11 @@ static void test_extra_bufts(uint64_t buft)
           "ext_buft_supports_op: a Q4_0 weight of 16 rows repacked, of 12 rows only in the plain type");
     const uint64_t wbuf = alloc_buffer(repack, 1 << 16), plain = alloc_buffer(buft, 1 << 20);
     CHECK(wbuf != 0 && plain != 0, "buffers of the repacking and the plain type");
-    const struct apir_wire_tensor w = q4_0_weight(61, wbuf, 0, W_ROWS);
+    const struct wire_tensor w = q4_0_weight(61, wbuf, 0, W_ROWS);
     test_repacked_mul_mat(wbuf, plain, &w);
     test_repacked_io_refusals(wbuf, plain, &w);
     test_repacked_graph_refusals(wbuf, plain, &w);
-    struct apir_wire_tensor g[3];
+    struct wire_tensor g[3];
     weight_mul_mat(g, &w, plain, 63, 0x20000, 1);
     int32_t status;
     CHECK(compute(g, 3, 1, &status) && status == GGML_STATUS_SUCCESS, "the repacked weight still computes after them");
@@ -1048,8 +1048,8 @@ static void test_buffer_from_ptr(struct vgpu_transport *t)
     if (!created) {
         return;
     }
-    const struct apir_msg_from_ptr req = { .res_id = blob.res_id, .size = blob.size, .max_tensor_size = blob.size };
-    struct apir_msg_buffer_and_type reply = { .buffer = 0 };
+    const struct wire_msg_from_ptr req = { .res_id = blob.res_id, .size = blob.size, .max_tensor_size = blob.size };
+    struct wire_msg_buffer_and_type reply = { .buffer = 0 };
     const bool ok = vgpu_device_buffer_from_ptr(R, &req, &reply);
     const uint64_t buf = reply.buffer;
     CHECK(ok && buf != 0, "device_buffer_from_ptr");
@@ -1058,12 +1058,12 @@ static void test_buffer_from_ptr(struct vgpu_transport *t)
         a[i] = (float)i;
         b[i] = 2.0f;
     }
-    const struct apir_wire_tensor ta = f32_vector(21, buf, 0, GGML_OP_NONE);
-    const struct apir_wire_tensor tb = f32_vector(22, buf, 4096, GGML_OP_NONE);
-    struct apir_wire_tensor tc = f32_vector(23, buf, 8192, GGML_OP_ADD);
+    const struct wire_tensor ta = f32_vector(21, buf, 0, GGML_OP_NONE);
+    const struct wire_tensor tb = f32_vector(22, buf, 4096, GGML_OP_NONE);
+    struct wire_tensor tc = f32_vector(23, buf, 8192, GGML_OP_ADD);
     tc.src[0] = ta.id;
     tc.src[1] = tb.id;
-    const struct apir_wire_tensor graph[3] = { ta, tb, tc };
+    const struct wire_tensor graph[3] = { ta, tb, tc };
     int32_t status;
     CHECK(compute(graph, 3, 1, &status) && status == GGML_STATUS_SUCCESS, "compute on a blob buffer");
     CHECK(c[7] == 9.0f && c[N - 1] == (float)(N - 1) + 2.0f, "the sum is in the blob: c[7] = %g", c[7]);
@@ -1121,7 +1121,7 @@ int main(void)
     wait_for_go();
     const char *device = getenv("TEST_DEVICE");
     if (R != NULL && device != NULL) {
-        const struct apir_msg_u32 index = { .value = (uint32_t)atoi(device) };
+        const struct wire_msg_u32 index = { .value = (uint32_t)atoi(device) };
         CHECK(vgpu_ext_bind_device(R, &index, &none_reply), "runs on device %s", device);
     }
     if (R != NULL) {

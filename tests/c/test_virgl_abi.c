@@ -56,12 +56,12 @@ static void test_capsets(void)
 {
     uint32_t version = 99, size = 99;
     virgl_renderer_get_cap_set(APIR_CAPSET_ID_VENUS, &version, &size);
-    CHECK(version == 0 && size == sizeof(struct apir_capset), "routed Venus capset: version %u size %u", version,
+    CHECK(version == 0 && size == sizeof(struct wire_capset), "routed Venus capset: version %u size %u", version,
           size);
-    struct apir_capset caps;
+    struct wire_capset caps;
     memset(&caps, 0xff, sizeof caps);
     virgl_renderer_fill_caps(APIR_CAPSET_ID_VENUS, 0, &caps);
-    CHECK(apir_capset_valid(&caps), "the routed Venus capset is APIR's");
+    CHECK(wire_capset_valid(&caps), "the routed Venus capset is APIR's");
     virgl_renderer_get_cap_set(1, &version, &size);
     CHECK(version == 0 && size == 0, "virgl's capset is not offered without a real virglrenderer");
 }

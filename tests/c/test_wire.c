@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "apir-graph.h"
+#include "wire-graph.h"
 /* ggml_graph_view, as the scheduler cuts splits */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -21,26 +21,26 @@ struct parsed_graph {
     uint32_t n_nodes;
     uint64_t nodes[MAX_TENSORS];
     uint32_t n_tensors;
-    struct apir_wire_tensor tensors[MAX_TENSORS];
+    struct wire_tensor tensors[MAX_TENSORS];
 };
 
 /* through the codec's graph reader, which the host uses too */
 static bool parse(const void *buf, size_t size, struct parsed_graph *g)
 {
-    struct apir_graph_reader r;
-    if (!apir_graph_read(&r, buf, size, MAX_TENSORS)) {
+    struct wire_graph_reader r;
+    if (!wire_graph_read(&r, buf, size, MAX_TENSORS)) {
         return false;
     }
     g->n_nodes = r.n_nodes;
     g->n_tensors = r.n_tensors;
     for (uint32_t i = 0; i < r.n_nodes; i++) {
-        g->nodes[i] = apir_graph_node_id(&r, i);
+        g->nodes[i] = wire_graph_node_id(&r, i);
     }
     for (uint32_t i = 0; i < r.n_tensors; i++) {
-        apir_graph_tensor(&r, i, &g->tensors[i]);
+        wire_graph_tensor(&r, i, &g->tensors[i]);
     }
     /* nothing after the last tensor */
-    return size == 4 + 8 * (size_t)r.n_nodes + 4 + sizeof(struct apir_wire_tensor) * r.n_tensors;
+    return size == 4 + 8 * (size_t)r.n_nodes + 4 + sizeof(struct wire_tensor) * r.n_tensors;
 }
 
 static int index_of(const struct parsed_graph *g, uint64_t id)
@@ -114,7 +114,7 @@ static void test_graph(struct ggml_context *ctx)
 
 static void test_limits(struct ggml_context *ctx)
 {
-    struct apir_wire_tensor w;
+    struct wire_tensor w;
     struct ggml_tensor *huge = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, (int64_t)1 << 33);
     CHECK(!vgpu_wire_tensor(huge, &w), "a tensor with more than 2^32 elements in a row is refused");
     struct ggml_tensor *t = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 8);
@@ -127,25 +127,25 @@ static void test_inline(struct ggml_context *ctx)
     struct ggml_tensor *b = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 8);
     struct ggml_tensor *c = ggml_add(ctx, a, b);
     static uint8_t buf[8192];
-    static struct apir_msg_op sent, received;
+    static struct wire_msg_op sent, received;
     vgpu_inline_op(c, &sent.op);
-    struct apir_encoder enc;
-    apir_encoder_init(&enc, buf, sizeof buf);
-    apir_encode_msg_op(&enc, &sent);
-    CHECK(apir_encoder_used(&enc) == 3 * sizeof(struct apir_inline_tensor), "the tensor and its two sources");
-    struct apir_inline_tensor top;
+    struct wire_encoder enc;
+    wire_encoder_init(&enc, buf, sizeof buf);
+    wire_encode_msg_op(&enc, &sent);
+    CHECK(wire_encoder_used(&enc) == 3 * sizeof(struct wire_inline_tensor), "the tensor and its two sources");
+    struct wire_inline_tensor top;
     memcpy(&top, buf, sizeof top);
     CHECK(top.op == GGML_OP_ADD && top.src[0] == 1 && top.src[1] == 1 && top.src[2] == 0 && top.buffer == 0 &&
               top.data == 0 && top.ne[0] == 8,
           "references are presence marks; no guest pointers travel");
-    struct apir_decoder dec;
-    apir_decoder_init(&dec, buf, apir_encoder_used(&enc));
-    apir_decode_msg_op(&dec, &received);
-    CHECK(!dec.fatal && apir_decoder_remaining(&dec) == 0 && apir_inline_op_n_src(&received.op) == 2 &&
+    struct wire_decoder dec;
+    wire_decoder_init(&dec, buf, wire_encoder_used(&enc));
+    wire_decode_msg_op(&dec, &received);
+    CHECK(!dec.fatal && wire_decoder_remaining(&dec) == 0 && wire_inline_op_n_src(&received.op) == 2 &&
               memcmp(&sent, &received, sizeof sent) == 0,
           "the host decodes what the guest encoded");
-    apir_decoder_init(&dec, buf, apir_encoder_used(&enc) - 4);
-    apir_decode_msg_op(&dec, &received);
+    wire_decoder_init(&dec, buf, wire_encoder_used(&enc) - 4);
+    wire_decode_msg_op(&dec, &received);
     CHECK(dec.fatal, "a truncated op is refused");
 }
 

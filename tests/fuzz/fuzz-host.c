@@ -10,8 +10,8 @@
 #include "fuzz.h"
 
 /* the host library's entry points (linked in) */
-uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_callbacks *cbs);
-uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_callbacks *cbs, uint32_t call, char *dec_cur,
+uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_backend_callbacks *cbs);
+uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_backend_callbacks *cbs, uint32_t call, char *dec_cur,
                                  const char *dec_end, char *enc_cur, const char *enc_end, char **enc_cur_after);
 void apir_backend_deinit(uint32_t ctx_id);
 
@@ -49,7 +49,7 @@ static bool host_pin_shmem(uint32_t ctx_id, uint32_t res_id)
     return fuzz_memory_find(host_memory, res_id) != NULL;
 }
 
-static struct apir_callbacks host_callbacks = {
+static struct apir_backend_callbacks host_callbacks = {
     .get_config = host_get_config,
     .get_shmem_ptr = host_get_shmem_ptr,
     .get_shmem_size = host_get_shmem_size,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "apir/names.h"
 #include "apir/protocol.h"
 
@@ -106,10 +106,10 @@ bool fuzz_within_quota(uint32_t call, const uint8_t *args, size_t size, uint64_t
     if (call != APIR_CALL_BUFFER_TYPE_ALLOC_BUFFER) {
         return true;
     }
-    struct apir_decoder dec;
-    struct apir_msg_alloc req;
-    apir_decoder_init(&dec, args, size);
-    apir_decode_msg_alloc(&dec, &req);
+    struct wire_decoder dec;
+    struct wire_msg_alloc req;
+    wire_decoder_init(&dec, args, size);
+    wire_decode_msg_alloc(&dec, &req);
     if (!dec.fatal && req.size > FUZZ_MEMORY_QUOTA - *allocated) {
         return false;
     }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "fuzz.h"
 #include "ggml.h"
 
@@ -20,11 +20,11 @@ static uint8_t request[4096];
 
 #define HOST_CALL(call, layout, ...)                                                  \
     do {                                                                              \
-        const struct apir_msg_##layout msg = { __VA_ARGS__ };                        \
-        struct apir_encoder enc;                                                      \
-        apir_encoder_init(&enc, request, sizeof request);                            \
-        apir_encode_msg_##layout(&enc, &msg);                                        \
-        fuzz_host_call(CTX_ID, APIR_CALL_##call, request, apir_encoder_used(&enc));  \
+        const struct wire_msg_##layout msg = { __VA_ARGS__ };                        \
+        struct wire_encoder enc;                                                      \
+        wire_encoder_init(&enc, request, sizeof request);                            \
+        wire_encode_msg_##layout(&enc, &msg);                                        \
+        fuzz_host_call(CTX_ID, APIR_CALL_##call, request, wire_encoder_used(&enc));  \
     } while (0)
 
 static uint64_t reply_u64(void)
@@ -35,9 +35,9 @@ static uint64_t reply_u64(void)
 }
 
 /* the whole buffer (at most 4 GiB) as one I8 tensor */
-static struct apir_wire_tensor bytes_of(uint64_t handle, uint32_t n)
+static struct wire_tensor bytes_of(uint64_t handle, uint32_t n)
 {
-    return (struct apir_wire_tensor){ .id = 1, .type = GGML_TYPE_I8, .buffer = handle, .op = GGML_OP_NONE,
+    return (struct wire_tensor){ .id = 1, .type = GGML_TYPE_I8, .buffer = handle, .op = GGML_OP_NONE,
                                       .ne = { n, 1, 1, 1 }, .nb = { 1, n, n, n } };
 }
 

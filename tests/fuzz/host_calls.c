@@ -5,13 +5,13 @@
  * order, with the shared memory each one reads.
  *
  * Each call's arguments are also decoded with every message layout of
- * APIR_MESSAGES (apir-calls.h): a layout that decodes them must encode the
+ * APIR_MESSAGES (wire-calls.h): a layout that decodes them must encode the
  * result, and that encoding must decode and encode to the same bytes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "apir-calls.h"
+#include "wire-calls.h"
 #include "fuzz.h"
 
 #define CTX_ID 1u
@@ -22,10 +22,10 @@ static uint8_t encoded[2][ENCODED_BYTES];
 
 /* the first two encodings of a decoded message: both made, both decoded
  * again, the same bytes */
-static void check_round_trip(const char *layout, bool decoded_again, const struct apir_encoder enc[2])
+static void check_round_trip(const char *layout, bool decoded_again, const struct wire_encoder enc[2])
 {
-    if (!decoded_again || enc[0].fatal || enc[1].fatal || apir_encoder_used(&enc[0]) != apir_encoder_used(&enc[1]) ||
-        memcmp(encoded[0], encoded[1], apir_encoder_used(&enc[0])) != 0) {
+    if (!decoded_again || enc[0].fatal || enc[1].fatal || wire_encoder_used(&enc[0]) != wire_encoder_used(&enc[1]) ||
+        memcmp(encoded[0], encoded[1], wire_encoder_used(&enc[0])) != 0) {
         fprintf(stderr, "codec: a message of layout '%s' does not survive encoding and decoding\n", layout);
         abort();
     }
@@ -34,20 +34,20 @@ static void check_round_trip(const char *layout, bool decoded_again, const struc
 #define DEFINE_ROUND_TRIP(layout)                                              \
     static void round_trip_##layout(const uint8_t *data, size_t size)          \
     {                                                                          \
-        static struct apir_msg_##layout msg;                                   \
-        struct apir_decoder dec;                                               \
-        struct apir_encoder enc[2];                                            \
-        apir_decoder_init(&dec, data, size);                                   \
-        apir_decode_msg_##layout(&dec, &msg);                                  \
+        static struct wire_msg_##layout msg;                                   \
+        struct wire_decoder dec;                                               \
+        struct wire_encoder enc[2];                                            \
+        wire_decoder_init(&dec, data, size);                                   \
+        wire_decode_msg_##layout(&dec, &msg);                                  \
         if (dec.fatal) {                                                       \
             return; /* not a message of this layout */                         \
         }                                                                      \
         for (int i = 0; i < 2 && !dec.fatal; i++) {                            \
-            apir_encoder_init(&enc[i], encoded[i], sizeof encoded[i]);         \
-            apir_encode_msg_##layout(&enc[i], &msg);                           \
+            wire_encoder_init(&enc[i], encoded[i], sizeof encoded[i]);         \
+            wire_encode_msg_##layout(&enc[i], &msg);                           \
             memset(&msg, 0xa5, sizeof msg);                                    \
-            apir_decoder_init(&dec, encoded[i], apir_encoder_used(&enc[i]));   \
-            apir_decode_msg_##layout(&dec, &msg);                              \
+            wire_decoder_init(&dec, encoded[i], wire_encoder_used(&enc[i]));   \
+            wire_decode_msg_##layout(&dec, &msg);                              \
         }                                                                      \
         check_round_trip(#layout, !dec.fatal, enc);                            \
     }

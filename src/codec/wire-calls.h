@@ -5,12 +5,12 @@
  *
  * A layout is a list of F(kind, field): the struct has the fields in that
  * order, and the stream has them in that order, each in the codec's 4-byte
- * slots (apir-codec.h). Decoding never reads past the stream: a message
+ * slots (wire-codec.h). Decoding never reads past the stream: a message
  * that does not fit leaves the decoder's `fatal` set. */
 #ifndef APIR_CALLS_H
 #define APIR_CALLS_H
 
-#include "apir-codec.h"
+#include "wire-codec.h"
 #include "apir/protocol.h"
 
 /* the longest string a reply carries, NUL included */
@@ -20,11 +20,11 @@
  * wire: its buffer handle, its view source and its sources, each present
  * when the tensor's own field marks it (non-zero), sources up to the first
  * absent one. */
-struct apir_inline_op {
-    struct apir_inline_tensor tensor;
+struct wire_inline_op {
+    struct wire_inline_tensor tensor;
     uint64_t buffer;
-    struct apir_inline_tensor view_src;
-    struct apir_inline_tensor src[APIR_MAX_SRC];
+    struct wire_inline_tensor view_src;
+    struct wire_inline_tensor src[APIR_MAX_SRC];
 };
 
 /* Writes of tensor bytes that ride in one command: each takes its bytes
@@ -32,24 +32,24 @@ struct apir_inline_op {
  * and puts them at [offset, offset + size) of its tensor, in order. */
 #define APIR_MAX_WRITES 16
 
-struct apir_tensor_write {
+struct wire_tensor_write {
     uint64_t buffer;
-    struct apir_wire_tensor tensor;
+    struct wire_tensor tensor;
     uint64_t data_offset;
     uint64_t offset;
     uint64_t size;
 };
 
-struct apir_tensor_writes {
+struct wire_tensor_writes {
     uint32_t res_id;
     uint32_t count; /* at most APIR_MAX_WRITES */
-    struct apir_tensor_write items[APIR_MAX_WRITES];
+    struct wire_tensor_write items[APIR_MAX_WRITES];
 };
 
 /* A bounded list of handles (ext_extra_bufts). */
 #define APIR_MAX_HANDLES 8
 
-struct apir_handles {
+struct wire_handles {
     uint32_t count; /* at most APIR_MAX_HANDLES */
     uint64_t items[APIR_MAX_HANDLES];
 };
@@ -62,26 +62,26 @@ struct apir_handles {
 #define APIR_MAX_OUTPUTS 8
 #define APIR_OUTPUT_ALIGN 64u
 
-static inline uint64_t apir_output_offset(uint64_t used)
+static inline uint64_t wire_output_offset(uint64_t used)
 {
     return (used + APIR_OUTPUT_ALIGN - 1) / APIR_OUTPUT_ALIGN * APIR_OUTPUT_ALIGN;
 }
 
 /* the number of sources an inline op carries */
-int apir_inline_op_n_src(const struct apir_inline_op *op);
+int wire_inline_op_n_src(const struct wire_inline_op *op);
 
 /* ---- field kinds ---------------------------------------------------------- */
 
-typedef int32_t apir_field_i32;
-typedef uint32_t apir_field_u32;
-typedef uint64_t apir_field_u64;
-typedef bool apir_field_bool;
-typedef uint8_t apir_field_u8; /* a whole slot */
-typedef char apir_field_string[APIR_MAX_STRING];
-typedef struct apir_wire_tensor apir_field_tensor;
-typedef struct apir_inline_op apir_field_inline_op;
-typedef struct apir_tensor_writes apir_field_writes;
-typedef struct apir_handles apir_field_handles;
+typedef int32_t wire_field_i32;
+typedef uint32_t wire_field_u32;
+typedef uint64_t wire_field_u64;
+typedef bool wire_field_bool;
+typedef uint8_t wire_field_u8; /* a whole slot */
+typedef char wire_field_string[APIR_MAX_STRING];
+typedef struct wire_tensor wire_field_tensor;
+typedef struct wire_inline_op wire_field_inline_op;
+typedef struct wire_tensor_writes wire_field_writes;
+typedef struct wire_handles wire_field_handles;
 
 /* ---- message layouts ------------------------------------------------------ */
 
@@ -106,7 +106,7 @@ typedef struct apir_handles apir_field_handles;
     F(u64, buffer) F(tensor, tensor) F(u32, res_id) F(u64, offset) F(u64, size)
 #define APIR_MSG_FIELDS_copy(F) F(u64, buffer) F(tensor, src) F(tensor, dst)
 #define APIR_MSG_FIELDS_clear(F) F(u64, buffer) F(u8, value)
-/* a serialized graph (apir-graph.h): the first size bytes of resource res_id */
+/* a serialized graph (wire-graph.h): the first size bytes of resource res_id */
 #define APIR_MSG_FIELDS_graph(F) F(u32, res_id) F(u64, size)
 
 #define APIR_MSG_FIELDS_writes(F) F(writes, writes)
@@ -121,29 +121,29 @@ typedef struct apir_handles apir_field_handles;
     M(buffer_and_type) M(alloc) M(tensor_io) M(copy) M(clear) M(graph) M(writes) M(graph_run) M(graph_result) \
     M(handles)
 
-#define APIR_MSG_FIELD_DECL(kind, field) apir_field_##kind field;
+#define APIR_MSG_FIELD_DECL(kind, field) wire_field_##kind field;
 #define APIR_MSG_DECLARE(layout)                                                              \
-    struct apir_msg_##layout {                                                                \
+    struct wire_msg_##layout {                                                                \
         APIR_MSG_FIELDS_##layout(APIR_MSG_FIELD_DECL)                                          \
     };                                                                                        \
-    void apir_encode_msg_##layout(struct apir_encoder *enc, const struct apir_msg_##layout *msg); \
-    void apir_decode_msg_##layout(struct apir_decoder *dec, struct apir_msg_##layout *msg);
+    void wire_encode_msg_##layout(struct wire_encoder *enc, const struct wire_msg_##layout *msg); \
+    void wire_decode_msg_##layout(struct wire_decoder *dec, struct wire_msg_##layout *msg);
 APIR_MESSAGES(APIR_MSG_DECLARE)
 #undef APIR_MSG_DECLARE
 #undef APIR_MSG_FIELD_DECL
 
 /* the empty message: nothing on the wire */
-struct apir_msg_none {
+struct wire_msg_none {
     uint8_t unused;
 };
 
-static inline void apir_encode_msg_none(struct apir_encoder *enc, const struct apir_msg_none *msg)
+static inline void wire_encode_msg_none(struct wire_encoder *enc, const struct wire_msg_none *msg)
 {
     (void)enc;
     (void)msg;
 }
 
-static inline void apir_decode_msg_none(struct apir_decoder *dec, struct apir_msg_none *msg)
+static inline void wire_decode_msg_none(struct wire_decoder *dec, struct wire_msg_none *msg)
 {
     (void)dec;
     msg->unused = 0;
