@@ -207,6 +207,21 @@ static bool cached_supports_op(struct vgpu_device *d, const struct ggml_tensor *
     return supported != 0;
 }
 
+/* the VirtGPU buffer type behind a ggml one of dev, or NULL */
+static struct vgpu_buft *vgpu_buft_of(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
+{
+    struct vgpu_device *d = device_of(dev);
+    if (buft == &d->buft.buft) {
+        return &d->buft;
+    }
+    for (uint32_t i = 0; i < d->n_extra; i++) {
+        if (buft == &d->extra[i].buft) {
+            return &d->extra[i];
+        }
+    }
+    return NULL;
+}
+
 /* the extra buffer type of d that holds t, or NULL */
 static const struct vgpu_buft *extra_buft_of(struct vgpu_device *d, const struct ggml_tensor *t)
 {
@@ -304,20 +319,6 @@ static ggml_backend_t dev_init_backend(ggml_backend_dev_t dev, const char *param
 static ggml_backend_buffer_type_t dev_get_buffer_type(ggml_backend_dev_t dev)
 {
     return &device_of(dev)->buft.buft;
-}
-
-struct vgpu_buft *vgpu_buft_of(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
-{
-    struct vgpu_device *d = device_of(dev);
-    if (buft == &d->buft.buft) {
-        return &d->buft;
-    }
-    for (uint32_t i = 0; i < d->n_extra; i++) {
-        if (buft == &d->extra[i].buft) {
-            return &d->extra[i];
-        }
-    }
-    return NULL;
 }
 
 static ggml_backend_buffer_type_t dev_get_host_buffer_type(ggml_backend_dev_t dev)

@@ -8,7 +8,5 @@ bool vgpu_device_init(struct vgpu_device *d, struct vgpu_remote *remote, int ind
 /* the device's extra buffer types, NULL-terminated (maybe none); NULL for
  * a device that is not a VirtGPU one */
 ggml_backend_buffer_type_t *vgpu_device_extra_bufts(ggml_backend_dev_t dev);
-/* the VirtGPU buffer type behind a ggml one of dev, or NULL */
-struct vgpu_buft *vgpu_buft_of(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft);
 
 #endif
