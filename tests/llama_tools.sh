@@ -31,12 +31,27 @@ for model in tiny small; do
 done
 printf 'native:  %s\nvirtgpu: %s\n' "$(cat "$TEST_TMP/native-small.out")" "$(cat "$TEST_TMP/virtgpu-small.out")"
 
-# llama-bench
+# llama-bench: pp16 and tg4 on the VirtGPU device, of the model a native run measures
+# bench_results CSV: each test's n_prompt, n_gen, devices and t/s
+# bench_model CSV: the model (type, size, parameters) each test measured
+bench_column() {
+    python3 -c 'import csv, sys
+for row in csv.DictReader(open(sys.argv[1])):
+    print(*(row[name].replace(" ", "_") for name in sys.argv[2:]))' "$@"
+}
+bench_results() { bench_column "$1" n_prompt n_gen devices avg_ts; }
+bench_model() { bench_column "$1" model_type model_size model_n_params; }
+"$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/tiny.gguf" -p 16 -n 4 -r 1 -ngl 0 -o csv \
+    >"$TEST_TMP/bench-native.csv" 2>"$TEST_TMP/bench-native.log"
 with_virtgpu "$ON_MAIN" "$APIR_CAPSET" -- "$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/tiny.gguf" \
     -p 16 -n 4 -r 1 -ngl 99 -dev "$DEVICE" -o csv >"$TEST_TMP/bench.csv" 2>"$TEST_TMP/bench.log"
 check "llama-bench runs through VirtGPU" test $? -eq 0
-check_contains "llama-bench reports the VirtGPU device" "$TEST_TMP/bench.csv" "$DEVICE"
-check "llama-bench measures pp and tg" test "$(grep -c "$DEVICE" "$TEST_TMP/bench.csv")" -eq 2
+bench_results "$TEST_TMP/bench.csv" | tee "$TEST_TMP/bench.results" | sed 's/^/    /'
+check "llama-bench measured pp16 and tg4 on $DEVICE" \
+    diff <(printf '16 0 %s\n0 4 %s\n' "$DEVICE" "$DEVICE") <(cut -d' ' -f1-3 "$TEST_TMP/bench.results")
+check "each at a speed above 0 t/s" test "$(awk '$4 > 0' "$TEST_TMP/bench.results" | wc -l)" -eq 2
+check "of the model a native llama-bench measures (type, size, parameters)" \
+    diff <(bench_model "$TEST_TMP/bench-native.csv") <(bench_model "$TEST_TMP/bench.csv")
 
 # llama-server: one completion over loopback
 port=$((20000 + RANDOM % 20000))
@@ -51,10 +66,20 @@ for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
     sleep 0.1
 done
+# the request llama-completion's greedy 16 tokens answer natively (complete in lib.sh)
 curl -sf "http://127.0.0.1:$port/completion" -H 'Content-Type: application/json' \
-    -d '{"prompt": "The capital of France is", "n_predict": 8, "temperature": 0}' >"$TEST_TMP/completion.json"
+    -d '{"prompt": "The capital of France is", "n_predict": 16, "temperature": 0, "ignore_eos": true}' \
+    >"$TEST_TMP/completion.json"
 check "llama-server answers a completion through VirtGPU" test $? -eq 0
-check_contains "the completion has content" "$TEST_TMP/completion.json" '"content"'
+# same_content JSON TEXT: the completion's content is TEXT's (trailing newlines aside)
+same_content() {
+    python3 -c 'import json, sys
+content = json.load(open(sys.argv[1]))["content"]
+native = open(sys.argv[2]).read()
+print(f"    server: {content!r}\n    native: {native!r}")
+sys.exit(content.rstrip("\n") != native.rstrip("\n"))' "$1" "$2"
+}
+check "the completion is the native tokens" same_content "$TEST_TMP/completion.json" "$TEST_TMP/native-tiny.out"
 check_contains "llama-server used the VirtGPU device" "$TEST_TMP/server.log" "$DEVICE"
 kill "$llama_server"
 wait "$llama_server" 2>/dev/null
