@@ -41,36 +41,40 @@ struct status_table {
     struct status_slot slots[];
 };
 
-static struct status_table *table;
-static bool *slot_taken; /* the server's own record of the slots it handed out */
+/* the table, mapped before the first fork and so shared by every process,
+ * and the server's own record of the slots it handed out */
+static struct status_state {
+    struct status_table *table;
+    bool *slot_taken; /* the server's own record of the slots it handed out */
+} status;
 
 bool status_table_create(size_t slots)
 {
-    const size_t size = sizeof *table + slots * sizeof table->slots[0];
+    const size_t size = sizeof *status.table + slots * sizeof status.table->slots[0];
     void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    slot_taken = calloc(slots, sizeof *slot_taken);
-    if (memory == MAP_FAILED || slot_taken == NULL) {
+    status.slot_taken = calloc(slots, sizeof *status.slot_taken);
+    if (memory == MAP_FAILED || status.slot_taken == NULL) {
         LOG_WARN("no live status (--status, SIGUSR1): cannot map a table of %zu bytes", size);
         if (memory != MAP_FAILED) {
             munmap(memory, size);
         }
-        free(slot_taken);
-        slot_taken = NULL;
+        free(status.slot_taken);
+        status.slot_taken = NULL;
         return false;
     }
-    table = memory; /* zeroed by mmap */
-    table->server_pid = (uint64_t)getpid();
-    table->started_ns = (uint64_t)monotonic_ns();
-    table->n_slots = slots;
+    status.table = memory; /* zeroed by mmap */
+    status.table->server_pid = (uint64_t)getpid();
+    status.table->started_ns = (uint64_t)monotonic_ns();
+    status.table->n_slots = slots;
     return true;
 }
 
 int status_slot_reserve(void)
 {
-    for (uint64_t i = 0; table != NULL && i < table->n_slots; i++) {
-        if (!slot_taken[i]) {
-            slot_taken[i] = true;
-            memset(&table->slots[i], 0, sizeof table->slots[i]);
+    for (uint64_t i = 0; status.table != NULL && i < status.table->n_slots; i++) {
+        if (!status.slot_taken[i]) {
+            status.slot_taken[i] = true;
+            memset(&status.table->slots[i], 0, sizeof status.table->slots[i]);
             return (int)i;
         }
     }
@@ -80,14 +84,14 @@ int status_slot_reserve(void)
 void status_slot_release(int slot)
 {
     if (slot >= 0) {
-        slot_taken[slot] = false;
-        counter_set(&table->slots[slot].live, 0); /* its process may have died before it said so */
+        status.slot_taken[slot] = false;
+        counter_set(&status.table->slots[slot].live, 0); /* its process may have died before it said so */
     }
 }
 
 struct status_slot *status_slot_at(int slot)
 {
-    return slot >= 0 ? &table->slots[slot] : NULL;
+    return slot >= 0 ? &status.table->slots[slot] : NULL;
 }
 
 /* ---- a connection's own slot ------------------------------------------- */
@@ -107,7 +111,7 @@ void status_context_started(struct status_slot *s, uint32_t ctx_id, const char *
     counter_set(&s->pid, (uint64_t)getpid());
     counter_set(&s->started_ns, (uint64_t)monotonic_ns());
     snprintf(s->name, sizeof s->name, "%s", name);
-    atomic_fetch_add_explicit((_Atomic uint64_t *)&table->contexts_served, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit((_Atomic uint64_t *)&status.table->contexts_served, 1, memory_order_relaxed);
     atomic_store_explicit((_Atomic uint64_t *)&s->live, 1, memory_order_release);
 }
 
@@ -246,22 +250,22 @@ static void write_context(FILE *out, const struct status_slot *s, uint64_t now)
 
 void status_report_write(FILE *out)
 {
-    if (table == NULL) {
+    if (status.table == NULL) {
         fprintf(out, "apir-server keeps no live status (its table could not be made; see its log)\n");
         return;
     }
     const uint64_t now = (uint64_t)monotonic_ns();
     struct status_slot copy;
     size_t live = 0;
-    for (uint64_t i = 0; i < table->n_slots; i++) {
-        live += read_slot(&table->slots[i], &copy);
+    for (uint64_t i = 0; i < status.table->n_slots; i++) {
+        live += read_slot(&status.table->slots[i], &copy);
     }
     char up[32];
     fprintf(out, "apir-server pid %llu: up %s; contexts: %zu live, %llu served in all\n",
-            (unsigned long long)table->server_pid, human_ns(now - table->started_ns, up, sizeof up), live,
-            (unsigned long long)counter_get(&table->contexts_served));
-    for (uint64_t i = 0; i < table->n_slots; i++) {
-        if (read_slot(&table->slots[i], &copy)) {
+            (unsigned long long)status.table->server_pid, human_ns(now - status.table->started_ns, up, sizeof up), live,
+            (unsigned long long)counter_get(&status.table->contexts_served));
+    for (uint64_t i = 0; i < status.table->n_slots; i++) {
+        if (read_slot(&status.table->slots[i], &copy)) {
             write_context(out, &copy, now);
         }
     }

@@ -17,16 +17,20 @@
 VIRGL_FUNCTIONS(VIRGL_DECLARE)
 #undef VIRGL_DECLARE
 
-static void *vmm_cookie;
-static struct virgl_renderer_callbacks *vmm_callbacks;
+/* what the VMM gave virgl_renderer_init, for its callbacks (the interface
+ * passes no handle of its own) */
+static struct vmm_link {
+    void *cookie;
+    struct virgl_renderer_callbacks *callbacks;
+} vmm;
 
 /* The real virglrenderer's function, or NULL when there is none. */
 #define REAL(name) (virgl_real() != NULL ? virgl_real()->name : NULL)
 
 int virgl_renderer_init(void *cookie, int flags, struct virgl_renderer_callbacks *cbs)
 {
-    vmm_cookie = cookie;
-    vmm_callbacks = cbs;
+    vmm.cookie = cookie;
+    vmm.callbacks = cbs;
     if (REAL(virgl_renderer_init) != NULL) {
         const int rc = REAL(virgl_renderer_init)(cookie, flags, cbs);
         if (rc != 0) {
@@ -56,7 +60,7 @@ void virgl_renderer_reset(void)
 
 void virgl_renderer_poll(void)
 {
-    routed_signal_fences(vmm_callbacks, vmm_cookie);
+    routed_signal_fences(vmm.callbacks, vmm.cookie);
     if (REAL(virgl_renderer_poll) != NULL) {
         REAL(virgl_renderer_poll)();
     }

@@ -35,13 +35,17 @@ struct routed_context {
     struct routed_context *next;
 };
 
-static struct ctx_table context_index = CTX_TABLE_INIT;
-static struct ctx_table blob_index = CTX_TABLE_INIT;
-static struct routed_context *contexts;
-static struct routed_blob *blobs;
-static size_t n_contexts;
-static uint32_t global_fence;
-static bool global_fence_to_signal;
+/* the VMM's APIR contexts and blobs: one set per process, as virglrenderer's
+ * interface passes no handle of its own */
+static struct routed_state {
+    struct ctx_table context_index;
+    struct ctx_table blob_index;
+    struct routed_context *contexts;
+    struct routed_blob *blobs;
+    size_t n_contexts;
+    uint32_t global_fence;
+    bool global_fence_to_signal;
+} routed = { .context_index = CTX_TABLE_INIT, .blob_index = CTX_TABLE_INIT };
 
 bool routed_serves_capset(uint32_t capset_id)
 {
@@ -51,12 +55,12 @@ bool routed_serves_capset(uint32_t capset_id)
 
 bool routed_has_context(uint32_t ctx_id)
 {
-    return ctx_table_find(&context_index, ctx_id) != NULL;
+    return ctx_table_find(&routed.context_index, ctx_id) != NULL;
 }
 
 bool routed_has_blob(uint32_t res_id)
 {
-    return ctx_table_find(&blob_index, res_id) != NULL;
+    return ctx_table_find(&routed.blob_index, res_id) != NULL;
 }
 
 /* APIR_MAX_CONTEXTS, as apir-server reads it */
@@ -75,8 +79,8 @@ int routed_context_create(uint32_t ctx_id, uint32_t capset_id, const char *name,
         CTX_ERROR(ctx_id, "the guest created this context twice; the second is refused");
         return -EEXIST;
     }
-    if (n_contexts >= max_contexts()) {
-        CTX_ERROR(ctx_id, "refused: %zu APIR contexts are live, the most " ENV_MAX_CONTEXTS " allows", n_contexts);
+    if (routed.n_contexts >= max_contexts()) {
+        CTX_ERROR(ctx_id, "refused: %zu APIR contexts are live, the most " ENV_MAX_CONTEXTS " allows", routed.n_contexts);
         return -EBUSY;
     }
     char debug_name[64];
@@ -86,7 +90,7 @@ int routed_context_create(uint32_t ctx_id, uint32_t capset_id, const char *name,
     if (c != NULL) {
         c->apir = apir_context_create(ctx_id, capset_id, debug_name, err, sizeof err);
     }
-    if (c == NULL || c->apir == NULL || !ctx_table_add(&context_index, ctx_id, c)) {
+    if (c == NULL || c->apir == NULL || !ctx_table_add(&routed.context_index, ctx_id, c)) {
         CTX_ERROR(ctx_id, "cannot create an APIR context: %s", err);
         if (c != NULL && c->apir != NULL) {
             apir_context_destroy(c->apir);
@@ -95,9 +99,9 @@ int routed_context_create(uint32_t ctx_id, uint32_t capset_id, const char *name,
         return -ENOMEM;
     }
     c->ctx_id = ctx_id;
-    c->next = contexts;
-    contexts = c;
-    n_contexts++;
+    c->next = routed.contexts;
+    routed.contexts = c;
+    routed.n_contexts++;
     CTX_INFO(ctx_id, "APIR context '%s' created on capset %u", debug_name, capset_id);
     return 0;
 }
@@ -113,7 +117,7 @@ static void blob_free(struct routed_blob *b)
  * the VMM may still map them. */
 static void release_context_blobs(uint32_t ctx_id)
 {
-    for (struct routed_blob **link = &blobs; *link != NULL;) {
+    for (struct routed_blob **link = &routed.blobs; *link != NULL;) {
         struct routed_blob *b = *link;
         if (b->ctx_id == ctx_id && b->pinned) {
             *link = b->next;
@@ -129,17 +133,17 @@ static void release_context_blobs(uint32_t ctx_id)
 
 void routed_context_destroy(uint32_t ctx_id)
 {
-    struct routed_context *c = ctx_table_remove(&context_index, ctx_id);
+    struct routed_context *c = ctx_table_remove(&routed.context_index, ctx_id);
     if (c == NULL) {
         return;
     }
-    for (struct routed_context **link = &contexts; *link != NULL; link = &(*link)->next) {
+    for (struct routed_context **link = &routed.contexts; *link != NULL; link = &(*link)->next) {
         if (*link == c) {
             *link = c->next;
             break;
         }
     }
-    n_contexts--;
+    routed.n_contexts--;
     apir_context_destroy(c->apir);
     release_context_blobs(ctx_id);
     free(c);
@@ -148,7 +152,7 @@ void routed_context_destroy(uint32_t ctx_id)
 
 int routed_submit(uint32_t ctx_id, void *commands, size_t size)
 {
-    struct routed_context *c = ctx_table_find(&context_index, ctx_id);
+    struct routed_context *c = ctx_table_find(&routed.context_index, ctx_id);
     if (c == NULL) {
         return -EINVAL;
     }
@@ -161,7 +165,7 @@ int routed_submit(uint32_t ctx_id, void *commands, size_t size)
 
 int routed_context_fence(uint32_t ctx_id, uint32_t ring_idx, uint64_t fence_id)
 {
-    struct routed_context *c = ctx_table_find(&context_index, ctx_id);
+    struct routed_context *c = ctx_table_find(&routed.context_index, ctx_id);
     if (c == NULL || ring_idx >= VIRGL_MAX_RINGS) {
         return -EINVAL;
     }
@@ -172,8 +176,8 @@ int routed_context_fence(uint32_t ctx_id, uint32_t ring_idx, uint64_t fence_id)
 
 void routed_global_fence(uint32_t fence_id)
 {
-    global_fence = fence_id;
-    global_fence_to_signal = true;
+    routed.global_fence = fence_id;
+    routed.global_fence_to_signal = true;
 }
 
 void routed_signal_fences(const struct virgl_renderer_callbacks *cbs, void *cookie)
@@ -181,14 +185,14 @@ void routed_signal_fences(const struct virgl_renderer_callbacks *cbs, void *cook
     if (cbs == NULL) {
         return;
     }
-    if (global_fence_to_signal) {
-        global_fence_to_signal = false;
-        cbs->write_fence(cookie, global_fence);
+    if (routed.global_fence_to_signal) {
+        routed.global_fence_to_signal = false;
+        cbs->write_fence(cookie, routed.global_fence);
     }
     if (cbs->version < 3 || cbs->write_context_fence == NULL) {
         return;
     }
-    for (struct routed_context *c = contexts; c != NULL; c = c->next) {
+    for (struct routed_context *c = routed.contexts; c != NULL; c = c->next) {
         while (c->rings_to_signal != 0) {
             const unsigned ring = (unsigned)__builtin_ctzll(c->rings_to_signal);
             c->rings_to_signal &= c->rings_to_signal - 1;
@@ -221,7 +225,7 @@ static bool blob_args_valid(const struct virgl_renderer_resource_create_blob_arg
 
 int routed_blob_create(const struct virgl_renderer_resource_create_blob_args *args)
 {
-    struct routed_context *c = ctx_table_find(&context_index, args->ctx_id);
+    struct routed_context *c = ctx_table_find(&routed.context_index, args->ctx_id);
     if (c == NULL || !blob_args_valid(args)) {
         return -EINVAL;
     }
@@ -237,30 +241,30 @@ int routed_blob_create(const struct virgl_renderer_resource_create_blob_args *ar
         }
         return -ENOMEM;
     }
-    *b = (struct routed_blob){ args->res_handle, args->ctx_id, memory, size, false, blobs };
-    if (!ctx_table_add(&blob_index, b->res_id, b) ||
+    *b = (struct routed_blob){ args->res_handle, args->ctx_id, memory, size, false, routed.blobs };
+    if (!ctx_table_add(&routed.blob_index, b->res_id, b) ||
         !apir_context_add_resource(c->apir, b->res_id, memory, (size_t)args->size)) {
-        ctx_table_remove(&blob_index, b->res_id);
+        ctx_table_remove(&routed.blob_index, b->res_id);
         blob_free(b);
         CTX_ERROR(args->ctx_id, "cannot register blob %u: out of memory", args->res_handle);
         return -ENOMEM;
     }
-    blobs = b;
+    routed.blobs = b;
     return 0;
 }
 
 void routed_blob_unref(uint32_t res_id)
 {
-    struct routed_blob *b = ctx_table_remove(&blob_index, res_id);
+    struct routed_blob *b = ctx_table_remove(&routed.blob_index, res_id);
     if (b == NULL) {
         return;
     }
-    struct routed_context *c = b->ctx_id != 0 ? ctx_table_find(&context_index, b->ctx_id) : NULL;
+    struct routed_context *c = b->ctx_id != 0 ? ctx_table_find(&routed.context_index, b->ctx_id) : NULL;
     if (c != NULL && !apir_context_remove_resource(c->apir, res_id)) {
         b->pinned = true; /* host memory wraps it: it goes with its context */
         return;
     }
-    for (struct routed_blob **link = &blobs; *link != NULL; link = &(*link)->next) {
+    for (struct routed_blob **link = &routed.blobs; *link != NULL; link = &(*link)->next) {
         if (*link == b) {
             *link = b->next;
             break;
@@ -271,7 +275,7 @@ void routed_blob_unref(uint32_t res_id)
 
 void *routed_blob_memory(uint32_t res_id, uint64_t *size)
 {
-    struct routed_blob *b = ctx_table_find(&blob_index, res_id);
+    struct routed_blob *b = ctx_table_find(&routed.blob_index, res_id);
     if (b == NULL) {
         return NULL;
     }
@@ -281,11 +285,11 @@ void *routed_blob_memory(uint32_t res_id, uint64_t *size)
 
 void routed_reset(void)
 {
-    while (contexts != NULL) {
-        routed_context_destroy(contexts->ctx_id);
+    while (routed.contexts != NULL) {
+        routed_context_destroy(routed.contexts->ctx_id);
     }
-    while (blobs != NULL) {
-        routed_blob_unref(blobs->res_id);
+    while (routed.blobs != NULL) {
+        routed_blob_unref(routed.blobs->res_id);
     }
-    global_fence_to_signal = false;
+    routed.global_fence_to_signal = false;
 }
