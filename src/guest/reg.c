@@ -86,9 +86,14 @@ static void add_host(const struct vgpu_endpoint *e)
     }
 }
 
-/* with GGML_VIRTGPU_DEBUG: what each device's connection did */
+/* With GGML_VIRTGPU_DEBUG: what each device's connection did, at exit.
+ * Written to stderr, not through ggml's logger: by now the application's
+ * logger may print nothing more (llama.cpp's hands lines to a thread whose
+ * queue is not flushed when the process ends, so under load the summary
+ * was lost). */
 static void log_call_stats(void)
 {
+    component_log.emit = NULL;
     for (int i = 0; i < state.n_devices; i++) {
         vgpu_stats_log(&state.devices[i]->remote->stats, state.devices[i]->name);
     }
