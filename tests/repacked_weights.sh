@@ -42,4 +42,14 @@ check "the host did not refuse anything" test "$(cat "$TEST_TMP/main.err" "$TEST
 printf 'native:  %s\nvirtgpu: %s\n' "$(cat "$TEST_TMP/native.out")" "$(cat "$TEST_TMP/virtgpu.out")"
 
 stop_server "$SERVER_PID"
+
+# without a log file of its own the host's stderr stays quiet: the GGML
+# library's debug lines (each repacked tensor, as in host.log) are not there
+start_server quiet --backend-library "$HOST_LIBRARY" --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so"
+check "VirtGPU run, the host without a log file" with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/quiet.sock" \
+    GGML_REMOTING_USE_APIR_CAPSET=1 -- complete quietrun small -ngl 99 --device "$DEVICE"
+check "and the native tokens" cmp "$TEST_TMP/native.out" "$TEST_TMP/quietrun.out"
+stop_server "$SERVER_PID"
+check "the host's stderr has none of the GGML library's debug lines" \
+    bash -c "! grep -q 'repack: repack tensor' '$TEST_TMP/quiet.err'"
 finish

@@ -133,19 +133,37 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
 
 /* ---- ggml's log and aborts ------------------------------------------------------ */
 
-static void ggml_to_log_file(enum ggml_log_level level, const char *text, void *user)
+/* Where the GGML library's lines go: the host library's log file, all of
+ * them; without one, stderr from warnings up, or all with
+ * GGML_VIRTGPU_DEBUG. ggml's default writes every level to stderr, and
+ * ggml-cpu logs each repacked weight at debug level: the host's stderr
+ * would not be quiet. */
+struct ggml_log_route {
+    FILE *out;
+    bool all; /* every level, not warnings and errors only */
+};
+
+static void ggml_to_host_log(enum ggml_log_level level, const char *text, void *user)
 {
-    (void)level;
-    fputs(text, (FILE *)user);
-    fflush((FILE *)user);
+    const struct ggml_log_route *route = user;
+    /* a continued line has the level of the line it continues */
+    static _Thread_local enum ggml_log_level line_level = GGML_LOG_LEVEL_INFO;
+    if (level != GGML_LOG_LEVEL_CONT) {
+        line_level = level;
+    }
+    if (route->all || line_level == GGML_LOG_LEVEL_WARN || line_level == GGML_LOG_LEVEL_ERROR) {
+        fputs(text, route->out);
+        fflush(route->out);
+    }
 }
 
 void host_route_ggml_log(void)
 {
+    static struct ggml_log_route route;
     FILE *file = log_file(&component_log);
-    if (file != NULL) {
-        ggml_log_set(ggml_to_log_file, file);
-    }
+    route.out = file != NULL ? file : stderr;
+    route.all = file != NULL || log_debug_enabled(&component_log);
+    ggml_log_set(ggml_to_host_log, &route);
 }
 
 /* the context whose call (or start) runs, named when ggml aborts */

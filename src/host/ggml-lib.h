@@ -10,7 +10,9 @@
 #include "context.h"
 #include "ggml-backend-impl.h"
 
-/* With APIR_LLAMA_CPP_LOG_TO_FILE set, the GGML library logs there too. */
+/* The GGML library logs where the host library does: its log file
+ * (APIR_LLAMA_CPP_LOG_TO_FILE), all levels; else stderr, warnings and
+ * errors only unless GGML_VIRTGPU_DEBUG is set. */
 void host_route_ggml_log(void);
 /* Opens ggml.library.path and finds its registration function; an
  * apir_load_library_code (logged with the seed's message on failure). */
