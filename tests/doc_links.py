@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 
+import check_main
+
 FENCE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
 CODE_SPAN = re.compile(r'(`+)(.+?)\1')
 INLINE_LINK = re.compile(r'!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*(<[^>]*>|[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)(?:\s+"[^"]*")?\s*\)')
@@ -222,19 +224,9 @@ def self_test():
 
 
 def main(argv):
-    args = argv[1:]
-    run_self_test = "--self-test" in args
-    roots = [a for a in args if a != "--self-test"]
-    if len(roots) != 1:
-        print(__doc__.strip().split("\n\n")[-2], file=sys.stderr)
-        return 2
-    if run_self_test and not self_test():
-        return 1
-    found = bad_links(roots[0])
-    for line in found:
-        print(line)
-    print(f"{len(found)} bad links" if found else "every relative link resolves inside the repository")
-    return 1 if found else 0
+    return check_main.run(argv, __doc__.strip().split("\n\n")[-2], [self_test], bad_links,
+                          lambda found: f"{len(found)} bad links" if found
+                          else "every relative link resolves inside the repository")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import re
 import sys
 import tempfile
 
+import check_main
+
 SECTION = re.compile(r"^## Source map\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
 FOLDER = re.compile(r"^### `(src/[^`]+)`", re.MULTILINE)
 SPAN = re.compile(r"`([^`]+\.[ch])`")
@@ -79,19 +81,9 @@ def self_test():
 
 
 def main(argv):
-    args = argv[1:]
-    run_self_test = "--self-test" in args
-    roots = [a for a in args if a != "--self-test"]
-    if len(roots) != 1:
-        sys.exit(__doc__)
-    if run_self_test and not self_test():
-        return 1
-    found = problems(roots[0])
-    for line in found:
-        print(line)
-    if not found:
-        print("the source map names every file of src/, and only those")
-    return 1 if found else 0
+    return check_main.run(argv, __doc__, [self_test], problems,
+                          lambda found: f"{len(found)} mismatches between the source map and src/" if found
+                          else "the source map names every file of src/, and only those")
 
 
 if __name__ == "__main__":
