@@ -62,18 +62,22 @@
 #define APIR_CFG_MAX_BUFFERS "apir.limits.buffers"
 #define APIR_CFG_MAX_GRAPH_NODES "apir.limits.graph_nodes"
 #define APIR_CFG_MAX_COMMAND_BYTES "apir.limits.command_bytes"
+#define APIR_CFG_MAX_GRAPH_SECONDS "apir.limits.graph_seconds"
 #define ENV_MAX_CONTEXT_MEMORY "APIR_MAX_CONTEXT_MEMORY"
 #define ENV_MAX_BUFFERS "APIR_MAX_BUFFERS"
 #define ENV_MAX_GRAPH_NODES "APIR_MAX_GRAPH_NODES"
 #define ENV_MAX_COMMAND_BYTES "APIR_MAX_COMMAND_BYTES"
+#define ENV_MAX_GRAPH_SECONDS "APIR_MAX_GRAPH_SECONDS"
 #define OPT_MAX_CONTEXT_MEMORY "--max-context-memory"
 #define OPT_MAX_BUFFERS "--max-buffers"
 #define OPT_MAX_GRAPH_NODES "--max-graph-nodes"
 #define OPT_MAX_COMMAND_BYTES "--max-command-bytes"
+#define OPT_MAX_GRAPH_SECONDS "--max-graph-seconds"
 #define DEFAULT_MAX_CONTEXT_MEMORY 0 /* none: the device's memory bounds it */
 #define DEFAULT_MAX_BUFFERS 4096
 #define DEFAULT_MAX_GRAPH_NODES 262144 /* a large model's graph has about 16k */
 #define DEFAULT_MAX_COMMAND_BYTES 1048576 /* guests send at most a few KiB */
+#define DEFAULT_MAX_GRAPH_SECONDS 10 /* a large prompt batch on a CPU host takes a few */
 
 /* X(key, variable, default, apir-server option, its argument, what it
  * bounds): the
@@ -88,7 +92,9 @@
     X(APIR_CFG_MAX_GRAPH_NODES, ENV_MAX_GRAPH_NODES, DEFAULT_MAX_GRAPH_NODES, OPT_MAX_GRAPH_NODES, "N",  \
       "tensors (nodes and leafs) of one graph")                                                       \
     X(APIR_CFG_MAX_COMMAND_BYTES, ENV_MAX_COMMAND_BYTES, DEFAULT_MAX_COMMAND_BYTES,                    \
-      OPT_MAX_COMMAND_BYTES, "BYTES", "bytes of one command")
+      OPT_MAX_COMMAND_BYTES, "BYTES", "bytes of one command")                                          \
+    X(APIR_CFG_MAX_GRAPH_SECONDS, ENV_MAX_GRAPH_SECONDS, DEFAULT_MAX_GRAPH_SECONDS,                    \
+      OPT_MAX_GRAPH_SECONDS, "SECONDS", "seconds one graph runs")
 
 /* where a refusal's log tells the operator to raise a limit, e.g.
  * APIR_LIMIT_KNOBS(OPT_MAX_BUFFERS, ENV_MAX_BUFFERS, APIR_CFG_MAX_BUFFERS) */

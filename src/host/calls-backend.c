@@ -12,6 +12,7 @@
 #include "graph-cache.h"
 #include "index-check.h"
 #include "log.h"
+#include "run-limits.h"
 #include "tensor-io.h"
 
 /* Tells a guest waiting on ext_graph_run_async that its work is taken:
@@ -37,10 +38,10 @@ static uint32_t compute(struct host_ctx *ctx, const struct host_graph *graph, in
     }
     signal_accepted(ctx);
     const int64_t start = ggml_time_us();
-    *status = (int32_t)ggml_backend_graph_compute(ctx->device.backend, graph->cgraph);
+    const uint32_t rc = host_run_graph(ctx, graph->cgraph, status);
     CTX_DEBUG(ctx->ctx_id, "backend_graph_compute: %d nodes in %lld us (its indices checked in %lld us)",
               ggml_graph_n_nodes(graph->cgraph), (long long)(ggml_time_us() - start), (long long)(start - checked));
-    return APIR_CALL_OK;
+    return rc;
 }
 
 /* the graph of `size` bytes of resource res_id, decoded once and kept */

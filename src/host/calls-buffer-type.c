@@ -122,6 +122,11 @@ uint32_t host_call_ext_buft_supports_op(struct host_ctx *ctx, const struct wire_
         return APIR_CALL_FAILED;
     }
     struct ggml_tensor *weight = op->src[0];
+    /* experts are not repacked here (extra-buft.c) */
+    if (op->op == GGML_OP_MUL_MAT_ID && buft != ctx->device.buft) {
+        out->value = false;
+        return APIR_CALL_OK;
+    }
     if (weight != NULL) {
         weight->buffer = ggml_backend_buft_alloc_buffer(buft, 0); /* ggml's dummy of size 0: never NULL */
     }

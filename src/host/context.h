@@ -37,9 +37,13 @@ struct host_limits {
     uint64_t context_memory; /* bytes of the buffers it allocates */
     uint64_t buffers;        /* buffers it holds at once */
     uint64_t graph_nodes;    /* tensors of one graph */
+    uint64_t graph_seconds;  /* the time budget of one graph run */
 };
 
 typedef void (*host_threadpool_free_fn)(struct ggml_threadpool *);
+/* ggml-cpu's ggml_graph_plan, returning its struct ggml_cplan by value */
+struct ggml_cplan;
+typedef struct ggml_cplan (*host_graph_plan_fn)(const struct ggml_cgraph *, int, struct ggml_threadpool *);
 
 /* The GGML library and the device the context runs on (ggml-lib.c), with
  * the device's extra buffer types this host offers (extra-buft.c). */
@@ -50,6 +54,9 @@ struct host_device {
     ggml_backend_t backend;
     struct ggml_threadpool *threadpool;      /* a CPU backend's threads, kept between computes; NULL: none */
     host_threadpool_free_fn threadpool_free; /* the GGML library's */
+    int n_threads;                           /* a CPU backend's threads; 0: not a CPU backend */
+    host_graph_plan_fn graph_plan;           /* a CPU backend's planner (its work memory); NULL: none */
+    bool abortable;                          /* the backend stops a graph between nodes (run-limits.c) */
     ggml_backend_buffer_type_t buft;
     ggml_backend_buffer_type_t extra_bufts[HOST_MAX_EXTRA_BUFTS];
     uint32_t n_extra_bufts;
@@ -134,6 +141,14 @@ struct host_call_state {
     uint8_t *reply_page;          /* the current call's reply payload (shared memory) */
     size_t reply_page_size;
     _Atomic uint32_t *accept_word; /* set to 1 once the work is taken (ext_graph_run_async); NULL: none */
+    int64_t deadline_us;          /* the graph running stops past it (ggml_time_us); 0: none */
+};
+
+/* Host memory a context makes the host spend besides its buffers, charged
+ * with them to the memory quota (handles.c, host_memory_admit). */
+struct host_memory_charges {
+    uint64_t graphs; /* the kept graphs: private copies, decoded tensors, index scratch */
+    uint64_t work;   /* the backend's work memory: a CPU backend keeps its largest */
 };
 
 /* Graphs: the decoder's scratch (decode.c) and the graphs kept (graph-cache.c). */
@@ -148,10 +163,12 @@ struct host_ctx {
     struct host_limits limits;
     struct host_device device;
     struct host_handles handles;
+    struct host_memory_charges charges;
     struct host_transfers io;
     struct host_call_state call;
     struct host_graphs graphs;
     struct host_capture *capture; /* capture.c; NULL: not capturing */
+    const char *ended;            /* why the context refuses every call from now on; NULL: it does not */
 };
 
 /* Notes why the current call is refused, an APIR_CALL_ERRORS code, where

@@ -17,6 +17,7 @@
 #include "handles.h"
 #include "log.h"
 #include "op-table.h"
+#include "run-limits.h"
 #include "seeded-hash.h"
 
 /* for the cgraph's use counts; the header also defines static helpers this
@@ -57,7 +58,8 @@ static bool mul_u64(uint64_t a, uint64_t b, uint64_t *out)
 
 /* The number of bytes from the tensor's first byte to past its last one (as
  * ggml_nbytes computes it), or false when the layout is unusable: a row that
- * is not whole blocks, or an element stride smaller than an element. */
+ * is not whole blocks, an element stride smaller than an element, or a
+ * stride that is not whole elements. */
 static bool tensor_extent(enum ggml_type type, const int64_t ne[4], const uint64_t nb[4], uint64_t *out)
 {
     const uint64_t blck = (uint64_t)ggml_blck_size(type);
@@ -70,6 +72,13 @@ static bool tensor_extent(enum ggml_type type, const int64_t ne[4], const uint64
     }
     if ((uint64_t)ne[0] % blck != 0 || (blck == 1 ? nb[0] < tsize : nb[0] != tsize)) {
         return false;
+    }
+    /* strides of whole elements (blocks): GPU kernels divide them by the
+     * element size, and would read between the elements the host checked */
+    for (int i = 0; i < 4; i++) {
+        if (nb[i] % tsize != 0) {
+            return false;
+        }
     }
     uint64_t total, term;
     if (blck == 1) {
@@ -303,15 +312,27 @@ static struct ggml_tensor *id_lookup(const struct host_id_map *m, uint64_t id)
     return m->keys[i] == id ? m->values[i] : NULL;
 }
 
-/* a ggml context holding a graph's tensors and its cgraph */
+/* the bytes of a ggml context holding a graph's tensors and its cgraph */
+static size_t graph_context_size(uint32_t n_tensors, uint32_t n_nodes)
+{
+    return ggml_tensor_overhead() * n_tensors + ggml_graph_overhead_custom(n_nodes, false);
+}
+
 static struct ggml_context *graph_context(uint32_t n_tensors, uint32_t n_nodes)
 {
-    const size_t need = ggml_tensor_overhead() * n_tensors + ggml_graph_overhead_custom(n_nodes, false);
-    struct ggml_init_params p = { need, NULL, true };
+    struct ggml_init_params p = { graph_context_size(n_tensors, n_nodes), NULL, true };
     return ggml_init(p);
 }
 
-void host_graph_scratch_free(struct host_ctx *ctx)
+/* The host memory decoding a graph takes: its context, and the id map
+ * (under 4 slots of key and value per tensor, at least 64) with its nodes. */
+static uint64_t decode_memory(uint32_t n_tensors, uint32_t n_nodes)
+{
+    return graph_context_size(n_tensors, n_nodes) + 4 * (uint64_t)n_tensors * 16 + 64 * 16 + 8 * (uint64_t)n_nodes;
+}
+
+/* the id map lives as long as one decode: its memory is not kept */
+static void id_map_free(struct host_ctx *ctx)
 {
     if (ctx->graphs.id_map != NULL) {
         free(ctx->graphs.id_map->keys);
@@ -414,45 +435,59 @@ static struct ggml_cgraph *graph_of_nodes(struct host_ctx *ctx, struct ggml_cont
     return graph;
 }
 
-/* Every node is one the op table accepts, then one the device supports
- * (asked only then: supports_op reads the sources an op takes). */
-/* The elements a graph's nodes read and write, summed: a bound on its
- * work. Zero strides let a few bytes of buffer pose as 2^48 elements; a
- * graph over the bound would run for hours, so it is refused. Real graphs
- * stay far below: a 70B model's prompt batch touches about 2^36. */
-#define MAX_GRAPH_ELEMENTS ((uint64_t)1 << 40)
-
-static uint64_t node_elements(const struct ggml_tensor *node)
+/* Ops whose kernel is written for its result over a source of the same
+ * layout, element for element (in place): those ggml's allocator gives a
+ * source's memory (ggml_op_can_inplace), and NORM and DUP, which ggml
+ * builds in place (ggml_norm_inplace, ggml_dup_inplace). Any other kernel
+ * may read bytes it already wrote: ARGSORT's sort compares the array it
+ * permutes, RMS_NORM's rows are memcpy()d over themselves (both found by
+ * fuzzing or by hand). */
+static bool writes_in_place(enum ggml_op op)
 {
-    uint64_t n = (uint64_t)ggml_nelements(node);
-    for (int s = 0; s < GGML_MAX_SRC; s++) {
-        n += node->src[s] ? (uint64_t)ggml_nelements(node->src[s]) : 0;
+    switch (op) {
+    case GGML_OP_ADD: case GGML_OP_ADD_ID: case GGML_OP_SUB: case GGML_OP_MUL: case GGML_OP_DIV:
+    case GGML_OP_SCALE: case GGML_OP_UNARY: case GGML_OP_ROPE: case GGML_OP_RMS_NORM: case GGML_OP_SOFT_MAX:
+    case GGML_OP_NORM: case GGML_OP_DUP:
+        return true;
+    default:
+        return false;
     }
-    return n;
 }
 
-/* The source of the node whose bytes overlap the node's own without
- * starting where they start, or NULL. ggml's in-place ops and its
- * allocator's reuse of a source give the output a source's first byte;
- * nothing ggml builds overlaps otherwise, and a backend reading bytes it
- * already overwrote is undefined (ggml-cpu's RMS_NORM then memcpy()s
- * overlapping rows: found by fuzzing). View ops compute nothing. */
-static const struct ggml_tensor *partly_overlapping_source(const struct ggml_tensor *node)
+/* Whether the kernel reads src[s]: CPY's src[1] and SET_ROWS' src[2] are
+ * only where the result lies (it is a view of them). */
+static bool kernel_reads(const struct ggml_tensor *node, int s)
 {
-    const uintptr_t n0 = (uintptr_t)node->data, n1 = n0 + ggml_nbytes(node);
+    return !((node->op == GGML_OP_CPY && s == 1) || (node->op == GGML_OP_SET_ROWS && s == 2));
+}
+
+static bool bytes_overlap(const struct ggml_tensor *a, const struct ggml_tensor *b)
+{
+    const uintptr_t a0 = (uintptr_t)a->data, b0 = (uintptr_t)b->data;
+    return a0 < b0 + ggml_nbytes(b) && b0 < a0 + ggml_nbytes(a);
+}
+
+/* The source the node reads whose bytes its result overlaps, other than in
+ * place (an op of the list above, the same first byte and layout), or
+ * NULL. View ops compute nothing. */
+static const struct ggml_tensor *overlapping_source(const struct ggml_tensor *node)
+{
     for (int s = 0; s < GGML_MAX_SRC && !ggml_op_is_empty(node->op); s++) {
         const struct ggml_tensor *src = node->src[s];
-        const uintptr_t s0 = src ? (uintptr_t)src->data : 0;
-        if (src != NULL && s0 != n0 && s0 < n1 && n0 < s0 + ggml_nbytes(src)) {
+        if (src == NULL || !kernel_reads(node, s) || !bytes_overlap(node, src)) {
+            continue;
+        }
+        if (!(writes_in_place(node->op) && src->data == node->data && ggml_are_same_layout(src, node))) {
             return src;
         }
     }
     return NULL;
 }
 
+/* Every node is one the op table accepts, then one the device supports
+ * (asked only then: supports_op reads the sources an op takes). */
 static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph)
 {
-    uint64_t elements = 0;
     for (int i = 0; i < ggml_graph_n_nodes(graph); i++) {
         struct ggml_tensor *node = ggml_graph_node(graph, i);
         char why[HOST_OP_WHY_SIZE];
@@ -461,18 +496,18 @@ static bool graph_nodes_accepted(struct host_ctx *ctx, struct ggml_cgraph *graph
             host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
             return false;
         }
-        const struct ggml_tensor *overlapping = partly_overlapping_source(node);
+        const struct ggml_tensor *overlapping = overlapping_source(node);
         if (overlapping != NULL) {
-            CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' (%s) partly overlaps its source '%s' in memory", i, node->name,
-                      ggml_op_desc(node), overlapping->name);
+            CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' (%s) overlaps its source '%s' in memory, which its kernel "
+                      "does not compute in place", i, node->name, ggml_op_desc(node), overlapping->name);
             host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
             return false;
         }
-        /* each term is below 2^60 (the op table caps a tensor at 2^56) */
-        if ((elements += node_elements(node)) > MAX_GRAPH_ELEMENTS) {
-            CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' brings the graph past %llu elements read and written; "
-                      "refused as a runaway", i, node->name, (unsigned long long)MAX_GRAPH_ELEMENTS);
-            host_refuse(ctx, APIR_CALL_OVER_LIMIT);
+        if (node->op == GGML_OP_ARGSORT && host_buffer_wraps_guest_memory(ctx, node->src[0]->buffer)) {
+            /* keys changing under std::sort make it write outside the row */
+            CTX_ERROR(ctx->ctx_id, "graph: node %d '%s' (ARGSORT) sorts '%s', which lies in memory the guest shares "
+                      "and could change while it is sorted", i, node->name, node->src[0]->name);
+            host_refuse(ctx, APIR_CALL_NOT_ALLOWED);
             return false;
         }
         if (!ggml_backend_dev_supports_op(ctx->device.dev, node)) {
@@ -509,11 +544,12 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
         host_refuse(ctx, APIR_CALL_MALFORMED);
         return NULL;
     }
-    if (!graph_within_limit(ctx, &g)) {
+    if (!graph_within_limit(ctx, &g) || !host_memory_admit(ctx, decode_memory(g.n_tensors, g.n_nodes), "graph")) {
         return NULL;
     }
     if (!id_map_reserve(ctx, g.n_tensors, g.n_nodes) || (*mem = graph_context(g.n_tensors, g.n_nodes)) == NULL) {
         LOG_ERROR("graph: out of memory for %u tensors", g.n_tensors);
+        id_map_free(ctx);
         return NULL;
     }
     for (uint32_t i = 0; i < g.n_nodes; i++) {
@@ -524,12 +560,14 @@ struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *da
         graph = graph_of_nodes(ctx, *mem, g.n_nodes);
     }
     /* weights in an extra (repacking) buffer get their extra here */
-    if (graph != NULL && (!graph_nodes_accepted(ctx, graph) || !host_graph_extra_ok(ctx, graph))) {
+    if (graph != NULL && (!graph_nodes_accepted(ctx, graph) || !host_graph_work_accepted(ctx, graph) ||
+                          !host_graph_extra_ok(ctx, graph))) {
         graph = NULL;
     }
     if (graph != NULL && use_counts) {
         set_use_counts(ctx, graph, &g);
     }
+    id_map_free(ctx);
     if (graph == NULL) {
         ggml_free(*mem);
         *mem = NULL;

@@ -20,9 +20,9 @@ struct ggml_tensor *host_inline_tensor(struct host_ctx *ctx, struct ggml_context
  * change meanwhile) into a new ggml context *mem that holds its tensors and
  * the cgraph, with the guest's use counts of its nodes if use_counts; NULL
  * (logged) when invalid or when a node is one the op table refuses or the
- * device does not support. */
+ * device does not support. The memory decoding takes is admitted to the
+ * context's quota first. */
 struct ggml_cgraph *host_graph_from_wire(struct host_ctx *ctx, const uint8_t *data, uint64_t size,
                                          bool use_counts, struct ggml_context **mem);
-void host_graph_scratch_free(struct host_ctx *ctx);
 
 #endif

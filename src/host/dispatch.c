@@ -58,6 +58,11 @@ uint32_t host_dispatch(struct host_ctx *ctx, uint32_t call, struct wire_decoder 
         return APIR_CALL_INVALID_INDEX;
     }
     CTX_DEBUG(ctx->ctx_id, "%s", wire_call_name(call));
+    if (ctx->ended != NULL) {
+        CTX_ERROR(ctx->ctx_id, "%s: refused, the context has ended (%s); the guest must start a new one",
+                  wire_call_name(call), ctx->ended);
+        return APIR_CALL_FAILED;
+    }
     ctx->call.refusal = 0;
     ctx->call.reply_page = enc->cur;
     ctx->call.reply_page_size = (size_t)(enc->end - enc->cur);

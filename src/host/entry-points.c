@@ -6,7 +6,6 @@
 
 #include "capture.h"
 #include "ctx-table.h"
-#include "decode.h"
 #include "dispatch.h"
 #include "ggml-lib.h"
 #include "graph-cache.h"
@@ -29,7 +28,6 @@ static void destroy_context(struct host_ctx *ctx)
     host_capture_stop(ctx);
     host_graph_cache_free(ctx); /* before the buffers its graphs point into */
     host_buffers_free_all(ctx);
-    host_graph_scratch_free(ctx);
     host_stop_backend(ctx);
     free(ctx);
 }

@@ -5,9 +5,10 @@
  * (GGML_ASSERT), dereferences the tensor's extra (set by init_tensor to the
  * layout it repacks into, NULL for a tensor it does not take), and it has
  * no get_tensor or cpy_tensor (a call would jump to NULL). Its tensors may
- * only be the weights of MUL_MAT and MUL_MAT_ID, whose kernels read them as
- * the layout says. So every tensor of such a buffer is checked here before
- * ggml sees it. */
+ * only be the weights of MUL_MAT (MUL_MAT_ID's repacked kernel is not
+ * offered: see extra_weight_wrong), whose kernels read them as the layout
+ * says. So every tensor of such a buffer is checked here before ggml sees
+ * it. */
 #include <string.h>
 
 #include "extra-buft.h"
@@ -71,6 +72,8 @@ bool host_buffer_is_extra(const struct host_ctx *ctx, ggml_backend_buffer_t buff
 
 /* the repacking loops count a tensor's blocks and rows in an int */
 #define MAX_REPACK_BLOCKS INT32_MAX
+/* and the chunks of a product, four per thread and matrix of src[1] */
+#define MAX_REPACK_BATCH 65536
 
 bool host_extra_tensor_ok(struct ggml_tensor *t, char *why, size_t size)
 {
@@ -121,8 +124,21 @@ static const char *extra_weight_wrong(const struct ggml_tensor *node, char *why,
     if (!host_extra_tensor_ok(w, why, size)) {
         return why;
     }
-    if (node->src[1]->ne[3] != 1) {
-        snprintf(why, size, "a repacked weight '%s' multiplies a 4-dimensional src[1]", w->name);
+    const struct ggml_tensor *x = node->src[1];
+    if (node->op == GGML_OP_MUL_MAT_ID) {
+        /* repack.cpp maps each expert's rows into room for one row per
+         * token: ids choosing an expert twice in a row would overflow it */
+        snprintf(why, size, "its experts '%s' are repacked, which this host does not run", w->name);
+        return why;
+    }
+    if (x->ne[3] != 1 || x->ne[2] > MAX_REPACK_BATCH) {
+        snprintf(why, size, "a repacked weight '%s' multiplies a 4-dimensional src[1], or over %d matrices", w->name,
+                 MAX_REPACK_BATCH);
+        return why;
+    }
+    /* it converts src[1] four rows at a time, as if they were packed */
+    if (x->ne[1] >= 4 && x->nb[1] != ggml_row_size(x->type, x->ne[0])) {
+        snprintf(why, size, "a repacked weight '%s' multiplies a src[1] whose rows are not packed", w->name);
         return why;
     }
     return NULL;

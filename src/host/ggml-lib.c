@@ -10,6 +10,7 @@
 #include "extra-buft.h"
 #include "ggml-lib.h"
 #include "log.h"
+#include "run-limits.h"
 #include "shmem.h"
 
 #include "ggml-backend-impl.h"
@@ -71,6 +72,7 @@ static void set_backend_threads(struct host_ctx *ctx)
         return; /* not a CPU backend */
     }
     set_threads(ctx->device.backend, cores);
+    ctx->device.n_threads = cores;
     ctx->device.threadpool_free =
         (host_threadpool_free_fn)ggml_backend_reg_get_proc_address(ctx->device.reg, "ggml_threadpool_free");
     if (threadpool_new != NULL && set_threadpool != NULL && ctx->device.threadpool_free != NULL) {
@@ -123,9 +125,12 @@ bool host_bind_device(struct host_ctx *ctx, size_t index)
     host_pins_stop(ctx);
     ctx->device.dev = dev;
     ctx->device.backend = backend;
+    ctx->device.n_threads = 0;
+    ctx->charges.work = 0; /* the old backend's went with it */
     ctx->device.buft = ggml_backend_dev_buffer_type(dev);
     host_extra_bufts_find(ctx);
     set_backend_threads(ctx);
+    host_run_limits_start(ctx);
     host_pins_start(ctx);
     LOG_INFO("context %u runs on %s (%s)", ctx->ctx_id, ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
     return true;

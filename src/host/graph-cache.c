@@ -19,7 +19,9 @@
 #include "decode.h"
 #include "graph-cache.h"
 #include "index-check.h"
+#include "handles.h"
 #include "log.h"
+#include "run-limits.h"
 
 /* for struct ggml_cgraph's uid; the header also defines static helpers
  * this file does not use */
@@ -39,6 +41,7 @@ struct graph_entry {
     bool use_counts; /* decoded with the guest's use counts */
     uint64_t key;  /* the guest's name for it, 0: none */
     uint64_t last_use;
+    uint64_t charged; /* the host memory it holds, charged to the quota */
 };
 
 struct host_graph_cache {
@@ -53,8 +56,9 @@ static uint64_t next_uid(void)
     return counter++;
 }
 
-static void release_entry(struct graph_entry *e)
+static void release_entry(struct host_ctx *ctx, struct graph_entry *e)
 {
+    ctx->charges.graphs -= e->charged;
     if (e->mem != NULL) {
         ggml_free(e->mem);
     }
@@ -75,7 +79,7 @@ static struct graph_entry *find_entry(struct host_graph_cache *c, const uint8_t 
 }
 
 /* a free entry, or the least recently used one, released */
-static struct graph_entry *victim(struct host_graph_cache *c)
+static struct graph_entry *victim(struct host_ctx *ctx, struct host_graph_cache *c)
 {
     struct graph_entry *oldest = &c->entries[0];
     for (int i = 0; i < GRAPH_CACHE_ENTRIES; i++) {
@@ -87,14 +91,18 @@ static struct graph_entry *victim(struct host_graph_cache *c)
             oldest = e;
         }
     }
-    release_entry(oldest);
+    release_entry(ctx, oldest);
     return oldest;
 }
 
-/* Decodes a private copy of the guest's bytes into entry e. */
+/* Decodes a private copy of the guest's bytes into entry e, each part
+ * admitted to the memory quota before it is allocated, then charged. */
 static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8_t *data, size_t size,
                         bool use_counts)
 {
+    if (!host_memory_admit(ctx, size, "graph (its copy)")) {
+        return false;
+    }
     if ((e->bytes = malloc(size)) == NULL) {
         CTX_ERROR(ctx->ctx_id, "graph: out of memory for a copy of %zu bytes", size);
         return false;
@@ -102,11 +110,20 @@ static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8
     memcpy(e->bytes, data, size);
     e->size = size;
     e->use_counts = use_counts;
+    e->charged = size;
+    ctx->charges.graphs += e->charged;
     e->graph.cgraph = host_graph_from_wire(ctx, e->bytes, size, use_counts, &e->mem);
-    if (e->graph.cgraph == NULL || !host_index_checks_plan(ctx, e->graph.cgraph, &e->graph.index_checks)) {
-        release_entry(e);
+    if (e->graph.cgraph != NULL) {
+        e->charged += ggml_get_mem_size(e->mem);
+        ctx->charges.graphs += ggml_get_mem_size(e->mem);
+    }
+    if (e->graph.cgraph == NULL || !host_index_checks_plan(ctx, e->graph.cgraph, &e->graph.index_checks) ||
+        !host_graph_work_memory_admit(ctx, e->graph.cgraph)) {
+        release_entry(ctx, e);
         return false;
     }
+    e->charged += host_index_checks_memory(e->graph.index_checks);
+    ctx->charges.graphs += host_index_checks_memory(e->graph.index_checks);
     e->graph.cgraph->uid = next_uid();
     host_capture_graph(ctx, e->bytes, size);
     return true;
@@ -142,7 +159,7 @@ const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_
     struct host_graph_cache *c = ctx->graphs.cache;
     struct graph_entry *e = find_entry(c, data, (size_t)size, use_counts);
     if (e == NULL) {
-        e = victim(c);
+        e = victim(ctx, c);
         const int64_t start = ggml_time_us();
         if (!decode_into(ctx, e, data, (size_t)size, use_counts)) {
             return NULL;
@@ -162,7 +179,7 @@ const struct host_graph *host_graph_cache_get(struct host_ctx *ctx, const uint8_
 void host_graph_cache_clear(struct host_ctx *ctx)
 {
     for (int i = 0; ctx->graphs.cache != NULL && i < GRAPH_CACHE_ENTRIES; i++) {
-        release_entry(&ctx->graphs.cache->entries[i]);
+        release_entry(ctx, &ctx->graphs.cache->entries[i]);
     }
 }
 

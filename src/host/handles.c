@@ -18,6 +18,8 @@
 /* the largest value each limit takes (graph counts are 32-bit on the wire) */
 #define MAX_BUFFERS_LIMIT MAX_SLOTS
 #define MAX_GRAPH_NODES_LIMIT UINT32_MAX
+/* deadlines in microseconds stay far from overflowing */
+#define MAX_GRAPH_SECONDS_LIMIT ((uint64_t)1 << 31)
 
 bool host_read_limits(struct host_ctx *ctx)
 {
@@ -28,7 +30,29 @@ bool host_read_limits(struct host_ctx *ctx)
            limit_from_config(APIR_CFG_MAX_BUFFERS, get(ctx->ctx_id, APIR_CFG_MAX_BUFFERS), DEFAULT_MAX_BUFFERS,
                              MAX_BUFFERS_LIMIT, &l->buffers) &&
            limit_from_config(APIR_CFG_MAX_GRAPH_NODES, get(ctx->ctx_id, APIR_CFG_MAX_GRAPH_NODES),
-                             DEFAULT_MAX_GRAPH_NODES, MAX_GRAPH_NODES_LIMIT, &l->graph_nodes);
+                             DEFAULT_MAX_GRAPH_NODES, MAX_GRAPH_NODES_LIMIT, &l->graph_nodes) &&
+           limit_from_config(APIR_CFG_MAX_GRAPH_SECONDS, get(ctx->ctx_id, APIR_CFG_MAX_GRAPH_SECONDS),
+                             DEFAULT_MAX_GRAPH_SECONDS, MAX_GRAPH_SECONDS_LIMIT, &l->graph_seconds);
+}
+
+/* the bytes charged to the quota: buffers, kept graphs, work memory */
+static uint64_t memory_in_use(const struct host_ctx *ctx)
+{
+    return ctx->handles.memory_used + ctx->charges.graphs + ctx->charges.work;
+}
+
+bool host_memory_admit(struct host_ctx *ctx, uint64_t bytes, const char *call)
+{
+    const uint64_t limit = ctx->limits.context_memory, used = memory_in_use(ctx);
+    if (limit != 0 && (bytes > limit || used > limit - bytes)) {
+        CTX_ERROR(ctx->ctx_id, "%s: refused, %llu more bytes would bring the context past its memory quota "
+                  "(%llu of %llu bytes in use); raise it with "
+                  APIR_LIMIT_KNOBS(OPT_MAX_CONTEXT_MEMORY, ENV_MAX_CONTEXT_MEMORY, APIR_CFG_MAX_CONTEXT_MEMORY),
+                  call, (unsigned long long)bytes, (unsigned long long)used, (unsigned long long)limit);
+        host_refuse(ctx, APIR_CALL_OVER_LIMIT);
+        return false;
+    }
+    return true;
 }
 
 bool host_buffer_admit(struct host_ctx *ctx, uint64_t bytes, const char *call)
@@ -40,16 +64,7 @@ bool host_buffer_admit(struct host_ctx *ctx, uint64_t bytes, const char *call)
         host_refuse(ctx, APIR_CALL_OVER_LIMIT);
         return false;
     }
-    if (l->context_memory != 0 && (bytes > l->context_memory || ctx->handles.memory_used > l->context_memory - bytes)) {
-        CTX_ERROR(ctx->ctx_id, "%s: refused, %llu more bytes would bring the context past its memory quota "
-                  "(%llu of %llu bytes in use); raise it with "
-                  APIR_LIMIT_KNOBS(OPT_MAX_CONTEXT_MEMORY, ENV_MAX_CONTEXT_MEMORY, APIR_CFG_MAX_CONTEXT_MEMORY),
-                  call, (unsigned long long)bytes, (unsigned long long)ctx->handles.memory_used,
-                  (unsigned long long)l->context_memory);
-        host_refuse(ctx, APIR_CALL_OVER_LIMIT);
-        return false;
-    }
-    return true;
+    return host_memory_admit(ctx, bytes, call);
 }
 
 /* ---- the handle table ----------------------------------------------------- */

@@ -14,6 +14,10 @@ bool host_read_limits(struct host_ctx *ctx);
  * allocate) keeps the context within its limits; when not, logs which
  * limit and how to raise it, and notes APIR_CALL_OVER_LIMIT. */
 bool host_buffer_admit(struct host_ctx *ctx, uint64_t bytes, const char *call);
+/* Whether `bytes` more of host or device memory keep the context within its
+ * memory quota, which counts its buffers, kept graphs and work memory
+ * (context.h); when not, logged as host_buffer_admit does. */
+bool host_memory_admit(struct host_ctx *ctx, uint64_t bytes, const char *call);
 /* Adds a buffer: its handle, or 0 when out of memory. O(1). Its size is
  * charged to the memory quota unless it wraps memory the guest shares
  * (guest_memory: the guest may change it meanwhile). */

@@ -14,8 +14,8 @@
  * Either way no node that runs before the reader, nor the reader itself
  * (its output overlapping its indices: GET_ROWS would read rows it wrote
  * as indices), may write the indices' bytes (it would change them after
- * the check), and indices the host reads
- * must not lie in memory the guest shares (it could change them meanwhile). */
+ * the check), and indices, read or computed, must not lie in memory the
+ * guest shares (it could change them between the check and the read). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,10 +146,10 @@ static const char *indices_refusal(struct host_ctx *ctx, struct ggml_cgraph *gra
 {
     const struct ggml_tensor *origin = values_origin(indices);
     const char *why = NULL;
-    if (origin_at >= 0) {
-        why = computed_indices_refusal(indices, origin, bound);
-    } else if (host_buffer_wraps_guest_memory(ctx, indices->buffer)) {
+    if (host_buffer_wraps_guest_memory(ctx, indices->buffer)) {
         why = "they lie in memory the guest shares, which it could change while the graph runs";
+    } else if (origin_at >= 0) {
+        why = computed_indices_refusal(indices, origin, bound);
     }
     if (why == NULL && writer_between(graph, origin_at, j + 1, indices) != NULL) {
         why = "a node of the graph up to the reader writes their bytes";
@@ -180,6 +180,11 @@ static bool plan_node(struct host_ctx *ctx, struct ggml_cgraph *graph, int j, st
     return why == NULL;
 }
 
+uint64_t host_index_checks_memory(const struct host_index_checks *checks)
+{
+    return checks->scratch_size + sizeof *checks->items * (size_t)checks->n_items;
+}
+
 void host_index_checks_free(struct host_index_checks *checks)
 {
     if (checks != NULL) {
@@ -196,6 +201,7 @@ bool host_index_checks_plan(struct host_ctx *ctx, struct ggml_cgraph *graph, str
     for (int j = 0; ok && j < ggml_graph_n_nodes(graph); j++) {
         ok = plan_node(ctx, graph, j, c);
     }
+    ok = ok && (c->scratch_size == 0 || host_memory_admit(ctx, c->scratch_size, "graph (a copy of its indices)"));
     if (ok && c->scratch_size > 0 && (c->scratch = malloc(c->scratch_size)) == NULL) {
         CTX_ERROR(ctx->ctx_id, "graph: out of memory for %zu bytes of indices", c->scratch_size);
         ok = false;

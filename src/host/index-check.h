@@ -3,6 +3,7 @@
 #define HOST_INDEX_CHECK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "context.h"
 #include "ggml.h"
@@ -18,6 +19,8 @@ bool host_index_checks_plan(struct host_ctx *ctx, struct ggml_cgraph *graph, str
  * wrote whole, or NULL. */
 bool host_index_checks_pass(struct host_ctx *ctx, const struct host_index_checks *checks,
                             const struct host_writes_seen *seen);
+/* the host memory the checks hold */
+uint64_t host_index_checks_memory(const struct host_index_checks *checks);
 void host_index_checks_free(struct host_index_checks *checks);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "ggml-backend.h"
 #include "log.h"
 #include "op-table.h"
 
@@ -85,6 +86,28 @@ static bool not_permuted(const struct ggml_tensor *t)
     return t->nb[0] <= t->nb[1] && t->nb[1] <= t->nb[2] && t->nb[2] <= t->nb[3];
 }
 
+/* ggml_is_padded_1d (static in ggml.c): rows of contiguous elements, each
+ * outer dimension right after the one below it. A kernel that walks
+ * ggml_nrows rows by nb[1] alone (SCALE's) stays inside such a tensor;
+ * ggml_is_contiguous says nothing of nb[1] when ne[1] is 1. */
+static bool padded_1d(const struct ggml_tensor *t)
+{
+    return rows_contiguous(t) && t->nb[2] == t->nb[1] * (size_t)t->ne[1] && t->nb[3] == t->nb[2] * (size_t)t->ne[2];
+}
+
+/* Whether the `bytes` a kernel reads from t's first byte on lie in t's
+ * buffer (the decoder placed t there). A tensor without a buffer is one of
+ * supports_op's, which nothing reads. */
+static bool reads_inside_buffer(const struct ggml_tensor *t, size_t bytes)
+{
+    if (t->buffer == NULL) {
+        return true;
+    }
+    const uintptr_t base = (uintptr_t)ggml_backend_buffer_get_base(t->buffer), at = (uintptr_t)t->data;
+    const size_t size = ggml_backend_buffer_get_size(t->buffer);
+    return at >= base && at - base <= size && bytes <= size - (at - base);
+}
+
 static bool outer_dims_nonzero(const struct ggml_tensor *t)
 {
     return t->ne[2] != 0 && t->ne[3] != 0;
@@ -94,6 +117,13 @@ static bool outer_dims_nonzero(const struct ggml_tensor *t)
  * bytes its byte counts fit size_t (a wire tensor with strides of zero can
  * claim 2^128 elements in a few bytes) */
 #define MAX_ELEMENTS ((uint64_t)1 << 56)
+
+/* ggml-cpu's kernels count a row's elements and a tensor's rows in an int */
+static bool int_sized(const struct ggml_tensor *t)
+{
+    return t->ne[0] <= INT32_MAX && t->ne[1] <= INT32_MAX && t->ne[2] <= INT32_MAX && t->ne[3] <= INT32_MAX &&
+           t->ne[1] * t->ne[2] * t->ne[3] <= INT32_MAX; /* countable: no overflow */
+}
 
 /* t's extents, with those of zero counted as one, multiply to at most
  * MAX_ELEMENTS: no product of them overflows */
@@ -136,13 +166,18 @@ static const char *conversion_refusal(const struct ggml_tensor *src, const struc
         if (type_in(dst->type, TYPES_FLOAT) || (src->type == GGML_TYPE_F32 && dst->type == GGML_TYPE_I32)) {
             return NULL;
         }
-        if (!type_in(dst->type, TYPES_FROM_FLOAT)) {
+        /* F16 or BF16 to I32 would take the quantizing path, whose work
+         * memory ggml_graph_plan does not reserve for it */
+        if (!type_in(dst->type, TYPES_QUANT & TYPES_FROM_FLOAT)) {
             return "there is no conversion from src[0]'s type to the result's";
         }
         const bool whole_blocks = src->ne[0] % ggml_blck_size(dst->type) == 0;
-        return ggml_is_contiguous(dst) && rows_contiguous(src) && whole_blocks
+        /* each thread quantizes a source row in work memory sized by the
+         * result's rows (ggml_graph_plan), so no source row is longer */
+        return ggml_is_contiguous(dst) && rows_contiguous(src) && whole_blocks && src->ne[0] <= dst->ne[0]
                    ? NULL
-                   : "quantizing needs a contiguous result and contiguous source rows of whole blocks";
+                   : "quantizing needs a contiguous result, and contiguous source rows of whole blocks no longer "
+                     "than the result's";
     }
     if (src->type == GGML_TYPE_I32) {
         return dst->type == GGML_TYPE_F32 ? NULL : "I32 converts only to F32";
@@ -168,6 +203,13 @@ static const char *copy_refusal(const struct ggml_tensor *src, const struct ggml
     }
     if (src->type != dst->type) {
         return conversion_refusal(src, dst);
+    }
+    /* ggml-cuda copies a source laid out as a transposed matrix (rows of
+     * stride one element, ne[3] of 1) by tiles into a dense result */
+    const size_t es = ggml_element_size(src);
+    const bool transposed = src->nb[1] == es && src->ne[3] == 1 && src->nb[2] == (size_t)(src->ne[0] * src->ne[1]) * es;
+    if (transposed && !ggml_is_contiguous(src) && !ggml_is_contiguous(dst)) {
+        return "a copy from a transposed source needs a contiguous result";
     }
     /* into a contiguous result, the CPU copies the rows of a strided source
      * of another shape as if each element were a block, past the rows */
@@ -197,6 +239,14 @@ static const char *mul_mat_layout(const struct ggml_tensor *t)
         return "the rows of src[0] and src[1] must be contiguous";
     }
     return rows_contiguous(t) && not_permuted(t) ? NULL : "the result must have contiguous rows and not be permuted";
+}
+
+/* ggml-cpu's matrix products count their chunks (rows by columns, of
+ * at least 16) in an int */
+static bool chunks_countable(int64_t rows, int64_t cols)
+{
+    const int64_t chunk = rows == 1 || cols == 1 ? 64 : 16;
+    return ((rows + chunk - 1) / chunk) * ((cols + chunk - 1) / chunk) <= INT32_MAX; /* each below 2^31 */
 }
 
 static bool valid_prec(int32_t prec)
@@ -262,11 +312,13 @@ static const char *check_cont(const struct ggml_tensor *t)
 }
 
 /* ggml_cpy (ggml_cast too, whose src[1] is the result itself): the result
- * is a view of src[1] */
+ * is a view of src[1], its bytes and layout (the CPU's dequantizing copy
+ * writes the result by src[1]'s strides, CUDA's writes src[1]) */
 static const char *check_cpy(const struct ggml_tensor *t)
 {
-    if (!same_type_and_shape(t, t->src[1])) {
-        return "the result does not have src[1]'s type and shape";
+    const struct ggml_tensor *b = t->src[1];
+    if (!same_type_and_shape(t, b) || t->data != b->data || memcmp(t->nb, b->nb, sizeof t->nb) != 0) {
+        return "the result is not src[1] itself (its type, shape, strides and bytes)";
     }
     return copy_refusal(t->src[0], t);
 }
@@ -332,11 +384,17 @@ static const char *check_mul_mat(const struct ggml_tensor *t)
     if (!has_shape(t, a->ne[1], b->ne[1], b->ne[2], b->ne[3])) {
         return "the result's shape is not (src[0] ne1, src[1] ne1, ne2, ne3)";
     }
+    if (!chunks_countable(t->ne[0], t->ne[1] * t->ne[2] * t->ne[3])) {
+        return "the product has more chunks than the CPU counts";
+    }
     if (!valid_prec(param_i32(t, 0)) || param_i32(t, 1) != GGML_HINT_NONE || !valid_prec(param_i32(t, 3))) {
         return "unknown precision or hint in op_params";
     }
     return mul_mat_layout(t);
 }
+
+/* the most experts a MUL_MAT_ID takes (real models have up to 512) */
+#define MAX_EXPERTS 65536
 
 /* ggml_mul_mat_id: experts src[0] chosen per row of src[1] by the ids src[2] */
 static const char *check_mul_mat_id(const struct ggml_tensor *t)
@@ -351,19 +409,23 @@ static const char *check_mul_mat_id(const struct ggml_tensor *t)
     if (!has_shape(t, as->ne[1], ids->ne[0], b->ne[2], 1)) {
         return "the result's shape is not (src[0] ne1, ids ne0, src[1] ne2, 1)";
     }
+    /* ggml-cpu keeps, in its work memory, a row map of each expert for
+     * every chosen row */
+    const int64_t chosen = ids->ne[0] * ids->ne[1];
+    if (as->ne[2] > MAX_EXPERTS || chosen > ((int64_t)1 << 40) / as->ne[2] || !chunks_countable(as->ne[1], chosen)) {
+        return "more experts (over 65536), or experts times chosen rows, than the CPU maps";
+    }
     if (!valid_prec(param_i32(t, 0)) || !valid_prec(param_i32(t, 3))) {
         return "unknown precision in op_params";
     }
     return mul_mat_layout(t);
 }
 
-/* ggml_scale_impl: the CPU scales whole contiguous tensors */
+/* ggml_scale_impl: the CPU scales ggml_nrows rows at i1 * nb[1] */
 static const char *check_scale(const struct ggml_tensor *t)
 {
     const char *why = result_like_src0(t);
-    return why != NULL || (ggml_is_contiguous(t->src[0]) && ggml_is_contiguous(t))
-               ? why
-               : "src[0] and the result must be contiguous";
+    return why != NULL || (padded_1d(t->src[0]) && padded_1d(t)) ? why : "src[0] and the result must be contiguous";
 }
 
 /* ggml_reshape*: a contiguous src[0] seen with another shape */
@@ -443,6 +505,11 @@ static const char *check_set_rows(const struct ggml_tensor *t)
         b->ne[3] % c->ne[2] != 0 || c->ne[3] != 1) {
         return "the indices src[1] do not match src[0]";
     }
+    /* F16 rows into another type go through work memory that
+     * ggml_graph_plan sizes for one thread, while every thread runs it */
+    if (b->type == GGML_TYPE_F16 && t->type != GGML_TYPE_F16) {
+        return "F16 rows convert only into F16";
+    }
     return rows_contiguous(a) && rows_contiguous(b) && rows_contiguous(t) ? NULL : "the rows must be contiguous";
 }
 
@@ -476,7 +543,8 @@ static bool valid_rope_mode(int32_t mode)
 }
 
 /* multi-rope sections (op_params[11..14]): none negative, some dimension
- * in one, no more than ne0 in all (the CPU divides by their sum) */
+ * in one of the first three (the CPU asserts it), no more than ne0 in all
+ * (it divides by their sum) */
 static bool valid_rope_sections(const struct ggml_tensor *t)
 {
     int64_t sum = 0;
@@ -487,7 +555,7 @@ static bool valid_rope_sections(const struct ggml_tensor *t)
         }
         sum += section;
     }
-    return sum > 0 && sum <= t->ne[0];
+    return sum - param_i32(t, 11 + GGML_MROPE_SECTIONS - 1) > 0 && sum <= t->ne[0];
 }
 
 /* the rotated dimensions: n_dims (op_params[1]) from n_offs (op_params[15]),
@@ -503,6 +571,22 @@ static const char *rope_dims_refusal(const struct ggml_tensor *t)
         return "vision rope rotates half of ne0 from 0";
     }
     return NULL;
+}
+
+/* Frequency factors: those the rotation uses (n_dims / 2, all of them for
+ * vision), while ggml-cpu's cache reads ne0 / 2 in every mode (floats one
+ * after the other). Those past the tensor go unused (but for vision): the
+ * guest's own buffer must hold them, as a real model's partial rotation
+ * with LongRoPE factors has it. */
+static const char *rope_factors_refusal(const struct ggml_tensor *t, const struct ggml_tensor *freq)
+{
+    const int64_t n_dims = param_i32(t, 1);
+    if (freq->ne[0] < (param_i32(t, 2) == GGML_ROPE_TYPE_VISION ? n_dims : n_dims / 2) || !rows_contiguous(freq)) {
+        return "fewer frequency factors than the rotation uses, or not one after the other";
+    }
+    return reads_inside_buffer(freq, sizeof(float) * (size_t)(t->ne[0] / 2))
+               ? NULL
+               : "the kernel reads ne0 / 2 frequency factors, past the end of their buffer";
 }
 
 /* ggml_rope_impl (rope_ext, rope_multi, rope_set_offset): positions src[1],
@@ -529,7 +613,7 @@ static const char *check_rope(const struct ggml_tensor *t)
     if (!ggml_is_vector(pos) || pos->ne[0] != a->ne[2] * (multi ? 4 : 1)) {
         return "the positions src[1] are not one vector entry per src[0] ne2 (four with multi-rope)";
     }
-    return freq == NULL || freq->ne[0] >= param_i32(t, 1) / 2 ? NULL : "fewer frequency factors than n_dims / 2";
+    return freq == NULL ? NULL : rope_factors_refusal(t, freq);
 }
 
 /* ggml_argsort: I32 indices sorting each row, ascending or descending */
@@ -589,7 +673,12 @@ static const char *check_flash_attn_ext(const struct ggml_tensor *t)
     if (!rows_contiguous(q) || !rows_contiguous(k) || !rows_contiguous(v)) {
         return "the rows of q, k and v must be contiguous";
     }
-    return rows_contiguous(t) && not_permuted(t) ? NULL : "the result must have contiguous rows and not be permuted";
+    /* the CPU writes each result row as nb[1] bytes from its work memory,
+     * then the next at nb[1] on, whatever ne[1] (ggml_is_contiguous would
+     * ignore the strides of dimensions of one) */
+    const bool packed = rows_contiguous(t) && t->nb[1] == t->nb[0] * (size_t)t->ne[0] &&
+                        t->nb[2] >= t->nb[1] * (size_t)t->ne[1] && t->nb[3] >= t->nb[2] * (size_t)t->ne[2];
+    return packed ? NULL : "the result's rows must be packed, one after the other";
 }
 
 /* ggml_unary_impl: the unary op is op_params[0]; the CPU's xielu takes
@@ -619,6 +708,10 @@ static const char *check_glu(const struct ggml_tensor *t)
     if (op == GGML_GLU_OP_SWIGLU_OAI && a->type != GGML_TYPE_F32) {
         return "swiglu_oai takes F32 only";
     }
+    /* their limit is std::clamp's upper bound: below the lower, undefined */
+    if ((op == GGML_GLU_OP_SWIGLU_OAI || op == GGML_GLU_OP_SWIGLU_CLAMP) && !(param_f32(t, 3) >= 0.0f)) {
+        return "the limit (op_params[3]) is negative or not a number";
+    }
     if (b != NULL && !same_type_and_shape(a, b)) {
         return "src[1] does not have src[0]'s type and shape";
     }
@@ -641,13 +734,15 @@ struct op_rule {
     bool view;                        /* a view of view_src, which must be present */
     uint64_t dst_types;               /* allowed types of the result */
     uint64_t src_types[OP_MAX_SRC];   /* allowed types of each source present */
+    bool dense_result;                /* the result must be contiguous: ggml-cuda's kernel writes it by
+                                       * its shape (or a fused chain's first node's strides), not its own */
     const char *(*check)(const struct ggml_tensor *t); /* the rest; NULL when fine, else what is wrong */
 };
 
 #define BINARY_RULE                                                                                           \
     {                                                                                                         \
         .n_src = 2, .required = SRC(0) | SRC(1), .dst_types = TYPES_FLOAT,                                    \
-        .src_types = { TYPES_FLOAT, TYPES_FLOAT }, .check = check_binary                                      \
+        .src_types = { TYPES_FLOAT, TYPES_FLOAT }, .dense_result = true, .check = check_binary                \
     }
 
 static const struct op_rule op_rules[GGML_OP_COUNT] = {
@@ -657,18 +752,18 @@ static const struct op_rule op_rules[GGML_OP_COUNT] = {
                       .check = check_dup },
     [GGML_OP_ADD] = BINARY_RULE,
     [GGML_OP_ADD_ID] = { .n_src = 3, .required = SRC(0) | SRC(1) | SRC(2), .dst_types = TYPES_F32,
-                         .src_types = { TYPES_F32, TYPES_F32, TYPES_I32 }, .check = check_add_id },
+                         .src_types = { TYPES_F32, TYPES_F32, TYPES_I32 }, .dense_result = true, .check = check_add_id },
     [GGML_OP_SUB] = BINARY_RULE,
     [GGML_OP_MUL] = BINARY_RULE,
     [GGML_OP_DIV] = BINARY_RULE,
     [GGML_OP_SUM_ROWS] = { .n_src = 1, .required = SRC(0), .dst_types = TYPES_F32, .src_types = { TYPES_F32 },
-                           .check = check_sum_rows },
+                           .dense_result = true, .check = check_sum_rows },
     [GGML_OP_CONCAT] = { .n_src = 2, .required = SRC(0) | SRC(1), .dst_types = TYPES_ANY,
-                         .src_types = { TYPES_ANY, TYPES_ANY }, .check = check_concat },
+                         .src_types = { TYPES_ANY, TYPES_ANY }, .dense_result = true, .check = check_concat },
     [GGML_OP_NORM] = { .n_src = 1, .required = SRC(0), .dst_types = TYPES_F32, .src_types = { TYPES_F32 },
-                       .check = check_norm },
+                       .dense_result = true, .check = check_norm },
     [GGML_OP_RMS_NORM] = { .n_src = 1, .required = SRC(0), .dst_types = TYPES_F32, .src_types = { TYPES_F32 },
-                           .check = check_rms_norm },
+                           .dense_result = true, .check = check_rms_norm },
     [GGML_OP_MUL_MAT] = { .n_src = 2, .required = SRC(0) | SRC(1), .dst_types = TYPES_F32,
                           .src_types = { TYPES_WEIGHT, TYPES_FLOAT },
                           .check = check_mul_mat },
@@ -702,9 +797,9 @@ static const struct op_rule op_rules[GGML_OP_COUNT] = {
                                  .src_types = { TYPES_F32, TYPES_WEIGHT, TYPES_WEIGHT, TYPES_F16, TYPES_F32 },
                                  .check = check_flash_attn_ext },
     [GGML_OP_UNARY] = { .n_src = 1, .required = SRC(0), .dst_types = TYPES_F16_F32, .src_types = { TYPES_F16_F32 },
-                        .check = check_unary },
+                        .dense_result = true, .check = check_unary },
     [GGML_OP_GLU] = { .n_src = 2, .required = SRC(0), .dst_types = TYPES_F16_F32,
-                      .src_types = { TYPES_F16_F32, TYPES_F16_F32 }, .check = check_glu },
+                      .src_types = { TYPES_F16_F32, TYPES_F16_F32 }, .dense_result = true, .check = check_glu },
 };
 
 /* ---- applying the table -------------------------------------------------- */
@@ -734,8 +829,12 @@ static const char *sources_refusal(const struct op_rule *rule, const struct ggml
             snprintf(buf, size, "src[%d] is not a source of the op", i);
         } else if (src != NULL && !type_in(src->type, rule->src_types[i])) {
             snprintf(buf, size, "src[%d] has type %s, which the op does not take", i, ggml_type_name(src->type));
-        } else if (src != NULL && !countable(src)) {
-            snprintf(buf, size, "src[%d] has too many elements", i);
+        } else if (src != NULL && (!countable(src) || !int_sized(src))) {
+            snprintf(buf, size, "src[%d] has too many elements (or over 2^31 in a row, or rows)", i);
+        } else if (src != NULL && ggml_is_empty(src) && !ggml_is_empty(t)) {
+            /* an empty tensor's bytes are never placed, while a kernel
+             * indexes it by the other operands' shapes */
+            snprintf(buf, size, "src[%d] is empty while the result is not", i);
         } else {
             continue;
         }
@@ -760,11 +859,14 @@ static const char *refusal(const struct ggml_tensor *t, char *buf, size_t size)
         snprintf(buf, size, "the result has type %s, which the op does not give", ggml_type_name(t->type));
         return buf;
     }
-    if (!countable(t)) {
-        return "the result has too many elements";
+    if (!countable(t) || !int_sized(t)) {
+        return "the result has too many elements (or over 2^31 in a row, or rows)";
     }
     if (rule->view && t->view_src == NULL) {
         return "a view op without a view source";
+    }
+    if (rule->dense_result && !ggml_is_contiguous(t)) {
+        return "the result must be contiguous";
     }
     if (t->view_src != NULL && (why = view_refusal(t)) != NULL) {
         return why;

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "graph_calls.h"
 #include "ggml.h"
-#include "loopback.h"
 #include "virgl_loopback.h"
 #include "wire-graph.h"
 #include "calls.h"
@@ -26,11 +26,9 @@
 #include "graph-run.h"
 #include "lock.h"
 #include "remote.h"
-#include "transport-vtest.h"
 
 #define N 256
 
-static struct vgpu_remote *R;
 /* false for llama.cpp's reference host library, which trusts the guest:
  * the bad-input checks would crash it */
 static bool validating_host = true;
@@ -38,7 +36,6 @@ static bool validating_host = true;
 /* ---- call helpers ------------------------------------------------------- */
 
 static const struct wire_msg_none NONE = { 0 };
-static struct wire_msg_none none_reply;
 
 static uint64_t call_u64_arg_u64(bool (*call)(struct vgpu_remote *, const struct wire_msg_u64 *, struct wire_msg_u64 *),
                                  uint64_t arg, bool *ok)
@@ -49,54 +46,10 @@ static uint64_t call_u64_arg_u64(bool (*call)(struct vgpu_remote *, const struct
     return reply.value;
 }
 
-/* a contiguous tensor of `type` and shape ne at `offset` in the buffer */
-static struct wire_tensor test_tensor(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op,
-                                           enum ggml_type type, const uint32_t ne[4])
-{
-    struct wire_tensor w;
-    memset(&w, 0, sizeof w);
-    w.id = id;
-    w.type = type;
-    w.buffer = buffer;
-    w.nb[0] = (uint32_t)ggml_type_size(type);
-    for (int i = 0; i < 4; i++) {
-        w.ne[i] = ne[i];
-        w.nb[i] = i == 0 ? w.nb[0] : w.nb[i - 1] * ne[i - 1];
-    }
-    w.op = op;
-    w.data = offset;
-    w.flags = op != GGML_OP_NONE ? GGML_TENSOR_FLAG_COMPUTE : 0; /* as ggml_build_forward_expand marks nodes */
-    snprintf(w.name, sizeof w.name, "t%llu", (unsigned long long)id);
-    return w;
-}
-
 static struct wire_tensor f32_vector(uint64_t id, uint64_t buffer, uint64_t offset, uint32_t op)
 {
     const uint32_t ne[4] = { N, 1, 1, 1 };
     return test_tensor(id, buffer, offset, op, GGML_TYPE_F32, ne);
-}
-
-/* set (to_host) or get the tensor's bytes through the data blob */
-static bool tensor_io(uint32_t call, uint64_t buffer, const struct wire_tensor *t, uint64_t offset, uint64_t size)
-{
-    const struct wire_msg_tensor_io req = {
-        .buffer = buffer, .tensor = *t, .res_id = R->data.res_id, .offset = offset, .size = size
-    };
-    return call == APIR_CALL_BUFFER_SET_TENSOR ? vgpu_buffer_set_tensor(R, &req, &none_reply)
-                                               : vgpu_buffer_get_tensor(R, &req, &none_reply);
-}
-
-static bool set_bytes(uint64_t buffer, const struct wire_tensor *t, const void *v, size_t size)
-{
-    memcpy(R->data.ptr, v, size);
-    return tensor_io(APIR_CALL_BUFFER_SET_TENSOR, buffer, t, 0, size);
-}
-
-static bool get_bytes(uint64_t buffer, const struct wire_tensor *t, void *v, size_t size)
-{
-    const bool ok = tensor_io(APIR_CALL_BUFFER_GET_TENSOR, buffer, t, 0, size);
-    memcpy(v, R->data.ptr, size);
-    return ok;
 }
 
 static bool set_floats(uint64_t buffer, const struct wire_tensor *t, const float *v)
@@ -107,21 +60,6 @@ static bool set_floats(uint64_t buffer, const struct wire_tensor *t, const float
 static bool get_floats(uint64_t buffer, const struct wire_tensor *t, float *v)
 {
     return get_bytes(buffer, t, v, sizeof(float) * N);
-}
-
-/* the given tensors (in order), whose nodes are the last n_nodes,
- * serialized at the data blob's start: the graph's size */
-static uint64_t serialize_graph(const struct wire_tensor *tensors, uint32_t n, uint32_t n_nodes)
-{
-    struct wire_graph_writer g;
-    wire_graph_begin(&g, R->data.ptr, R->data.size, n_nodes);
-    for (uint32_t i = n - n_nodes; i < n; i++) {
-        wire_graph_put_node(&g, tensors[i].id);
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        wire_graph_put_tensor(&g, &tensors[i]);
-    }
-    return wire_graph_end(&g);
 }
 
 /* two inputs at 0x10000 and 0x20000 of the buffer and a node of `op` on
@@ -137,24 +75,6 @@ static void binary_graph(struct wire_tensor graph[3], uint64_t buf, uint64_t fir
     graph[2].src[1] = graph[1].id;
 }
 
-/* a graph of the given tensors (in order) whose nodes are the last n_nodes:
- * the call's return code */
-static uint32_t compute_rc(const struct wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
-{
-    const struct wire_msg_graph req = { .res_id = R->data.res_id, .size = serialize_graph(tensors, n, n_nodes) };
-    struct wire_msg_i32 reply = { .value = -100 };
-    vgpu_lock(R);
-    const uint32_t rc = vgpu_backend_graph_compute_locked(R, &req, &reply);
-    vgpu_unlock(R);
-    *status = reply.value;
-    return rc;
-}
-
-static bool compute(const struct wire_tensor *tensors, uint32_t n, uint32_t n_nodes, int32_t *status)
-{
-    return compute_rc(tensors, n, n_nodes, status) == APIR_CALL_OK;
-}
-
 /* a call of a number the host does not know, with no arguments */
 static uint32_t call_unknown(uint32_t call)
 {
@@ -164,12 +84,6 @@ static uint32_t call_unknown(uint32_t call)
     const uint32_t rc = vgpu_exchange(R, &dec);
     vgpu_unlock(R);
     return rc;
-}
-
-static bool free_buffer(uint64_t buffer)
-{
-    const struct wire_msg_u64 req = { .value = buffer };
-    return vgpu_buffer_free_buffer(R, &req, &none_reply);
 }
 
 /* ---- error codes --------------------------------------------------------- */
@@ -255,13 +169,6 @@ static uint64_t test_buffer_type(void)
         CHECK(!ok, "an unknown buffer type handle is refused");
     }
     return buft.value;
-}
-
-static uint64_t alloc_buffer(uint64_t buft, uint64_t size)
-{
-    const struct wire_msg_alloc req = { .buft = buft, .size = size };
-    struct wire_msg_u64 handle = { .value = 0 };
-    return vgpu_buffer_type_alloc_buffer(R, &req, &handle) ? handle.value : 0;
 }
 
 /* bad input: refused, and the context carries on */
@@ -1101,20 +1008,9 @@ static void wait_for_go(void)
 int main(void)
 {
     validating_host = getenv("HOST_IS_REFERENCE") == NULL;
-    const char *socket_path = getenv("VTEST_SOCKET_NAME");
-    struct apir_context *ctx = NULL;
-    struct vgpu_transport *transport;
+    struct apir_context *ctx;
+    struct vgpu_transport *transport = open_test_transport(&ctx);
     const bool through_virgl = getenv("TEST_VIRGL") != NULL;
-    if (socket_path != NULL) {
-        transport = vgpu_transport_vtest_open(socket_path, false);
-    } else if (through_virgl) {
-        transport = virgl_loopback_create(1);
-    } else {
-        char err[256];
-        ctx = apir_context_create(1, APIR_CAPSET_ID_APIR, "test", err, sizeof err);
-        CHECK(ctx != NULL, "context created: %s", ctx ? "" : err);
-        transport = ctx ? loopback_create(ctx) : NULL;
-    }
     CHECK(transport != NULL, "transport open");
     R = transport ? vgpu_remote_open(transport) : NULL;
     CHECK(R != NULL, "handshake and library loading");
