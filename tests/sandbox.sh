@@ -18,9 +18,9 @@ LOST="the host context was lost: apir-server's process for this guest ended; see
 check_contains "--help lists --no-sandbox" "$TEST_TMP/help" "--no-sandbox"
 check_contains "--help names its variable" "$TEST_TMP/help" "GGML_VIRTGPU_NO_SANDBOX"
 
-# wait_for FILE TEXT: until FILE contains TEXT (10 s at most)
+# wait_for FILE TEXT [SECONDS]: until FILE contains TEXT (10 s at most, or SECONDS)
 wait_for() {
-    for _ in $(seq 200); do
+    for _ in $(seq $((${3:-10} * 20))); do
         grep -qF -- "$2" "$1" 2>/dev/null && return 0
         sleep 0.05
     done
@@ -128,6 +128,17 @@ check "left: the server ends the context of the guest that left" \
     wait_for "$TEST_TMP/left.err" "left 5 s ago while a call still runs; ending its context"
 check "left: and logs its process's end" wait_for "$TEST_TMP/left.err" "exited with status 3"
 check "left: no process of the server is left" test -z "$(pgrep -P "$SERVER_PID")"
+stop_server "$SERVER_PID"
+
+# a command that runs past the time budget of a graph by as much again (a backend
+# that cannot stop a graph, here one that hangs): its context is ended
+serve overtime hang --max-graph-seconds 1
+run_client overtime
+check "overtime: the graph compute hangs on the host" wait_for "$TEST_TMP/overtime.err" "graph compute hangs"
+check "overtime: the server ends the context 11 s into the command" wait_for "$TEST_TMP/overtime.err" \
+    "a command has run 11 s, past the time budget of a graph (--max-graph-seconds) by as much again; ending its context" 15
+check "overtime: and logs its process's end" wait_for "$TEST_TMP/overtime.err" "exited with status 4"
+expect_lost overtime "a command past the time budget" "$TEST_TMP/overtime.client" 5
 stop_server "$SERVER_PID"
 
 # the server stopped while a graph compute hangs: what does not stop is killed

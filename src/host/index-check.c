@@ -61,11 +61,13 @@ static bool is_view_op(enum ggml_op op)
     return op == GGML_OP_VIEW || op == GGML_OP_RESHAPE || op == GGML_OP_PERMUTE || op == GGML_OP_TRANSPOSE;
 }
 
-/* the tensor whose values t shows: t itself unless a view op */
+/* the tensor whose values t shows: t itself unless a view op (the op
+ * table requires a view source of a node; a leaf that only claims a view
+ * op shows its own values) */
 static const struct ggml_tensor *values_origin(const struct ggml_tensor *t)
 {
-    while (is_view_op(t->op)) {
-        t = t->view_src; /* the op table requires it of view ops */
+    while (is_view_op(t->op) && t->view_src != NULL) {
+        t = t->view_src;
     }
     return t;
 }

@@ -121,6 +121,19 @@ static bool check_limits(struct server_options *o)
     return valid_limit(ENV_MAX_CONTEXTS, contexts, &o->max_contexts);
 }
 
+uint64_t server_graph_seconds(const struct server_options *opts)
+{
+    for (int i = 0; i < SERVER_LIMIT_COUNT; i++) {
+        const char *value = opts->limits[i] != NULL ? opts->limits[i] : getenv(limit_options[i].variable);
+        uint64_t seconds;
+        if (strcmp(limit_options[i].key, APIR_CFG_MAX_GRAPH_SECONDS) == 0) {
+            /* checked at start (check_limits) */
+            return value != NULL && limit_parse(value, UINT64_MAX, &seconds) ? seconds : DEFAULT_MAX_GRAPH_SECONDS;
+        }
+    }
+    return DEFAULT_MAX_GRAPH_SECONDS;
+}
+
 /* The field an option sets, or NULL for an unknown option. */
 static const char **option_field(struct server_options *o, const char *flag, const char **max_contexts)
 {

@@ -4,6 +4,7 @@
 #define APIR_SERVER_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "apir/apir.h"
 #include "apir/names.h"
@@ -40,5 +41,8 @@ enum server_options_result server_parse_options(int argc, char **argv, struct se
 void server_warn_unconfigured(const struct server_options *opts);
 /* command-line values override the environment's in a new context */
 void server_apply_config(const struct server_options *opts, struct apir_context *ctx);
+/* The time budget of a graph run its contexts get (--max-graph-seconds,
+ * else the environment, else the default), in seconds; 0: none. */
+uint64_t server_graph_seconds(const struct server_options *opts);
 
 #endif

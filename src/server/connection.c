@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -226,6 +227,28 @@ static bool context_init(struct connection *c, uint32_t *p, uint32_t len)
     return true;
 }
 
+/* How long a guest that left may wait for its process to end by itself */
+#define LEFT_GRACE_SECONDS 5
+#define EXIT_GUEST_LEFT 3
+/* A command that runs past a graph's time budget by as much again (at least
+ * COMMAND_GRACE_SECONDS) ends the process: a backend that cannot stop a
+ * graph (ggml-cuda), or one node longer than the budget, ran it there. */
+#define COMMAND_GRACE_SECONDS 10
+#define EXIT_OVER_BUDGET 4
+
+/* The watch on the guest and its commands, a thread of the process: it ends the process when
+ * the guest has gone and the process has not, LEFT_GRACE_SECONDS later (a call that runs long,
+ * a graph compute, does not read the socket, and the host's work for a guest that left is not
+ * to be done), or when a command runs too long (above). The command loop stops it when it ends
+ * by itself. */
+static struct {
+    int sock;
+    int stop; /* an eventfd: the command loop has ended */
+    char name[64];
+    int64_t command_limit_us;    /* 0: none */
+    _Atomic int64_t command_at;  /* when the command running began (monotonic, us), 0: none runs */
+} watched;
+
 /* ---- command submission ------------------------------------------------- */
 
 /* Once the guest's LOADLIBRARY command has started the context's GGML
@@ -246,7 +269,9 @@ static bool submit(struct connection *c, uint32_t *cmd, size_t n_dwords)
         LOG_ERROR("%s: a command before the context was initialized", c->name);
         return false;
     }
+    atomic_store(&watched.command_at, monotonic_ns() / 1000);
     apir_context_submit(c->ctx, cmd, n_dwords * 4);
+    atomic_store(&watched.command_at, 0);
     return sandbox_once_started(c);
 }
 
@@ -468,19 +493,6 @@ static void close_connection(struct connection *c)
 /* how long a refused guest may take to hear why */
 #define REFUSAL_SECONDS 5
 
-/* How long a guest that left may wait for its process to end by itself */
-#define LEFT_GRACE_SECONDS 5
-#define EXIT_GUEST_LEFT 3
-
-/* Ends the process when its guest has gone and the process has not, LEFT_GRACE_SECONDS later: a
- * call that runs long (a graph compute) does not read the socket, and the host's work for a
- * guest that left is not to be done. The command loop cancels it when it ends by itself. */
-static struct {
-    int sock;
-    int stop; /* an eventfd: the command loop has ended */
-    char name[64];
-} watched;
-
 /* ppoll() through interruptions: the number of ready descriptors, 0 at the timeout */
 static int wait_events(struct pollfd *fds, nfds_t n, const struct timespec *timeout)
 {
@@ -490,21 +502,49 @@ static int wait_events(struct pollfd *fds, nfds_t n, const struct timespec *time
     return ready;
 }
 
+/* ends the process if the command running has run too long */
+static void check_command_time(int64_t now)
+{
+    const int64_t at = atomic_load(&watched.command_at);
+    if (watched.command_limit_us != 0 && at != 0 && now - at > watched.command_limit_us) {
+        LOG_ERROR("%s: a command has run %lld s, past the time budget of a graph (" OPT_MAX_GRAPH_SECONDS
+                  ") by as much again; ending its context", watched.name, (long long)((now - at) / 1000000));
+        _exit(EXIT_OVER_BUDGET);
+    }
+}
+
 static void *watch_guest(void *arg)
 {
     (void)arg;
     struct pollfd fds[2] = { { .fd = watched.sock, .events = POLLRDHUP }, { .fd = watched.stop, .events = POLLIN } };
-    /* until the guest hangs up, or the command loop ends */
-    if (wait_events(fds, 2, NULL) <= 0 || fds[1].revents != 0 || (fds[0].revents & POLLNVAL) != 0) {
-        return NULL;
+    const struct timespec tick = { .tv_sec = 1 };
+    int64_t left_at = 0; /* when the guest hung up, 0: it has not */
+    for (;;) {
+        if (wait_events(fds, 2, &tick) < 0 || fds[1].revents != 0 || (fds[0].revents & POLLNVAL) != 0) {
+            return NULL;
+        }
+        const int64_t now = monotonic_ns() / 1000;
+        if (fds[0].revents != 0) {
+            left_at = now;
+            fds[0].fd = -1; /* a hung-up socket stays ready: poll it no more */
+        }
+        if (left_at != 0 && now - left_at >= LEFT_GRACE_SECONDS * 1000000) {
+            LOG_ERROR("%s left %d s ago while a call still runs; ending its context", watched.name,
+                      LEFT_GRACE_SECONDS);
+            _exit(EXIT_GUEST_LEFT);
+        }
+        check_command_time(now);
     }
-    /* then the loop has LEFT_GRACE_SECONDS to see it */
-    const struct timespec grace = { .tv_sec = LEFT_GRACE_SECONDS };
-    if (wait_events(&fds[1], 1, &grace) != 0) {
-        return NULL;
+}
+
+/* the longest a command may run: twice a graph's budget, at least the grace more; 0: no bound */
+static int64_t command_limit_us(const struct server_options *opts)
+{
+    const uint64_t budget = server_graph_seconds(opts);
+    if (budget == 0 || budget > INT32_MAX) {
+        return 0;
     }
-    LOG_ERROR("%s left %d s ago while a call still runs; ending its context", watched.name, LEFT_GRACE_SECONDS);
-    _exit(EXIT_GUEST_LEFT);
+    return ((int64_t)budget + (budget > COMMAND_GRACE_SECONDS ? (int64_t)budget : COMMAND_GRACE_SECONDS)) * 1000000;
 }
 
 int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opts, bool refused,
@@ -532,6 +572,7 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
     watched.sock = sock;
     watched.stop = eventfd(0, EFD_CLOEXEC);
     snprintf(watched.name, sizeof watched.name, "%s", c.name);
+    watched.command_limit_us = command_limit_us(opts);
     pthread_t watchdog;
     const bool watching = watched.stop >= 0 && pthread_create(&watchdog, NULL, watch_guest, NULL) == 0;
     if (!watching) {
