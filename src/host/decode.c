@@ -161,7 +161,9 @@ static bool place_in_buffer(struct host_ctx *ctx, struct ggml_tensor *t, uint64_
         return false;
     }
     t->buffer = buffer;
-    t->data = (char *)ggml_backend_buffer_get_base(buffer) + offset;
+    /* a buffer of 0 bytes may have no base (then the offset is 0) */
+    char *base = ggml_backend_buffer_get_base(buffer);
+    t->data = base != NULL ? base + offset : NULL;
     return true;
 }
 

@@ -291,10 +291,10 @@ static const char *eps_refusal(const struct ggml_tensor *t)
     return param_f32(t, 0) >= 0.0f ? NULL : "eps (op_params[0]) is negative or not a number";
 }
 
-/* ggml_norm_impl: the CPU's norm follows any strides */
+/* ggml_norm_impl: the CPU's norm follows the rows' strides */
 const char *host_check_norm(const struct ggml_tensor *t)
 {
-    const char *why = result_like_src0(t);
+    const char *why = row_op_layout(t); /* the CPU asserts nb[0] of both */
     return why != NULL ? why : eps_refusal(t);
 }
 
@@ -559,7 +559,8 @@ const char *host_check_argsort(const struct ggml_tensor *t)
     if (!ggml_are_same_shape(t, a) || a->ne[0] > INT32_MAX) {
         return "the result does not have src[0]'s shape, or rows are longer than INT32_MAX";
     }
-    return ggml_is_contiguous(a) && ggml_is_contiguous(t) ? NULL : "src[0] and the result must be contiguous";
+    /* the CPU sorts ggml_nrows rows at i1 * nb[1] and asserts nb[0] */
+    return padded_1d(a) && padded_1d(t) ? NULL : "src[0] and the result must be contiguous";
 }
 
 /* the optional mask of attention: F16 rows covering k's n_kv and q's rows,

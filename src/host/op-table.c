@@ -23,6 +23,14 @@
 
 /* ---- sizes -------------------------------------------------------------- */
 
+/* t has the strides ggml_new_tensor gives it, every one (ggml_is_contiguous
+ * ignores those of dimensions of one, nb[0] included) */
+static bool packed(const struct ggml_tensor *t)
+{
+    return t->nb[0] == ggml_type_size(t->type) && t->nb[1] == ggml_row_size(t->type, t->ne[0]) &&
+           t->nb[2] == t->nb[1] * (size_t)t->ne[1] && t->nb[3] == t->nb[2] * (size_t)t->ne[2];
+}
+
 /* the most elements a tensor may have: with element sizes of at most 8
  * bytes its byte counts fit size_t (a wire tensor with strides of zero can
  * claim 2^128 elements in a few bytes) */
@@ -193,7 +201,7 @@ static const char *refusal(const struct ggml_tensor *t, char *buf, size_t size)
     if (rule->view && t->view_src == NULL) {
         return "a view op without a view source";
     }
-    if (rule->dense_result && !ggml_is_contiguous(t)) {
+    if (rule->dense_result && !packed(t)) {
         return "the result must be contiguous";
     }
     if (t->view_src != NULL && (why = view_refusal(t)) != NULL) {

@@ -351,15 +351,29 @@ static uint32_t nodes_for(uint64_t buf, double seconds)
     return n > 20000 ? 20000 : (uint32_t)n;
 }
 
-/* APIR_MAX_GRAPH_SECONDS=1: a graph of about 4 s of work stops at the
+/* A graph of those MUL_MATs that does not end within the 1 s budget: the
+ * call's code, its seconds in *took. The estimate from a probe may be off
+ * on a busy machine: a graph that ended sooner is sent again twice as long. */
+static uint32_t graph_past_budget(uint64_t buf, double *took)
+{
+    uint32_t n = nodes_for(buf, 3.0), rc = APIR_CALL_OK;
+    for (int tries = 0; tries < 4; tries++, n = n * 2 > 20000 ? 20000 : n * 2) {
+        rc = long_graph(buf, n, took);
+        if (rc != APIR_CALL_OK || *took >= 1.2) {
+            break;
+        }
+    }
+    return rc;
+}
+
+/* APIR_MAX_GRAPH_SECONDS=1: a graph of about 3 s of work stops at the
  * deadline (between two nodes), over a limit, and the context goes on */
 static void test_time_budget(uint64_t buf)
 {
-    const uint32_t n = nodes_for(buf, 4.0);
     double took = 0;
-    const uint32_t rc = long_graph(buf, n, &took);
+    const uint32_t rc = graph_past_budget(buf, &took);
     CHECK(rc == APIR_CALL_OVER_LIMIT && took >= 1.0 && took < 2.5,
-          "a graph of %u MUL_MATs (about 4 s) stops at the 1 s budget: code %u after %.2f s", n, rc, took);
+          "a graph of MUL_MATs (about 3 s) stops at the 1 s budget: code %u after %.2f s", rc, took);
     CHECK(context_works(buf), "the context works after the stopped graph");
 }
 
@@ -367,10 +381,9 @@ static void test_time_budget(uint64_t buf)
  * budget, the context ends and refuses every later call. */
 static void test_unstoppable(uint64_t buf)
 {
-    const uint32_t n = nodes_for(buf, 2.0);
     double took = 0;
-    const uint32_t rc = long_graph(buf, n, &took);
-    CHECK(rc == APIR_CALL_OK && took >= 1.0, "a backend that cannot stop a graph runs it to its end: %.2f s", took);
+    const uint32_t rc = graph_past_budget(buf, &took);
+    CHECK(rc == APIR_CALL_OK && took >= 1.2, "a backend that cannot stop a graph runs it to its end: %.2f s", took);
     struct wire_msg_i32 count = { .value = -1 };
     CHECK(!vgpu_device_get_count(R, &NONE, &count), "then its context has ended: a call is refused");
 }
