@@ -31,6 +31,12 @@ bool fuzz_u32(struct fuzz_input *in, uint32_t *v)
     return p != NULL;
 }
 
+uint8_t fuzz_byte(struct fuzz_input *in)
+{
+    const uint8_t *p = fuzz_bytes(in, 1);
+    return p != NULL ? *p : 0;
+}
+
 bool fuzz_u64(struct fuzz_input *in, uint64_t *v)
 {
     const uint8_t *p = fuzz_bytes(in, sizeof *v);
@@ -44,11 +50,15 @@ bool fuzz_u64(struct fuzz_input *in, uint64_t *v)
 
 struct fuzz_resource *fuzz_memory_add(struct fuzz_memory *m, uint32_t res_id, const void *data, size_t size)
 {
-    uint8_t *copy = m->n < FUZZ_MAX_RESOURCES ? malloc(size ? size : 1) : NULL;
-    if (copy == NULL) {
+    void *copy = NULL;
+    if (m->n >= FUZZ_MAX_RESOURCES || posix_memalign(&copy, FUZZ_RESOURCE_ALIGNMENT, size ? size : 1) != 0) {
         return NULL;
     }
-    memcpy(copy, data, size);
+    if (data != NULL) {
+        memcpy(copy, data, size);
+    } else {
+        memset(copy, 0, size);
+    }
     m->res[m->n] = (struct fuzz_resource){ res_id, copy, size };
     return &m->res[m->n++];
 }
