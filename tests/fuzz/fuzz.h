@@ -31,13 +31,15 @@ const uint8_t *fuzz_bytes(struct fuzz_input *in, size_t n);
  * it), aligned as a guest's blob mapping is (FUZZ_RESOURCE_ALIGNMENT), kept
  * until fuzz_memory_free: a pinned one must outlive the context. The latest
  * resource with an id is the one found. */
-#define FUZZ_RESOURCE_ALIGNMENT 64
+#define FUZZ_RESOURCE_ALIGNMENT 32 /* ggml-cpu's tensor alignment */
 #define FUZZ_MAX_RESOURCES 256
 
 struct fuzz_resource {
     uint32_t res_id;
     uint8_t *ptr;
     size_t size;
+    uint8_t *mapping; /* fenced: its pages (and mapped_size bytes), else NULL */
+    size_t mapped_size;
 };
 
 struct fuzz_memory {
@@ -47,6 +49,10 @@ struct fuzz_memory {
 
 /* NULL when the table is full or out of memory; data NULL: zeroed */
 struct fuzz_resource *fuzz_memory_add(struct fuzz_memory *m, uint32_t res_id, const void *data, size_t size);
+/* A zeroed resource followed by an inaccessible page (but for the bytes
+ * that round its size up to FUZZ_RESOURCE_ALIGNMENT): code ASan does not
+ * see (ggml's) faults reading or writing past it. */
+struct fuzz_resource *fuzz_memory_add_fenced(struct fuzz_memory *m, uint32_t res_id, size_t size);
 struct fuzz_resource *fuzz_memory_find(struct fuzz_memory *m, uint32_t res_id);
 void fuzz_memory_free(struct fuzz_memory *m);
 
