@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "wire-calls.h"
 #include "apir/names.h"
@@ -31,6 +33,12 @@ bool fuzz_u32(struct fuzz_input *in, uint32_t *v)
     return p != NULL;
 }
 
+uint8_t fuzz_byte(struct fuzz_input *in)
+{
+    const uint8_t *p = fuzz_bytes(in, 1);
+    return p != NULL ? *p : 0;
+}
+
 bool fuzz_u64(struct fuzz_input *in, uint64_t *v)
 {
     const uint8_t *p = fuzz_bytes(in, sizeof *v);
@@ -44,12 +52,32 @@ bool fuzz_u64(struct fuzz_input *in, uint64_t *v)
 
 struct fuzz_resource *fuzz_memory_add(struct fuzz_memory *m, uint32_t res_id, const void *data, size_t size)
 {
-    uint8_t *copy = m->n < FUZZ_MAX_RESOURCES ? malloc(size ? size : 1) : NULL;
-    if (copy == NULL) {
+    void *copy = NULL;
+    if (m->n >= FUZZ_MAX_RESOURCES || posix_memalign(&copy, FUZZ_RESOURCE_ALIGNMENT, size ? size : 1) != 0) {
         return NULL;
     }
-    memcpy(copy, data, size);
-    m->res[m->n] = (struct fuzz_resource){ res_id, copy, size };
+    if (data != NULL) {
+        memcpy(copy, data, size);
+    } else {
+        memset(copy, 0, size);
+    }
+    m->res[m->n] = (struct fuzz_resource){ res_id, copy, size, NULL, 0 };
+    return &m->res[m->n++];
+}
+
+struct fuzz_resource *fuzz_memory_add_fenced(struct fuzz_memory *m, uint32_t res_id, size_t size)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t span = (size + FUZZ_RESOURCE_ALIGNMENT - 1) / FUZZ_RESOURCE_ALIGNMENT * FUZZ_RESOURCE_ALIGNMENT;
+    const size_t pages = (span + page - 1) / page * page;
+    uint8_t *mapping = m->n < FUZZ_MAX_RESOURCES ? mmap(NULL, pages + page, PROT_READ | PROT_WRITE,
+                                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                                                 : MAP_FAILED;
+    if (mapping == MAP_FAILED) {
+        return NULL;
+    }
+    mprotect(mapping + pages, page, PROT_NONE);
+    m->res[m->n] = (struct fuzz_resource){ res_id, mapping + pages - span, size, mapping, pages + page };
     return &m->res[m->n++];
 }
 
@@ -66,7 +94,11 @@ struct fuzz_resource *fuzz_memory_find(struct fuzz_memory *m, uint32_t res_id)
 void fuzz_memory_free(struct fuzz_memory *m)
 {
     for (size_t i = 0; i < m->n; i++) {
-        free(m->res[i].ptr);
+        if (m->res[i].mapping != NULL) {
+            munmap(m->res[i].mapping, m->res[i].mapped_size);
+        } else {
+            free(m->res[i].ptr);
+        }
     }
     m->n = 0;
 }

@@ -12,7 +12,7 @@
 #   (libFuzzer -merge=1: only inputs that add coverage are kept).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-TARGETS=(apir_command host_calls graph_compute vtest)
+TARGETS=(apir_command host_calls graph_compute vtest graph_ops)
 # -timeout: an input that runs longer is a finding (a runaway the host let
 # through); -rss_limit_mb: the harness caps what a context allocates (fuzz.h)
 OPTIONS=(-timeout=25 -rss_limit_mb=4096 -malloc_limit_mb=4096 -print_final_stats=1)
