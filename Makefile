@@ -21,6 +21,9 @@ DEPS_DIR := $(shell scripts/deps.sh --print-prefix)
 export DEPS_DIR
 LLAMA_SRC_DIR := $(if $(LLAMA_CPP_DIR),$(abspath $(LLAMA_CPP_DIR)),$(DEPS_DIR)/src)
 LLAMA_BUILD_DIR := $(DEPS_DIR)/build
+# ggml with ASan and UBSan, the host side's in build-asan and build-fuzz
+# (scripts/deps.sh --asan)
+GGML_ASAN_LIB_DIR := $(DEPS_DIR)/build-asan/bin
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CTEST_ARGS ?=
@@ -28,7 +31,7 @@ PREFIX ?= /usr/local
 
 CMAKE_DEFS = -DLLAMA_SRC_DIR=$(LLAMA_SRC_DIR) -DLLAMA_BUILD_DIR=$(LLAMA_BUILD_DIR)
 
-.PHONY: all packages deps build build-asan build-fuzz demo install test test-vm test-backend-ops bench fuzz fuzz-corpus print-deps clean
+.PHONY: all packages deps deps-asan build build-asan build-fuzz demo install test test-vm test-backend-ops bench fuzz fuzz-corpus print-deps clean
 
 all: build
 
@@ -38,12 +41,16 @@ packages:
 deps: packages
 	@scripts/deps.sh
 
+deps-asan: deps
+	@scripts/deps.sh --asan
+
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_DEFS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-build-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVIRTGPU_SANITIZE=ON $(CMAKE_DEFS) >/dev/null
+build-asan: deps-asan
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVIRTGPU_SANITIZE=ON $(CMAKE_DEFS) \
+	    -DGGML_HOST_LIB_DIR=$(GGML_ASAN_LIB_DIR) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
 demo: build
@@ -81,9 +88,9 @@ bench: build
 	done
 
 # libFuzzer targets (tests/fuzz/README.md), built by clang with ASan and UBSan
-build-fuzz: deps
+build-fuzz: deps-asan
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIRTGPU_FUZZ=ON \
-	    $(CMAKE_DEFS) >/dev/null
+	    $(CMAKE_DEFS) -DGGML_HOST_LIB_DIR=$(GGML_ASAN_LIB_DIR) >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 
 fuzz: build-fuzz

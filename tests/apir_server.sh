@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 APIR_SERVER=$1
 HOST_LIBRARY=$2
 CLIENT=$3
-CPU_LIBRARY=$LLAMA_BIN_DIR/libggml-cpu.so
+CPU_LIBRARY=$GGML_HOST_LIB_DIR/libggml-cpu.so
 
 "$APIR_SERVER" --help >"$TEST_TMP/help" 2>&1
 check "--help exits 0" test $? -eq 0
@@ -124,7 +124,7 @@ expect_refusal badreg "a registration symbol that does not exist" \
 expect_refusal noreg "the default registration symbol missing" \
     "cannot register the GGML library: env var 'APIR_LLAMA_CPP_GGML_LIBRARY_REG' not defined" \
     "set APIR_LLAMA_CPP_GGML_LIBRARY_REG" \
-    --backend-library "$HOST_LIBRARY" --ggml-library "$LLAMA_BIN_DIR/libggml-base.so"
+    --backend-library "$HOST_LIBRARY" --ggml-library "$GGML_HOST_LIB_DIR/libggml-base.so"
 expect_refusal nobackend "VIRGL_APIR_BACKEND_LIBRARY unset" \
     "env var 'VIRGL_APIR_BACKEND_LIBRARY' not defined" "set VIRGL_APIR_BACKEND_LIBRARY" \
     --ggml-library "$CPU_LIBRARY"

@@ -9,7 +9,7 @@ APIR_SERVER=$1
 HOST_LIBRARY=$2
 FRONTEND=$3
 OPS=${4:-}
-start_server ops --backend-library "$HOST_LIBRARY" --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so"
+start_server ops --backend-library "$HOST_LIBRARY" --ggml-library "$GGML_HOST_LIB_DIR/libggml-cpu.so"
 (
     export GGML_BACKEND_PATH="$FRONTEND" VTEST_SOCKET_NAME="$TEST_TMP/ops.sock" GGML_REMOTING_USE_APIR_CAPSET=1
     use_frontend_runtime

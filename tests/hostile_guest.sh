@@ -21,7 +21,7 @@ check "native run" complete native tiny -ngl 0 -n 64
 
 # a sanitizer build's allocator returns NULL for a huge size, as glibc does
 export ASAN_OPTIONS=allocator_may_return_null=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
-start_server host --backend-library "$HOST_LIBRARY" --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so" \
+start_server host --backend-library "$HOST_LIBRARY" --ggml-library "$GGML_HOST_LIB_DIR/libggml-cpu.so" \
     --max-context-memory 256M
 SOCKET=$TEST_TMP/host.sock
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

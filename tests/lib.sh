@@ -9,6 +9,11 @@ unset VIRGL_APIR_BACKEND_LIBRARY APIR_LLAMA_CPP_GGML_LIBRARY_PATH APIR_LLAMA_CPP
       GGML_VIRTGPU_SOCKETS GGML_VIRTGPU_NO_SANDBOX GGML_VIRTGPU_NO_PIN GGML_VIRTGPU_NO_HOST_BUFFER \
       TWO_DEVICES_MISBEHAVE TWO_DEVICES_PIN_FAIL
 
+# the GGML that the host side runs (its libggml-cpu.so): in the sanitizer
+# builds ctest sets GGML_HOST_LIB_DIR to the copy with ASan and UBSan
+# (scripts/deps.sh --asan); llama.cpp's tools, the guest, stay on LLAMA_BIN_DIR's
+GGML_HOST_LIB_DIR=${GGML_HOST_LIB_DIR:-${LLAMA_BIN_DIR:-}}
+
 # the arguments of the tests that run on the test GGML library
 # (tests/c/two_devices_backend.c): APIR_SERVER HOST_LIBRARY FRONTEND MAKER TWO_DEVICES
 two_devices_test_args() {
@@ -17,7 +22,7 @@ two_devices_test_args() {
     FRONTEND=$3
     MAKER=$4
     TWO_DEVICES=$5
-    CPU_LIBRARY=$LLAMA_BIN_DIR/libggml-cpu.so
+    CPU_LIBRARY=$GGML_HOST_LIB_DIR/libggml-cpu.so
     export TWO_DEVICES_CPU_LIBRARY=$CPU_LIBRARY
     export GGML_REMOTING_USE_APIR_CAPSET=1
 }

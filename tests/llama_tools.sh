@@ -9,7 +9,7 @@ APIR_SERVER=$1
 HOST_LIBRARY=$2
 FRONTEND=$3
 MAKER=$4
-CPU_LIBRARY=$LLAMA_BIN_DIR/libggml-cpu.so
+CPU_LIBRARY=$GGML_HOST_LIB_DIR/libggml-cpu.so
 DEVICE=VirtGPU0-CPU
 
 "$MAKER" --preset tiny --seed 3 -o "$TEST_TMP/tiny.gguf" >/dev/null

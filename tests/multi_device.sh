@@ -50,8 +50,11 @@ split_over two-hosts VirtGPU0-CPU VirtGPU1-CPU GGML_VIRTGPU_SOCKETS="$TEST_TMP/a
 stop_server "$server_a"
 stop_server "$server_b"
 
-# a host without the extension: one device
-start_server ref --backend-library "$LLAMA_BIN_DIR/libggml-virtgpu-backend.so" --ggml-library "$TWO_DEVICES"
+# a host without the extension: one device (llama.cpp's host library links
+# llama.cpp's libggml-base, so its devices run on llama.cpp's libggml-cpu: in
+# the sanitizer builds, not on the host side's copy with ASan)
+TWO_DEVICES_CPU_LIBRARY=$LLAMA_BIN_DIR/libggml-cpu.so \
+    start_server ref --backend-library "$LLAMA_BIN_DIR/libggml-virtgpu-backend.so" --ggml-library "$TWO_DEVICES"
 with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/ref.sock" -- \
     "$LLAMA_BIN_DIR/llama-completion" --list-devices >"$TEST_TMP/ref.devices" 2>&1
 check_contains "llama.cpp's host library: its device 0 is shown" "$TEST_TMP/ref.devices" "VirtGPU0-TestA"

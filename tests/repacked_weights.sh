@@ -13,7 +13,7 @@ DEVICE=VirtGPU0-CPU REPACK_TYPE=VirtGPU0-CPU_REPACK
 "$MAKER" --preset small --type q4_0 --seed 5 -o "$TEST_TMP/small.gguf" >/dev/null
 # the host library's log, with the GGML library's own lines (those of its repacking)
 APIR_LLAMA_CPP_LOG_TO_FILE=$TEST_TMP/host.log \
-    start_server main --backend-library "$HOST_LIBRARY" --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so"
+    start_server main --backend-library "$HOST_LIBRARY" --ggml-library "$GGML_HOST_LIB_DIR/libggml-cpu.so"
 
 check "native CPU run" complete native small -ngl 0 -v
 check_contains "natively the weights are repacked" "$TEST_TMP/native.log" "CPU_REPACK model buffer size"
@@ -45,7 +45,7 @@ stop_server "$SERVER_PID"
 
 # without a log file of its own the host's stderr stays quiet: the GGML
 # library's debug lines (each repacked tensor, as in host.log) are not there
-start_server quiet --backend-library "$HOST_LIBRARY" --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so"
+start_server quiet --backend-library "$HOST_LIBRARY" --ggml-library "$GGML_HOST_LIB_DIR/libggml-cpu.so"
 check "VirtGPU run, the host without a log file" with_virtgpu VTEST_SOCKET_NAME="$TEST_TMP/quiet.sock" \
     GGML_REMOTING_USE_APIR_CAPSET=1 -- complete quietrun small -ngl 99 --device "$DEVICE"
 check "and the native tokens" cmp "$TEST_TMP/native.out" "$TEST_TMP/quietrun.out"

@@ -41,7 +41,7 @@ start_rpc_server() {
 "$MAKER" --preset tiny --seed 7 -o "$TEST_TMP/tiny.gguf" >/dev/null
 check "native CPU run" complete native tiny -ngl 0
 
-start_server apir --backend-library "$HOST_LIBRARY" --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so"
+start_server apir --backend-library "$HOST_LIBRARY" --ggml-library "$GGML_HOST_LIB_DIR/libggml-cpu.so"
 check "ggml-rpc-server starts" start_rpc_server
 
 ON_APIR=(VTEST_SOCKET_NAME="$TEST_TMP/apir.sock" GGML_REMOTING_USE_APIR_CAPSET=1)

@@ -10,7 +10,7 @@
 # usage: sandbox.sh APIR_SERVER HOST_LIBRARY CLIENT TEST_LIBRARY FRONTEND MAKER   (LLAMA_BIN_DIR set)
 source "$(dirname "$0")/lib.sh"
 APIR_SERVER=$1 HOST_LIBRARY=$2 CLIENT=$3 TEST_LIBRARY=$4 FRONTEND=$5 MAKER=$6
-export TWO_DEVICES_CPU_LIBRARY=$LLAMA_BIN_DIR/libggml-cpu.so
+export TWO_DEVICES_CPU_LIBRARY=$GGML_HOST_LIB_DIR/libggml-cpu.so
 export GGML_REMOTING_USE_APIR_CAPSET=1
 LOST="the host context was lost: apir-server's process for this guest ended; see the server's log"
 

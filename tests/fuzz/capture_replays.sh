@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 TEST_HOST_CALLS=$1 HOST_LIBRARY=$2 REPLAY_HOST_CALLS=$3 REPLAY_APIR_COMMAND=$4 REPLAY_GRAPH_COMPUTE=$5
 mkdir -p "$TEST_TMP/capture"
 GGML_VIRTGPU_CAPTURE_DIR=$TEST_TMP/capture VIRGL_APIR_BACKEND_LIBRARY=$HOST_LIBRARY \
-    APIR_LLAMA_CPP_GGML_LIBRARY_PATH=$LLAMA_BIN_DIR/libggml-cpu.so "$TEST_HOST_CALLS" >"$TEST_TMP/calls.log" 2>&1
+    APIR_LLAMA_CPP_GGML_LIBRARY_PATH=$GGML_HOST_LIB_DIR/libggml-cpu.so "$TEST_HOST_CALLS" >"$TEST_TMP/calls.log" 2>&1
 rc=$?
 check "the host-call tests pass while captured" test $rc -eq 0
 [[ $rc -eq 0 ]] || tail -5 "$TEST_TMP/calls.log"
