@@ -23,13 +23,14 @@ static double now_s(void)
     return (double)ggml_time_us() / 1e6;
 }
 
-/* the context answers, and computes a + b right */
-static bool context_works(uint64_t buf)
+/* a + b of 64 floats each (0 to 63) at those offsets of the buffer:
+ * whether it runs and the sums come back right */
+static bool add_runs(uint64_t buf, uint64_t a_at, uint64_t b_at, uint64_t sum_at)
 {
     const uint32_t ne[4] = { 64, 1, 1, 1 };
-    const struct wire_tensor a = test_tensor(1, buf, 0, GGML_OP_NONE, GGML_TYPE_F32, ne);
-    const struct wire_tensor b = test_tensor(2, buf, 256, GGML_OP_NONE, GGML_TYPE_F32, ne);
-    struct wire_tensor c = test_tensor(3, buf, 512, GGML_OP_ADD, GGML_TYPE_F32, ne);
+    const struct wire_tensor a = test_tensor(1, buf, a_at, GGML_OP_NONE, GGML_TYPE_F32, ne);
+    const struct wire_tensor b = test_tensor(2, buf, b_at, GGML_OP_NONE, GGML_TYPE_F32, ne);
+    struct wire_tensor c = test_tensor(3, buf, sum_at, GGML_OP_ADD, GGML_TYPE_F32, ne);
     c.src[0] = a.id;
     c.src[1] = b.id;
     float x[64], sum[64];
@@ -39,7 +40,14 @@ static bool context_works(uint64_t buf)
     const struct wire_tensor graph[3] = { a, b, c };
     int32_t status = -1;
     return set_bytes(buf, &a, x, sizeof x) && set_bytes(buf, &b, x, sizeof x) && compute(graph, 3, 1, &status) &&
-           status == GGML_STATUS_SUCCESS && get_bytes(buf, &c, sum, sizeof sum) && sum[63] == 126.0f;
+           status == GGML_STATUS_SUCCESS && get_bytes(buf, &c, sum, sizeof sum) && sum[10] == 20.0f &&
+           sum[63] == 126.0f;
+}
+
+/* the context answers, and computes a + b right */
+static bool context_works(uint64_t buf)
+{
+    return add_runs(buf, 0, 256, 512);
 }
 
 /* ---- extents from the kernel's view ---------------------------------------- */
@@ -223,22 +231,12 @@ static void test_aliasing(uint64_t buf)
     int32_t status;
     CHECK(compute_rc(argsort, 2, 1, &status) == APIR_CALL_NOT_ALLOWED,
           "an ARGSORT whose result is its own source (std::sort would compare what it permutes) is refused");
+    CHECK(add_runs(buf, 0x2000, 0x3000, 0x2000), "an ADD in place (ggml's allocator builds it) runs");
     const uint32_t ne[4] = { 64, 1, 1, 1 };
     const struct wire_tensor a = test_tensor(13, buf, 0x2000, GGML_OP_NONE, GGML_TYPE_F32, ne);
     const struct wire_tensor b = test_tensor(14, buf, 0x3000, GGML_OP_NONE, GGML_TYPE_F32, ne);
-    struct wire_tensor sum = test_tensor(15, buf, 0x2000, GGML_OP_ADD, GGML_TYPE_F32, ne);
-    sum.src[0] = a.id;
-    sum.src[1] = b.id;
-    float x[64], y[64];
-    for (int i = 0; i < 64; i++) {
-        x[i] = (float)i;
-    }
-    const struct wire_tensor in_place[3] = { a, b, sum };
-    CHECK(set_bytes(buf, &a, x, sizeof x) && set_bytes(buf, &b, x, sizeof x) && compute(in_place, 3, 1, &status) &&
-              get_bytes(buf, &sum, y, sizeof y) && y[10] == 20.0f,
-          "an ADD in place (ggml's allocator builds it) runs: %g", y[10]);
-    struct wire_tensor shifted = sum;
-    shifted.data += 4; /* one float past its source's first byte */
+    /* one float past its source's first byte */
+    const struct wire_tensor shifted = node_of(15, buf, 0x2004, GGML_OP_ADD, GGML_TYPE_F32, ne, &a, &b);
     const struct wire_tensor partly[3] = { a, b, shifted };
     CHECK(compute_rc(partly, 3, 1, &status) == APIR_CALL_NOT_ALLOWED, "an ADD partly over its source is refused");
     struct wire_tensor norm = test_tensor(16, buf, 0x2000, GGML_OP_SUM_ROWS, GGML_TYPE_F32, four);
