@@ -95,6 +95,13 @@ static struct graph_entry *victim(struct host_ctx *ctx, struct host_graph_cache 
     return oldest;
 }
 
+/* counts `bytes` more that entry e holds against the memory quota */
+static void charge(struct host_ctx *ctx, struct graph_entry *e, uint64_t bytes)
+{
+    e->charged += bytes;
+    ctx->charges.graphs += bytes;
+}
+
 /* Decodes a private copy of the guest's bytes into entry e, each part
  * admitted to the memory quota before it is allocated, then charged. */
 static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8_t *data, size_t size,
@@ -110,20 +117,17 @@ static bool decode_into(struct host_ctx *ctx, struct graph_entry *e, const uint8
     memcpy(e->bytes, data, size);
     e->size = size;
     e->use_counts = use_counts;
-    e->charged = size;
-    ctx->charges.graphs += e->charged;
+    charge(ctx, e, size);
     e->graph.cgraph = host_graph_from_wire(ctx, e->bytes, size, use_counts, &e->mem);
     if (e->graph.cgraph != NULL) {
-        e->charged += ggml_get_mem_size(e->mem);
-        ctx->charges.graphs += ggml_get_mem_size(e->mem);
+        charge(ctx, e, ggml_get_mem_size(e->mem));
     }
     if (e->graph.cgraph == NULL || !host_index_checks_plan(ctx, e->graph.cgraph, &e->graph.index_checks) ||
         !host_graph_work_memory_admit(ctx, e->graph.cgraph)) {
         release_entry(ctx, e);
         return false;
     }
-    e->charged += host_index_checks_memory(e->graph.index_checks);
-    ctx->charges.graphs += host_index_checks_memory(e->graph.index_checks);
+    charge(ctx, e, host_index_checks_memory(e->graph.index_checks));
     e->graph.cgraph->uid = next_uid();
     host_capture_graph(ctx, e->bytes, size);
     return true;
