@@ -27,6 +27,13 @@
 #   VM_ACCEL      tcg (default) or kvm (where /dev/kvm runs unmodified guests)
 #   VM_TIMEOUT    seconds before the VM is stopped (default 900)
 #   VM_MEMORY     guest memory (default 2G); VM_HOSTMEM: host-visible region (default 1G)
+#   VM_OUT        the folder of the guest's results (default: a temporary one): its stdout,
+#                 stderr and status files grow there while the guest runs, and QEMU's pid
+#                 is in its qemu.pid
+#   VM_QMP        a path for QEMU's QMP monitor socket (default: none)
+# QEMU's environment also passes on to our library: APIR_SERVER_SOCKET names a running
+# apir-server to serve the VM's contexts (else the library starts a private one), and
+# the APIR_MAX_* limits.
 set -euo pipefail
 CHECKOUT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$CHECKOUT"
@@ -63,7 +70,14 @@ done
 
 work=$(mktemp -d /tmp/vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/out"
+OUT=$(realpath -m "${VM_OUT:-$work/out}")
+mkdir -p "$OUT"
+rm -f "$OUT/stdout" "$OUT/stderr" "$OUT/status" "$OUT/dmesg.txt" "$OUT/qemu.pid"
+qmp=()
+if [[ -n ${VM_QMP:-} ]]; then
+    VM_QMP=$(realpath -m "$VM_QMP")
+    qmp=(-qmp "unix:$VM_QMP,server=on,wait=off")
+fi
 LOG=${VM_LOG:-$(mktemp /tmp/vm-host.XXXXXX.log)}
 : >"$LOG"
 LOG=$(realpath "$LOG")
@@ -77,7 +91,7 @@ LOG=$(realpath "$LOG")
     printf '%q ' "$@"
     echo '>/run/vm-out/stdout 2>/run/vm-out/stderr'
     echo 'echo $? >/run/vm-out/status'
-} >"$work/out/job.sh"
+} >"$OUT/job.sh"
 
 # the host side's environment: defaults, overrides, removals
 declare -A host_vars=([VIRGL_ROUTE_VENUS_TO_APIR]=1
@@ -107,9 +121,10 @@ run_qemu() {
     mkdir -p "$ROOT/mnt/hostroot" "$ROOT/mnt/guest" "$ROOT/mnt/out"
     mount --bind / "$ROOT/mnt/hostroot" && mount -o remount,bind,ro "$ROOT/mnt/hostroot"
     mount --bind "$GUEST" "$ROOT/mnt/guest"
-    mount --bind "$work/out" "$ROOT/mnt/out"
+    mount --bind "$OUT" "$ROOT/mnt/out"
     mount -t tmpfs tmpfs "$ROOT/tmp"
-    for dir in "$CHECKOUT" "$DEPS_DIR" "$BUILD" "$work" "$(dirname "$LOG")" "$(dirname "$FRONTEND")"; do
+    for dir in "$CHECKOUT" "$DEPS_DIR" "$BUILD" "$work" "$(dirname "$LOG")" "$(dirname "$FRONTEND")" \
+               ${VM_QMP:+"$(dirname "$VM_QMP")"} ${APIR_SERVER_SOCKET:+"$(dirname "$APIR_SERVER_SOCKET")"}; do
         mkdir -p "$ROOT$dir" && mount --bind "$dir" "$ROOT$dir"
     done
     mount -t proc proc "$ROOT/proc"
@@ -131,6 +146,7 @@ run_qemu() {
         NO_AT_BRIDGE=1 LD_LIBRARY_PATH="$BUILD/lib/virgl" VIRGL_APIR_LOG_TO_FILE="$LOG" "${host_env[@]}" \
         timeout -k 5 "${VM_TIMEOUT:-900}" /usr/bin/qemu-system-x86_64 "${accel[@]}" -smp 1 -m "${VM_MEMORY:-2G}" \
         -nodefaults -no-user-config -serial "file:$work/console.log" -no-reboot -display sdl,gl=on \
+        -pidfile /mnt/out/qemu.pid "${qmp[@]}" \
         -device "virtio-gpu-gl-pci,venus=on,blob=on,hostmem=${VM_HOSTMEM:-1G}" \
         -kernel /mnt/guest/vmlinux -initrd /mnt/guest/initramfs.cpio.gz \
         -append "console=ttyS0 panic=-1 quiet loglevel=4" \
@@ -152,15 +168,15 @@ run_qemu() {
 
 set +e
 unshare -m --propagation private bash -c "$(declare -f run_qemu); $(declare -p ROOT GUEST CHECKOUT DEPS_DIR BUILD \
-    work LOG FRONTEND host_env host_unset accel); run_qemu"
+    work OUT LOG FRONTEND host_env host_unset accel qmp); run_qemu"
 qemu_rc=$?
 set -e
 cat "$work/console.log" >>"$LOG" 2>/dev/null || true
-[[ -f $work/out/dmesg.txt ]] && { echo "== guest dmesg"; cat "$work/out/dmesg.txt"; } >>"$LOG"
+[[ -f $OUT/dmesg.txt ]] && { echo "== guest dmesg"; cat "$OUT/dmesg.txt"; } >>"$LOG"
 echo "vm.sh: host logs (QEMU, our component, guest console): $LOG" >&2
-[[ -f $work/out/stdout ]] && cat "$work/out/stdout"
-[[ -f $work/out/stderr ]] && cat "$work/out/stderr" >&2
-if [[ ! -f $work/out/status ]]; then
+[[ -f $OUT/stdout ]] && cat "$OUT/stdout"
+[[ -f $OUT/stderr ]] && cat "$OUT/stderr" >&2
+if [[ ! -f $OUT/status ]]; then
     die "the guest did not run the command (QEMU exit $qemu_rc); see $LOG"
 fi
-exit "$(cat "$work/out/status")"
+exit "$(cat "$OUT/status")"

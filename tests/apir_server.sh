@@ -13,7 +13,8 @@ CPU_LIBRARY=$GGML_HOST_LIB_DIR/libggml-cpu.so
 "$APIR_SERVER" --help >"$TEST_TMP/help" 2>&1
 check "--help exits 0" test $? -eq 0
 check_contains "--help lists --ggml-library" "$TEST_TMP/help" "--ggml-library PATH"
-for option in --max-context-memory --max-buffers --max-graph-nodes --max-command-bytes --max-contexts; do
+for option in --max-context-memory --max-buffers --max-graph-nodes --max-command-bytes --max-blob-memory \
+              --max-contexts --socket-fd; do
     check_contains "--help lists $option" "$TEST_TMP/help" "$option"
 done
 "$APIR_SERVER" --max-buffers lots >/dev/null 2>"$TEST_TMP/badlimit"
@@ -128,6 +129,13 @@ expect_refusal noreg "the default registration symbol missing" \
 expect_refusal nobackend "VIRGL_APIR_BACKEND_LIBRARY unset" \
     "env var 'VIRGL_APIR_BACKEND_LIBRARY' not defined" "set VIRGL_APIR_BACKEND_LIBRARY" \
     --ggml-library "$CPU_LIBRARY"
+expect_refusal blobs "--max-blob-memory 1M (the guest's data blob is larger)" \
+    "raise it with apir-server --max-blob-memory (env APIR_MAX_BLOB_MEMORY, key apir.limits.blob_memory)" \
+    "the host refused a shared blob of" \
+    --backend-library "$HOST_LIBRARY" --ggml-library "$CPU_LIBRARY" --max-blob-memory 1M
+"$APIR_SERVER" --socket-fd 0 </dev/null >/dev/null 2>"$TEST_TMP/socketfd"
+check "--socket-fd without a socket there exits 1" test $? -eq 1
+check_contains "and says why" "$TEST_TMP/socketfd" "--socket-fd 0: not a connected Unix stream socket"
 expect_refusal wrongbackend "VIRGL_APIR_BACKEND_LIBRARY wrong" \
     "cannot open the APIR backend library '/nonexistent/libggml-virtgpu-backend.so'" \
     "cannot open the APIR backend library named by VIRGL_APIR_BACKEND_LIBRARY" \

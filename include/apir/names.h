@@ -28,6 +28,12 @@
 /* the virglrenderer-ABI library (libvirglrenderer.so.1 for QEMU): the real
  * virglrenderer it forwards what is not APIR to ("none": none) */
 #define ENV_REAL_VIRGLRENDERER "GGML_VIRTGPU_VIRGLRENDERER"
+/* the virglrenderer-ABI library: the apir-server (its socket) that serves a
+ * VMM's APIR contexts; unset: the library starts a private one */
+#define ENV_SERVER_SOCKET "APIR_SERVER_SOCKET"
+/* the apir-server program that library starts (default: the one installed,
+ * or built, beside it) */
+#define ENV_SERVER_PROGRAM "GGML_VIRTGPU_APIR_SERVER"
 /* set: apir-server serves without its sandbox (--no-sandbox), for debugging */
 #define ENV_NO_SANDBOX "GGML_VIRTGPU_NO_SANDBOX"
 /* ggml's own: set, its abort handler does not fork gdb for a backtrace */
@@ -63,26 +69,31 @@
 #define APIR_CFG_MAX_GRAPH_NODES "apir.limits.graph_nodes"
 #define APIR_CFG_MAX_COMMAND_BYTES "apir.limits.command_bytes"
 #define APIR_CFG_MAX_GRAPH_SECONDS "apir.limits.graph_seconds"
+#define APIR_CFG_MAX_BLOB_MEMORY "apir.limits.blob_memory"
 #define ENV_MAX_CONTEXT_MEMORY "APIR_MAX_CONTEXT_MEMORY"
 #define ENV_MAX_BUFFERS "APIR_MAX_BUFFERS"
 #define ENV_MAX_GRAPH_NODES "APIR_MAX_GRAPH_NODES"
 #define ENV_MAX_COMMAND_BYTES "APIR_MAX_COMMAND_BYTES"
 #define ENV_MAX_GRAPH_SECONDS "APIR_MAX_GRAPH_SECONDS"
+#define ENV_MAX_BLOB_MEMORY "APIR_MAX_BLOB_MEMORY"
 #define OPT_MAX_CONTEXT_MEMORY "--max-context-memory"
 #define OPT_MAX_BUFFERS "--max-buffers"
 #define OPT_MAX_GRAPH_NODES "--max-graph-nodes"
 #define OPT_MAX_COMMAND_BYTES "--max-command-bytes"
 #define OPT_MAX_GRAPH_SECONDS "--max-graph-seconds"
+#define OPT_MAX_BLOB_MEMORY "--max-blob-memory"
 #define DEFAULT_MAX_CONTEXT_MEMORY 0 /* none: the device's memory bounds it */
 #define DEFAULT_MAX_BUFFERS 4096
 #define DEFAULT_MAX_GRAPH_NODES 262144 /* a large model's graph has about 16k */
 #define DEFAULT_MAX_COMMAND_BYTES 1048576 /* guests send at most a few KiB */
 #define DEFAULT_MAX_GRAPH_SECONDS 10 /* a large prompt batch on a CPU host takes a few */
+/* none: weights in a device's host buffers live in blobs, as large as the model */
+#define DEFAULT_MAX_BLOB_MEMORY 0
 
 /* X(key, variable, default, apir-server option, its argument, what it
  * bounds): the
- * limits the APIR component (command bytes) and the host library (the
- * rest) read from a context's configuration. A value is a number with an
+ * limits the APIR component (command bytes, blob memory) and the host
+ * library (the rest) read from a context's configuration. A value is a number with an
  * optional K, M, G or T suffix (powers of 1024); 0 means no limit. */
 #define APIR_LIMITS(X)                                                                               \
     X(APIR_CFG_MAX_CONTEXT_MEMORY, ENV_MAX_CONTEXT_MEMORY, DEFAULT_MAX_CONTEXT_MEMORY,                 \
@@ -94,7 +105,9 @@
     X(APIR_CFG_MAX_COMMAND_BYTES, ENV_MAX_COMMAND_BYTES, DEFAULT_MAX_COMMAND_BYTES,                    \
       OPT_MAX_COMMAND_BYTES, "BYTES", "bytes of one command")                                          \
     X(APIR_CFG_MAX_GRAPH_SECONDS, ENV_MAX_GRAPH_SECONDS, DEFAULT_MAX_GRAPH_SECONDS,                    \
-      OPT_MAX_GRAPH_SECONDS, "SECONDS", "seconds one graph runs")
+      OPT_MAX_GRAPH_SECONDS, "SECONDS", "seconds one graph runs")                                     \
+    X(APIR_CFG_MAX_BLOB_MEMORY, ENV_MAX_BLOB_MEMORY, DEFAULT_MAX_BLOB_MEMORY, OPT_MAX_BLOB_MEMORY,     \
+      "BYTES", "bytes of shared-memory blobs one context holds")
 
 /* where a refusal's log tells the operator to raise a limit, e.g.
  * APIR_LIMIT_KNOBS(OPT_MAX_BUFFERS, ENV_MAX_BUFFERS, APIR_CFG_MAX_BUFFERS) */

@@ -33,6 +33,9 @@ struct wire_capset {
 /* Whether caps is an APIR host's: a Venus capset not routed to APIR (whose
  * second word is a Vulkan version) is not. */
 bool wire_capset_valid(const struct wire_capset *caps);
+/* Fills the APIR host's capset when capset_id is APIR's, or Venus's with
+ * venus_routed; false (nothing written) for any other. */
+bool wire_capset_fill(uint32_t capset_id, bool venus_routed, struct wire_capset *out);
 
 /* ---- command header ---------------------------------------------------- */
 
@@ -50,6 +53,10 @@ enum wire_command_type {
  * when done), then the reply payload. */
 #define APIR_REPLY_NOTIFY_OFFSET 0u
 #define APIR_REPLY_PAYLOAD_OFFSET 4u
+/* What the hypervisor writes into a pending reply's notification word when
+ * the host context is gone (its process ended): no return code is this
+ * large, and a guest that does not know it reads a failed call. */
+#define APIR_REPLY_HOST_LOST 0xffffffffu
 /* ext_graph_run_async: where the acceptance word is in a reply payload of
  * payload_size bytes (its last aligned word), or 0 when the payload is too
  * small to hold it past the reply's own bytes (the call then just runs). */

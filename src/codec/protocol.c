@@ -1,5 +1,7 @@
 #include "apir/protocol.h"
+
 #include <stddef.h>
+#include <string.h>
 
 const char *wire_call_name(uint32_t call)
 {
@@ -26,6 +28,17 @@ int wire_call_index(uint32_t call)
 bool wire_capset_valid(const struct wire_capset *caps)
 {
     return caps->wire_version == 1 && caps->supports_blob_resources <= 1;
+}
+
+bool wire_capset_fill(uint32_t capset_id, bool venus_routed, struct wire_capset *out)
+{
+    if (capset_id != APIR_CAPSET_ID_APIR && !(capset_id == APIR_CAPSET_ID_VENUS && venus_routed)) {
+        return false;
+    }
+    memset(out, 0, sizeof *out);
+    out->wire_version = 1;
+    out->supports_blob_resources = 1;
+    return true;
 }
 
 const char *wire_call_error_text(uint32_t code)

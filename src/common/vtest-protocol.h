@@ -77,7 +77,10 @@ enum vtest_command {
 #define VCMD_CONTEXT_INIT_DWORDS 1
 
 /* RESOURCE_CREATE_BLOB: type, flags, size lo/hi, blob id lo/hi; the reply:
- * the resource id, followed by the blob's fd (SCM_RIGHTS) */
+ * the resource id, followed by the blob's fd (SCM_RIGHTS). apir-server's
+ * extensions: a seventh dword, the resource id the client chose (a VMM's,
+ * whose guest kernel picks them); a refused blob (over a limit) is answered
+ * resource id 0 and no fd, and the connection goes on. */
 #define VCMD_RES_CREATE_BLOB_TYPE 0
 #define VCMD_RES_CREATE_BLOB_FLAGS 1
 #define VCMD_RES_CREATE_BLOB_SIZE_LO 2
@@ -85,6 +88,8 @@ enum vtest_command {
 #define VCMD_RES_CREATE_BLOB_ID_LO 4
 #define VCMD_RES_CREATE_BLOB_ID_HI 5
 #define VCMD_RES_CREATE_BLOB_DWORDS 6
+#define VCMD_RES_CREATE_BLOB_CHOSEN_ID 6
+#define VCMD_RES_CREATE_BLOB_CHOSEN_DWORDS 7
 #define VCMD_RES_CREATE_BLOB_REPLY_RES_ID 0
 #define VCMD_RES_CREATE_BLOB_REPLY_DWORDS 1
 

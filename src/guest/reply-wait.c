@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apir/protocol.h"
 #include "clock.h"
 #include "log.h"
 
@@ -79,13 +80,28 @@ static uint32_t spin_on(_Atomic uint32_t *word, _Atomic uint32_t *also, int64_t 
     return 0;
 }
 
+/* What a wait that saw v (and *also_set) returns: v, unless either word
+ * says the host context is gone; then the transport is marked lost and the
+ * wait returns as for a host found gone (0, *also_set false). */
+static uint32_t unless_lost(struct vgpu_transport *t, uint32_t v, _Atomic uint32_t *also, bool *also_set)
+{
+    const bool lost = v == APIR_REPLY_HOST_LOST ||
+                      (*also_set && atomic_load_explicit(also, memory_order_acquire) == APIR_REPLY_HOST_LOST);
+    if (!lost) {
+        return v;
+    }
+    atomic_store_explicit(&t->host_said_lost, true, memory_order_relaxed);
+    *also_set = false;
+    return 0;
+}
+
 uint32_t vgpu_wait_word(struct vgpu_transport *t, _Atomic uint32_t *word, _Atomic uint32_t *also, int64_t timeout_ms,
                         int64_t spin_ns, bool *also_set)
 {
     *also_set = false;
     const uint32_t spun = spin_on(word, also, spin_ns, also_set);
     if (spun != 0 || *also_set) {
-        return spun;
+        return unless_lost(t, spun, also, also_set);
     }
     const int64_t start = monotonic_ns();
     long sleep_ns = SLEEP_MIN_NS;
@@ -94,7 +110,7 @@ uint32_t vgpu_wait_word(struct vgpu_transport *t, _Atomic uint32_t *word, _Atomi
         syscall(SYS_futex, word, FUTEX_WAIT, 0, &slice, NULL, 0);
         const uint32_t v = first_set(word, also, also_set);
         if (v != 0 || *also_set) {
-            return v;
+            return unless_lost(t, v, also, also_set);
         }
         if (!vgpu_transport_alive(t)) {
             return 0;

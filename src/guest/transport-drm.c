@@ -162,10 +162,12 @@ static bool drm_submit(struct vgpu_transport *t, const void *cmd, size_t size)
     return drm_ioctl(d->fd, VGPU_DRM_IOCTL_EXECBUFFER, &eb) == 0;
 }
 
+/* The device does not go away under a running VM; a host context that
+ * does is said in the reply word the guest waits on (APIR_REPLY_HOST_LOST,
+ * which vgpu_transport_alive() then reports). */
 static bool drm_alive(struct vgpu_transport *t)
 {
-    (void)t;
-    return true; /* the device does not go away under a running VM */
+    return !atomic_load_explicit(&t->host_said_lost, memory_order_relaxed);
 }
 
 static void drm_destroy(struct vgpu_transport *t)

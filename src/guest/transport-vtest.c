@@ -70,6 +70,11 @@ static bool vt_create_blob(struct vgpu_transport *t, size_t size, struct vgpu_bl
         len != VCMD_RES_CREATE_BLOB_REPLY_DWORDS) {
         return false;
     }
+    if (answer[VCMD_RES_CREATE_BLOB_REPLY_RES_ID] == 0) {
+        LOG_ERROR("the host refused a shared blob of %zu bytes (over its blob memory limit, " OPT_MAX_BLOB_MEMORY
+                  "); see the server's log", size);
+        return false;
+    }
     const int fd = fd_receive(v->sock);
     void *ptr = fd >= 0 ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
     if (fd >= 0) {

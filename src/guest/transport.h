@@ -6,6 +6,7 @@
 #ifndef VGPU_TRANSPORT_H
 #define VGPU_TRANSPORT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,9 @@ struct vgpu_transport {
      * whose blob mappings are device memory (read() from 9p or with
      * O_DIRECT into them fails with EFAULT) */
     bool blobs_are_ordinary_memory;
+    /* a reply word said the host context is gone (APIR_REPLY_HOST_LOST):
+     * how a VM's guest hears that its context's process ended */
+    _Atomic bool host_said_lost;
 };
 
 /* ---- calls through the ops table ------------------------------------------ */
@@ -61,7 +65,7 @@ static inline bool vgpu_transport_submit(struct vgpu_transport *t, const void *c
 
 static inline bool vgpu_transport_alive(struct vgpu_transport *t)
 {
-    return t->ops->alive(t);
+    return !atomic_load_explicit(&t->host_said_lost, memory_order_relaxed) && t->ops->alive(t);
 }
 
 static inline void vgpu_transport_destroy(struct vgpu_transport *t)

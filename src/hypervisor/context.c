@@ -66,13 +66,7 @@ bool apir_venus_routed(void)
 
 bool apir_capset_get(uint32_t capset_id, struct wire_capset *out)
 {
-    if (capset_id != APIR_CAPSET_ID_APIR && !(capset_id == APIR_CAPSET_ID_VENUS && apir_venus_routed())) {
-        return false;
-    }
-    memset(out, 0, sizeof *out);
-    out->wire_version = 1;
-    out->supports_blob_resources = 1;
-    return true;
+    return wire_capset_fill(capset_id, apir_venus_routed(), out);
 }
 
 /* ---- contexts ----------------------------------------------------------- */
@@ -133,6 +127,7 @@ struct apir_context *apir_context_create(uint32_t ctx_id, uint32_t capset_id, co
     ctx->ctx_id = ctx_id;
     ctx->capset_id = capset_id;
     ctx->max_command_bytes = DEFAULT_MAX_COMMAND_BYTES;
+    ctx->max_blob_bytes = DEFAULT_MAX_BLOB_MEMORY;
     ctx->debug_name = strdup(debug_name ? debug_name : "unknown");
     if (ctx->debug_name == NULL || !config_from_environment(ctx) || !ctx_table_add(&registry, ctx_id, ctx)) {
         snprintf(err, err_size, "context id %u is already in use, a configuration value is invalid (logged), "
@@ -151,9 +146,11 @@ uint64_t apir_context_max_command_bytes(const struct apir_context *ctx)
 
 bool apir_context_set_config(struct apir_context *ctx, const char *key, const char *value)
 {
-    /* the limit this component applies itself */
-    if (strcmp(key, APIR_CFG_MAX_COMMAND_BYTES) == 0 &&
-        !limit_from_config(key, value, DEFAULT_MAX_COMMAND_BYTES, UINT64_MAX, &ctx->max_command_bytes)) {
+    /* the limits this component applies itself */
+    if ((strcmp(key, APIR_CFG_MAX_COMMAND_BYTES) == 0 &&
+         !limit_from_config(key, value, DEFAULT_MAX_COMMAND_BYTES, UINT64_MAX, &ctx->max_command_bytes)) ||
+        (strcmp(key, APIR_CFG_MAX_BLOB_MEMORY) == 0 &&
+         !limit_from_config(key, value, DEFAULT_MAX_BLOB_MEMORY, UINT64_MAX, &ctx->max_blob_bytes))) {
         return false;
     }
     char *copy = strdup(value);
@@ -204,6 +201,13 @@ bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *
         CTX_ERROR(ctx->ctx_id, "cannot add resource %u (null, or already there)", res_id);
         return false;
     }
+    if (ctx->max_blob_bytes != 0 && size > ctx->max_blob_bytes - ctx->blob_bytes) {
+        CTX_ERROR(ctx->ctx_id, "refused blob %u of %zu bytes: the context holds %llu bytes of blobs, the limit is "
+                  "%llu; raise it with " APIR_LIMIT_KNOBS(OPT_MAX_BLOB_MEMORY, ENV_MAX_BLOB_MEMORY,
+                                                          APIR_CFG_MAX_BLOB_MEMORY), res_id, size,
+                  (unsigned long long)ctx->blob_bytes, (unsigned long long)ctx->max_blob_bytes);
+        return false;
+    }
     if (ctx->n_resources == ctx->cap_resources) {
         const size_t cap = ctx->cap_resources ? ctx->cap_resources * 2 : 8;
         struct hv_resource *grown = realloc(ctx->resources, sizeof *grown * cap);
@@ -217,6 +221,7 @@ bool apir_context_add_resource(struct apir_context *ctx, uint32_t res_id, void *
         return false;
     }
     ctx->resources[ctx->n_resources++] = (struct hv_resource){ res_id, ptr, size, false };
+    ctx->blob_bytes += size;
     return true;
 }
 
@@ -229,6 +234,7 @@ bool apir_context_remove_resource(struct apir_context *ctx, uint32_t res_id)
     }
     if (r != NULL) {
         ctx_table_remove(&ctx->resource_index, res_id);
+        ctx->blob_bytes -= r->size;
         *r = ctx->resources[--ctx->n_resources];
         if (r != &ctx->resources[ctx->n_resources]) { /* the last one moved into its place */
             ctx_table_remove(&ctx->resource_index, r->res_id);

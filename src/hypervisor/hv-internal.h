@@ -52,6 +52,8 @@ struct apir_context {
     struct hv_backend backend;
 
     uint64_t max_command_bytes; /* apir.limits.command_bytes, 0: none */
+    uint64_t max_blob_bytes;    /* apir.limits.blob_memory, 0: none */
+    uint64_t blob_bytes;        /* the resources' bytes, pinned ones included */
     bool detailed_errors;       /* the guest asked for APIR_CALL_ERRORS codes */
     struct apir_context_stats *stats; /* the embedder's counters, or NULL */
 };

@@ -60,6 +60,10 @@ static void usage(FILE *out)
             "  --socket-group GROUP     the socket's group, for guests of another user in it\n"
             "                           (the server's user must be a member)\n"
             "  --socket-mode MODE       the socket's mode, octal (e.g. 0660; default from the umask)\n"
+            "  --socket-fd FD           serve one VMM, instead of listening: each message on the\n"
+            "                           connected socket FD brings one context's socket; the\n"
+            "                           server stops when the VMM closes FD (how our\n"
+            "                           libvirglrenderer.so.1 starts its private server)\n"
             "  --backend-library PATH   APIR backend library, libggml-virtgpu-backend.so\n"
             "                           (key " APIR_CFG_LOAD_LIBRARY_PATH "; env " ENV_BACKEND_LIBRARY ")\n"
             "  --ggml-library PATH      GGML backend library to run on, e.g. libggml-cuda.so\n"
@@ -138,9 +142,9 @@ uint64_t server_graph_seconds(const struct server_options *opts)
 static const char **option_field(struct server_options *o, const char *flag, const char **max_contexts)
 {
     static const char *const flags[] = { "--socket", "--socket-group", "--socket-mode", "--backend-library",
-                                         "--ggml-library", "--ggml-reg", "--log-file", "--status" };
+                                         "--ggml-library", "--ggml-reg", "--log-file", "--status", "--socket-fd" };
     const char **fields[] = { &o->socket_path, &o->socket_group, &o->socket_mode, &o->backend_library,
-                              &o->ggml_library, &o->ggml_reg, &o->log_file, &o->status_socket };
+                              &o->ggml_library, &o->ggml_reg, &o->log_file, &o->status_socket, &o->socket_fd };
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
         if (strcmp(flag, flags[f]) == 0) {
             return fields[f];

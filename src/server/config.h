@@ -23,6 +23,7 @@ struct server_options {
     const char *ggml_reg;        /* ggml.library.reg */
     const char *log_file;
     const char *status_socket;   /* --status: the server to ask */
+    const char *socket_fd;       /* --socket-fd: a VMM's private server's connection to it, or NULL */
     const char *limits[SERVER_LIMIT_COUNT]; /* their --max-* values, or NULL */
     uint64_t max_contexts;       /* guests served at once, 0: no limit */
     bool sandbox; /* a connection's process is sandboxed once its device is started */

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "fdpass.h"
+#include "guest-input.h"
 #include "log.h"
 #include "sandbox.h"
 #include "status-query.h"
@@ -56,6 +57,7 @@ struct connection {
     size_t payload_cap;
     bool refused;       /* told it is refused (--max-contexts): no context */
     struct status_slot *status; /* its place in the live status, or NULL */
+    struct guest_input input;
 };
 
 static volatile int stop_requested; /* set by SIGTERM/SIGINT */
@@ -66,24 +68,13 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-/* After a reply the guest's next command usually follows within
- * microseconds: poll for it that long before sleeping in read(), whose
- * wake-up costs tens of microseconds on an idle core. */
+/* how long the connection polls for the guest's next command before it sleeps (guest-input.h) */
 #define POLL_NEXT_COMMAND_NS 100000
-
-static void poll_for_input(struct connection *c)
-{
-    const int64_t start = monotonic_ns();
-    char byte;
-    while (recv(c->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN &&
-           monotonic_ns() - start < POLL_NEXT_COMMAND_NS) {
-    }
-}
 
 /* Reads exactly n bytes; false at end of stream, on error or when asked to stop. */
 static bool conn_read(struct connection *c, void *buf, size_t n)
 {
-    return !stop_requested && read_all_unless(c->sock, buf, n, &stop_requested);
+    return !stop_requested && guest_input_read(&c->input, buf, n);
 }
 
 static bool reply(struct connection *c, uint32_t cmd, const uint32_t *words, uint32_t n_words)
@@ -122,16 +113,46 @@ static void release_blob(struct connection *c, struct blob *b)
     *b = c->blobs[--c->n_blobs];
 }
 
-/* A memfd of the asked size, mapped here and sent to the guest. */
+/* whether a blob, pinned or not, has the id */
+static bool blob_id_taken(const struct connection *c, uint32_t res_id)
+{
+    for (size_t i = 0; i < c->n_blobs; i++) {
+        if (c->blobs[i].res_id == res_id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A resource id for a blob: the one the client chose, or the next one not in use. */
+static uint32_t blob_res_id(struct connection *c, const uint32_t *p, uint32_t len)
+{
+    if (len >= VCMD_RES_CREATE_BLOB_CHOSEN_DWORDS) {
+        return p[VCMD_RES_CREATE_BLOB_CHOSEN_ID];
+    }
+    do {
+        ++c->next_res_id;
+    } while (c->next_res_id == 0 || blob_id_taken(c, c->next_res_id));
+    return c->next_res_id;
+}
+
+/* Tells the guest its blob was refused (resource id 0, no fd): the connection goes on. */
+static bool refuse_blob(struct connection *c)
+{
+    const uint32_t answer[VCMD_RES_CREATE_BLOB_REPLY_DWORDS] = { [VCMD_RES_CREATE_BLOB_REPLY_RES_ID] = 0 };
+    return reply(c, VCMD_RESOURCE_CREATE_BLOB, answer, VCMD_RES_CREATE_BLOB_REPLY_DWORDS);
+}
+
+/* A memfd of the asked size, mapped here and sent to the guest; the context counts it against
+ * its blob memory (apir.limits.blob_memory) and refuses an id in use. */
 static bool create_blob(struct connection *c, uint32_t *p, uint32_t len)
 {
-    (void)len;
     const uint64_t size =
         (uint64_t)p[VCMD_RES_CREATE_BLOB_SIZE_LO] | (uint64_t)p[VCMD_RES_CREATE_BLOB_SIZE_HI] << 32;
     if (c->ctx == NULL || size == 0 || size > MAX_BLOB_BYTES) {
         LOG_ERROR("%s: refused a blob of %llu bytes (no context yet, or outside 1 B .. 64 GiB)",
                   c->name, (unsigned long long)size);
-        return false;
+        return c->ctx != NULL && refuse_blob(c);
     }
     struct blob *grown = realloc(c->blobs, sizeof *grown * (c->n_blobs + 1));
     if (grown == NULL) {
@@ -143,7 +164,11 @@ static bool create_blob(struct connection *c, uint32_t *p, uint32_t len)
     if (fd >= 0 && ftruncate(fd, (off_t)size) == 0) {
         ptr = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     }
-    const uint32_t res_id = ++c->next_res_id;
+    const uint32_t res_id = blob_res_id(c, p, len);
+    if (ptr == MAP_FAILED) {
+        LOG_ERROR("%s: cannot create a shared blob of %llu bytes: %s", c->name, (unsigned long long)size,
+                  strerror(errno));
+    }
     bool ok = ptr != MAP_FAILED && apir_context_add_resource(c->ctx, res_id, ptr, (size_t)size);
     if (ok) {
         c->blobs[c->n_blobs++] = (struct blob){ .res_id = res_id, .ptr = ptr, .size = (size_t)size, .pinned = false };
@@ -154,11 +179,10 @@ static bool create_blob(struct connection *c, uint32_t *p, uint32_t len)
         ok = reply(c, VCMD_RESOURCE_CREATE_BLOB, answer, VCMD_RES_CREATE_BLOB_REPLY_DWORDS) &&
              fd_send(c->sock, fd);
     } else {
-        LOG_ERROR("%s: cannot create a shared blob of %llu bytes: %s", c->name,
-                  (unsigned long long)size, strerror(errno));
         if (ptr != MAP_FAILED) {
             munmap(ptr, (size_t)size);
         }
+        ok = refuse_blob(c);
     }
     if (fd >= 0) {
         close(fd);
@@ -487,6 +511,7 @@ static void close_connection(struct connection *c)
     }
     free(c->blobs);
     free(c->payload);
+    guest_input_free(&c->input);
     close(c->sock);
 }
 
@@ -579,9 +604,13 @@ int serve_connection(int sock, uint32_t ctx_id, const struct server_options *opt
         LOG_WARN("%s: no watch on its connection; a call it leaves running will run to its end", c.name);
     }
     uint32_t hdr[VTEST_HDR_DWORDS];
+    if (!guest_input_init(&c.input, sock, &stop_requested)) {
+        LOG_ERROR("%s: out of memory; closing the connection", c.name);
+    }
     do {
-        poll_for_input(&c);
-    } while (conn_read(&c, hdr, sizeof hdr) && handle(&c, hdr[VTEST_HDR_CMD], hdr[VTEST_HDR_LEN]));
+        guest_input_poll(&c.input, POLL_NEXT_COMMAND_NS);
+    } while (c.input.buffer != NULL && conn_read(&c, hdr, sizeof hdr) &&
+             handle(&c, hdr[VTEST_HDR_CMD], hdr[VTEST_HDR_LEN]));
     LOG_INFO("%s %s", c.name, stop_requested ? "closed: the server stops" : "disconnected");
     if (watching) { /* the loop saw the end itself */
         const uint64_t one = 1;

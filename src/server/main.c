@@ -2,9 +2,12 @@
  * a process of its own, hosting one APIR context per connection. SIGINT or
  * SIGTERM stops it: every connection's context is released, the socket
  * file removed. SIGUSR1 writes the live status report to its log;
- * --status SOCKET asks a running server for it. */
+ * --status SOCKET asks a running server for it. With --socket-fd it serves
+ * one VMM instead (our libvirglrenderer.so.1 starts it so): the contexts'
+ * sockets come over that connection, and its end stops the server. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "apir/names.h"
 #include "config.h"
 #include "connection.h"
+#include "fdpass.h"
 #include "log.h"
 #include "socket-access.h"
 #include "status-query.h"
@@ -221,6 +225,44 @@ static void spawn_connection(struct server *s, int sock, uint32_t ctx_id)
     close(sock);
 }
 
+/* --socket-fd's descriptor, if it is a connected stream socket; -1 (said why) otherwise */
+static int vmm_socket(const char *value)
+{
+    char *end;
+    errno = 0;
+    const long fd = strtol(value, &end, 10);
+    int type = 0;
+    socklen_t size = sizeof type;
+    if (errno != 0 || *end != '\0' || fd < 0 || fd > INT32_MAX ||
+        getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &size) < 0 || type != SOCK_STREAM) {
+        LOG_ERROR("--socket-fd %s: not a connected Unix stream socket", value);
+        return -1;
+    }
+    fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    return (int)fd;
+}
+
+/* The next guest's socket, or -1: accepted on the listening socket, or, with --socket-fd,
+ * received from the VMM, whose hang-up stops the server (its contexts' processes with it). */
+static int next_guest(struct server *s)
+{
+    if (s->opts->socket_fd == NULL) {
+        const int sock = accept4(s->listener, NULL, NULL, SOCK_CLOEXEC);
+        if (sock < 0 && errno != EINTR && errno != EAGAIN) {
+            LOG_ERROR("waiting for guests failed: %s", strerror(errno));
+        }
+        return sock;
+    }
+    const int sock = fd_receive(s->listener);
+    char byte;
+    const ssize_t peeked = sock < 0 ? recv(s->listener, &byte, 1, MSG_PEEK | MSG_DONTWAIT) : 1;
+    if (peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EINTR)) {
+        LOG_INFO("the VMM closed its socket; stopping");
+        stopping = 1;
+    }
+    return sock;
+}
+
 /* a slot for every guest served or refused at once, and a few status queries */
 static size_t status_slots(const struct server_options *opts)
 {
@@ -269,13 +311,17 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    server.listener = listen_on(opts.socket_path, &opts);
+    server.listener = opts.socket_fd != NULL ? vmm_socket(opts.socket_fd) : listen_on(opts.socket_path, &opts);
     if (server.listener < 0) {
         return 1;
     }
     server_warn_unconfigured(&opts);
     status_table_create(status_slots(&opts));
-    LOG_INFO("listening on %s", opts.socket_path);
+    if (opts.socket_fd != NULL) {
+        LOG_INFO("serving the VMM (pid %d) on its socket", (int)getppid());
+    } else {
+        LOG_INFO("listening on %s", opts.socket_path);
+    }
     uint32_t next_ctx_id = 1;
     while (!stopping) {
         struct pollfd incoming = { .fd = server.listener, .events = POLLIN };
@@ -285,15 +331,17 @@ int main(int argc, char **argv)
             report_asked = 0;
             status_report_log();
         }
-        const int sock = ready > 0 ? accept4(server.listener, NULL, NULL, SOCK_CLOEXEC) : -1;
+        const int sock = ready > 0 ? next_guest(&server) : -1;
         if (sock >= 0) {
             spawn_connection(&server, sock, next_ctx_id++);
-        } else if (ready > 0 || errno != EINTR) {
+        } else if (ready < 0 && errno != EINTR) {
             LOG_ERROR("waiting for guests failed: %s", strerror(errno));
         }
     }
     close(server.listener);
-    unlink(opts.socket_path);
+    if (opts.socket_fd == NULL) {
+        unlink(opts.socket_path);
+    }
     stop_children(&server);
     free(server.children);
     LOG_INFO("stopped");

@@ -324,6 +324,6 @@ bool sandbox_enter(const char *who)
                   "--no-sandbox serves without it)", who, rc > 0 ? "a thread has a filter of its own" : strerror(errno));
         return false;
     }
-    LOG_DEBUG("%s: sandboxed (seccomp filter of %zu instructions)", who, f.n);
+    LOG_INFO("%s: sandboxed (seccomp filter of %zu instructions)", who, f.n);
     return true;
 }

@@ -1,17 +1,19 @@
 /* libvirglrenderer.so.1 for an unmodified QEMU: virglrenderer's library
- * interface, serving APIR contexts through libapir (routed.c) and
- * forwarding everything else to the real virglrenderer (real.c).
+ * interface, serving APIR contexts as proxies to apir-server's per-guest
+ * processes (proxy.c) and forwarding everything else to the real
+ * virglrenderer (real.c).
  *
  * QEMU calls these from its main loop only. Contexts are told apart by the
  * capset they are created on; resources by the context that created them. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 
-#include "apir/apir.h"
+#include "apir/protocol.h"
 #include "apir/names.h"
 #include "log.h"
 #include "real.h"
-#include "routed.h"
+#include "proxy.h"
 
 #define VIRGL_DECLARE(ret, name, params, args) VIRGL_EXPORT ret name params;
 VIRGL_FUNCTIONS(VIRGL_DECLARE)
@@ -44,7 +46,7 @@ int virgl_renderer_init(void *cookie, int flags, struct virgl_renderer_callbacks
 
 void virgl_renderer_cleanup(void *cookie)
 {
-    routed_reset();
+    proxy_cleanup();
     if (REAL(virgl_renderer_cleanup) != NULL) {
         REAL(virgl_renderer_cleanup)(cookie);
     }
@@ -52,7 +54,7 @@ void virgl_renderer_cleanup(void *cookie)
 
 void virgl_renderer_reset(void)
 {
-    routed_reset();
+    proxy_reset();
     if (REAL(virgl_renderer_reset) != NULL) {
         REAL(virgl_renderer_reset)();
     }
@@ -60,7 +62,7 @@ void virgl_renderer_reset(void)
 
 void virgl_renderer_poll(void)
 {
-    routed_signal_fences(vmm.callbacks, vmm.cookie);
+    proxy_signal_fences(vmm.callbacks, vmm.cookie);
     if (REAL(virgl_renderer_poll) != NULL) {
         REAL(virgl_renderer_poll)();
     }
@@ -79,7 +81,7 @@ void virgl_renderer_get_cap_set(uint32_t set, uint32_t *max_ver, uint32_t *max_s
 {
     *max_ver = 0;
     *max_size = 0;
-    if (routed_serves_capset(set)) {
+    if (proxy_serves_capset(set)) {
         *max_size = sizeof(struct wire_capset);
     } else if (REAL(virgl_renderer_get_cap_set) != NULL) {
         REAL(virgl_renderer_get_cap_set)(set, max_ver, max_size);
@@ -88,7 +90,7 @@ void virgl_renderer_get_cap_set(uint32_t set, uint32_t *max_ver, uint32_t *max_s
 
 void virgl_renderer_fill_caps(uint32_t set, uint32_t version, void *caps)
 {
-    if (!apir_capset_get(set, caps) && REAL(virgl_renderer_fill_caps) != NULL) {
+    if (!wire_capset_fill(set, getenv(ENV_ROUTE_VENUS) != NULL, caps) && REAL(virgl_renderer_fill_caps) != NULL) {
         REAL(virgl_renderer_fill_caps)(set, version, caps);
     }
 }
@@ -104,8 +106,8 @@ int virgl_renderer_context_create(uint32_t handle, uint32_t nlen, const char *na
 int virgl_renderer_context_create_with_flags(uint32_t ctx_id, uint32_t ctx_flags, uint32_t nlen, const char *name)
 {
     const uint32_t capset_id = ctx_flags & VIRGL_RENDERER_CONTEXT_FLAG_CAPSET_ID_MASK;
-    if (routed_serves_capset(capset_id)) {
-        return routed_context_create(ctx_id, capset_id, name, nlen);
+    if (proxy_serves_capset(capset_id)) {
+        return proxy_context_create(ctx_id, capset_id, name, nlen);
     }
     if (REAL(virgl_renderer_context_create_with_flags) == NULL) {
         LOG_ERROR("context %u on capset %u refused: this library serves only APIR contexts (and Venus ones "
@@ -117,8 +119,8 @@ int virgl_renderer_context_create_with_flags(uint32_t ctx_id, uint32_t ctx_flags
 
 void virgl_renderer_context_destroy(uint32_t handle)
 {
-    if (routed_has_context(handle)) {
-        routed_context_destroy(handle);
+    if (proxy_has_context(handle)) {
+        proxy_context_destroy(handle);
     } else if (REAL(virgl_renderer_context_destroy) != NULL) {
         REAL(virgl_renderer_context_destroy)(handle);
     }
@@ -126,8 +128,8 @@ void virgl_renderer_context_destroy(uint32_t handle)
 
 int virgl_renderer_submit_cmd(void *buffer, int ctx_id, int ndw)
 {
-    if (routed_has_context((uint32_t)ctx_id)) {
-        return ndw < 0 ? -EINVAL : routed_submit((uint32_t)ctx_id, buffer, (size_t)ndw * 4);
+    if (proxy_has_context((uint32_t)ctx_id)) {
+        return ndw < 0 ? -EINVAL : proxy_submit((uint32_t)ctx_id, buffer, (size_t)ndw * 4);
     }
     return REAL(virgl_renderer_submit_cmd) != NULL ? REAL(virgl_renderer_submit_cmd)(buffer, ctx_id, ndw) : -EINVAL;
 }
@@ -139,14 +141,14 @@ int virgl_renderer_create_fence(int client_fence_id, uint32_t ctx_id)
     if (REAL(virgl_renderer_create_fence) != NULL) {
         return REAL(virgl_renderer_create_fence)(client_fence_id, ctx_id);
     }
-    routed_global_fence((uint32_t)client_fence_id);
+    proxy_global_fence((uint32_t)client_fence_id);
     return 0;
 }
 
 int virgl_renderer_context_create_fence(uint32_t ctx_id, uint32_t flags, uint32_t ring_idx, uint64_t fence_id)
 {
-    if (routed_has_context(ctx_id)) {
-        return routed_context_fence(ctx_id, ring_idx, fence_id);
+    if (proxy_has_context(ctx_id)) {
+        return proxy_context_fence(ctx_id, ring_idx, fence_id);
     }
     return REAL(virgl_renderer_context_create_fence) != NULL
                ? REAL(virgl_renderer_context_create_fence)(ctx_id, flags, ring_idx, fence_id)
@@ -164,8 +166,8 @@ int virgl_renderer_resource_create(struct virgl_renderer_resource_create_args *a
 
 int virgl_renderer_resource_create_blob(const struct virgl_renderer_resource_create_blob_args *args)
 {
-    if (routed_has_context(args->ctx_id)) {
-        return routed_blob_create(args);
+    if (proxy_has_context(args->ctx_id)) {
+        return proxy_blob_create(args);
     }
     return REAL(virgl_renderer_resource_create_blob) != NULL ? REAL(virgl_renderer_resource_create_blob)(args)
                                                               : -EINVAL;
@@ -173,8 +175,8 @@ int virgl_renderer_resource_create_blob(const struct virgl_renderer_resource_cre
 
 void virgl_renderer_resource_unref(uint32_t res_handle)
 {
-    if (routed_has_blob(res_handle)) {
-        routed_blob_unref(res_handle);
+    if (proxy_has_blob(res_handle)) {
+        proxy_blob_unref(res_handle);
     } else if (REAL(virgl_renderer_resource_unref) != NULL) {
         REAL(virgl_renderer_resource_unref)(res_handle);
     }
@@ -182,8 +184,8 @@ void virgl_renderer_resource_unref(uint32_t res_handle)
 
 int virgl_renderer_resource_map(uint32_t res_handle, void **map, uint64_t *out_size)
 {
-    if (routed_has_blob(res_handle)) {
-        *map = routed_blob_memory(res_handle, out_size);
+    if (proxy_has_blob(res_handle)) {
+        *map = proxy_blob_memory(res_handle, out_size);
         return 0;
     }
     return REAL(virgl_renderer_resource_map) != NULL ? REAL(virgl_renderer_resource_map)(res_handle, map, out_size)
@@ -192,7 +194,7 @@ int virgl_renderer_resource_map(uint32_t res_handle, void **map, uint64_t *out_s
 
 int virgl_renderer_resource_unmap(uint32_t res_handle)
 {
-    if (routed_has_blob(res_handle)) {
+    if (proxy_has_blob(res_handle)) {
         return 0; /* the memory stays ours until unref */
     }
     return REAL(virgl_renderer_resource_unmap) != NULL ? REAL(virgl_renderer_resource_unmap)(res_handle) : -EINVAL;
@@ -200,7 +202,7 @@ int virgl_renderer_resource_unmap(uint32_t res_handle)
 
 int virgl_renderer_resource_get_map_info(uint32_t res_handle, uint32_t *map_info)
 {
-    if (routed_has_blob(res_handle)) {
+    if (proxy_has_blob(res_handle)) {
         *map_info = VIRGL_RENDERER_MAP_CACHE_CACHED;
         return 0;
     }
@@ -211,7 +213,7 @@ int virgl_renderer_resource_get_map_info(uint32_t res_handle, uint32_t *map_info
 
 int virgl_renderer_resource_get_info(int res_handle, struct virgl_renderer_resource_info *info)
 {
-    if (routed_has_blob((uint32_t)res_handle)) {
+    if (proxy_has_blob((uint32_t)res_handle)) {
         *info = (struct virgl_renderer_resource_info){ .handle = (uint32_t)res_handle, .fd = -1 };
         return 0;
     }
@@ -221,7 +223,7 @@ int virgl_renderer_resource_get_info(int res_handle, struct virgl_renderer_resou
 
 int virgl_renderer_resource_get_info_ext(int res_handle, struct virgl_renderer_resource_info_ext *info)
 {
-    if (routed_has_blob((uint32_t)res_handle)) {
+    if (proxy_has_blob((uint32_t)res_handle)) {
         return -EINVAL; /* not a texture: nothing to scan out */
     }
     return REAL(virgl_renderer_resource_get_info_ext) != NULL
@@ -231,7 +233,7 @@ int virgl_renderer_resource_get_info_ext(int res_handle, struct virgl_renderer_r
 
 int virgl_renderer_resource_attach_iov(int res_handle, struct iovec *iov, int num_iovs)
 {
-    if (routed_has_blob((uint32_t)res_handle)) {
+    if (proxy_has_blob((uint32_t)res_handle)) {
         return -EINVAL; /* host memory: no guest pages to attach */
     }
     return REAL(virgl_renderer_resource_attach_iov) != NULL
@@ -241,7 +243,7 @@ int virgl_renderer_resource_attach_iov(int res_handle, struct iovec *iov, int nu
 
 void virgl_renderer_resource_detach_iov(int res_handle, struct iovec **iov, int *num_iovs)
 {
-    if (!routed_has_blob((uint32_t)res_handle) && REAL(virgl_renderer_resource_detach_iov) != NULL) {
+    if (!proxy_has_blob((uint32_t)res_handle) && REAL(virgl_renderer_resource_detach_iov) != NULL) {
         REAL(virgl_renderer_resource_detach_iov)(res_handle, iov, num_iovs);
     }
 }
@@ -250,7 +252,7 @@ void virgl_renderer_resource_detach_iov(int res_handle, struct iovec **iov, int 
  * another context changes nothing. */
 void virgl_renderer_ctx_attach_resource(int ctx_id, int res_handle)
 {
-    if (!routed_has_context((uint32_t)ctx_id) && !routed_has_blob((uint32_t)res_handle) &&
+    if (!proxy_has_context((uint32_t)ctx_id) && !proxy_has_blob((uint32_t)res_handle) &&
         REAL(virgl_renderer_ctx_attach_resource) != NULL) {
         REAL(virgl_renderer_ctx_attach_resource)(ctx_id, res_handle);
     }
@@ -258,7 +260,7 @@ void virgl_renderer_ctx_attach_resource(int ctx_id, int res_handle)
 
 void virgl_renderer_ctx_detach_resource(int ctx_id, int res_handle)
 {
-    if (!routed_has_context((uint32_t)ctx_id) && !routed_has_blob((uint32_t)res_handle) &&
+    if (!proxy_has_context((uint32_t)ctx_id) && !proxy_has_blob((uint32_t)res_handle) &&
         REAL(virgl_renderer_ctx_detach_resource) != NULL) {
         REAL(virgl_renderer_ctx_detach_resource)(ctx_id, res_handle);
     }
@@ -268,7 +270,7 @@ int virgl_renderer_transfer_read_iov(uint32_t handle, uint32_t ctx_id, uint32_t 
                                      uint32_t layer_stride, struct virgl_box *box, uint64_t offset,
                                      struct iovec *iov, int iovec_cnt)
 {
-    if (routed_has_blob(handle) || REAL(virgl_renderer_transfer_read_iov) == NULL) {
+    if (proxy_has_blob(handle) || REAL(virgl_renderer_transfer_read_iov) == NULL) {
         return -EINVAL;
     }
     return REAL(virgl_renderer_transfer_read_iov)(handle, ctx_id, level, stride, layer_stride, box, offset, iov,
@@ -279,7 +281,7 @@ int virgl_renderer_transfer_write_iov(uint32_t handle, uint32_t ctx_id, int leve
                                       uint32_t layer_stride, struct virgl_box *box, uint64_t offset,
                                       struct iovec *iovec, unsigned int iovec_cnt)
 {
-    if (routed_has_blob(handle) || REAL(virgl_renderer_transfer_write_iov) == NULL) {
+    if (proxy_has_blob(handle) || REAL(virgl_renderer_transfer_write_iov) == NULL) {
         return -EINVAL;
     }
     return REAL(virgl_renderer_transfer_write_iov)(handle, ctx_id, level, stride, layer_stride, box, offset, iovec,
@@ -288,7 +290,7 @@ int virgl_renderer_transfer_write_iov(uint32_t handle, uint32_t ctx_id, int leve
 
 void *virgl_renderer_get_cursor_data(uint32_t resource_id, uint32_t *width, uint32_t *height)
 {
-    if (routed_has_blob(resource_id) || REAL(virgl_renderer_get_cursor_data) == NULL) {
+    if (proxy_has_blob(resource_id) || REAL(virgl_renderer_get_cursor_data) == NULL) {
         return NULL;
     }
     return REAL(virgl_renderer_get_cursor_data)(resource_id, width, height);

@@ -55,6 +55,96 @@ check_contains "the VirtGPU device is used" "$TEST_TMP/virtgpu.log" "using devic
 check_contains "the host served it on the routed Venus capset" "$TEST_TMP/virtgpu.host" "created on capset 4"
 check "the guest gets the native tokens" same_tokens native virtgpu
 sed 's/^/    tokens: /' "$TEST_TMP/virtgpu.out"; echo
+check_contains "QEMU's library started a private apir-server" "$TEST_TMP/virtgpu.host" "started a private apir-server"
+check_contains "whose process ran the context" "$TEST_TMP/virtgpu.host" "served by an apir-server process"
+check_contains "in its sandbox" "$TEST_TMP/virtgpu.host" "sandboxed (seccomp filter"
+
+# ---- a VM served by a running apir-server (APIR_SERVER_SOCKET) ---------------------
+APIR_SERVER=$BUILD/bin/apir-server
+VIRGL_ROUTE_VENUS_TO_APIR=1 check "an apir-server service starts" start_server service \
+    --backend-library "$BUILD/lib/libggml-virtgpu-backend.so" --ggml-library "$LLAMA_BIN_DIR/libggml-cpu.so" \
+    --log-file "$TEST_TMP/service.log"
+service_pid=$SERVER_PID
+# service_status_lists_vm PID: --status names the VM's context (QEMU's pid, the guest's
+# process name) while the VM of `pid` (vm.sh) runs
+service_status_lists_vm() {
+    local qemu
+    for _ in $(seq 900); do
+        qemu=$(cat "$TEST_TMP/service-out/qemu.pid" 2>/dev/null)
+        if [[ -n $qemu ]] && "$APIR_SERVER" --status "$TEST_TMP/service.sock" >"$TEST_TMP/service.status" 2>&1 &&
+            grep -q "'llama-completio.*guest pid $qemu (uid" "$TEST_TMP/service.status"; then
+            grep "guest pid $qemu" "$TEST_TMP/service.status" | sed 's/^/    status: /'
+            return 0
+        fi
+        kill -0 "$1" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+HOST_VARS=(APIR_SERVER_SOCKET="$TEST_TMP/service.sock")
+VM_OUT="$TEST_TMP/service-out" in_vm service -- "${completion[@]}" -ngl 99 --device "$DEVICE" &
+vm_pid=$!
+HOST_VARS=()
+check "apir-server --status lists the VM's context, with QEMU's pid" service_status_lists_vm "$vm_pid"
+check "llama-completion in a VM served by the service" wait "$vm_pid"
+check "the guest gets the native tokens" same_tokens native service
+check "QEMU's library started no server of its own" bash -c "! grep -q 'private apir-server' '$TEST_TMP/service.host'"
+check_contains "the service served the context" "$TEST_TMP/service.log" "APIR backend library loaded"
+stop_server "$service_pid"
+
+# ---- the context's process killed mid-generation -------------------------------------
+# ms_since T0: milliseconds from T0 (date +%s%N) to now
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# kill_mid_generation: once the guest's tokens flow, kills its context's process (a child
+# of the private apir-server, QEMU's child) and times what the guest says
+kill_mid_generation() {
+    local out=$TEST_TMP/killed-out qemu server killed_at
+    for _ in $(seq 1200); do
+        [[ $(stat -c %s "$out/stdout" 2>/dev/null || echo 0) -gt 40 ]] && break
+        sleep 0.1
+    done
+    qemu=$(cat "$out/qemu.pid") && server=$(pgrep -P "$qemu" -x apir-server) || return 1
+    killed_at=$(date +%s%N)
+    pkill -KILL -P "$server" || return 1
+    until grep -q "the host context was lost" "$out/stderr" 2>/dev/null; do
+        (( $(ms_since "$killed_at") < 10000 )) || return 1
+        sleep 0.01
+    done
+    said_ms=$(ms_since "$killed_at")
+    until [[ -s $out/status ]]; do
+        (( $(ms_since "$killed_at") < 20000 )) || return 1
+        sleep 0.01
+    done
+    exited_ms=$(ms_since "$killed_at")
+    kill -0 "$qemu"  # QEMU runs on (the guest powers off after the command)
+}
+VM_OUT="$TEST_TMP/killed-out" in_vm killed -- "${completion[@]}" -ngl 99 --device "$DEVICE" -c 2048 -n 1500 &
+vm_pid=$!
+said_ms=-1 exited_ms=-1
+check "the context's process killed while the guest generates" kill_mid_generation
+wait "$vm_pid"
+check "the VM ran to its end (QEMU did not crash)" test $? -ne 125
+echo "    the guest said why ${said_ms} ms after the kill; its llama-completion ended after ${exited_ms} ms"
+check "the guest says the context was lost within 1 s" test "$said_ms" -ge 0 -a "$said_ms" -lt 1000
+check "and its llama-completion ends within 1 s" test "$exited_ms" -ge 0 -a "$exited_ms" -lt 1000
+check_contains "QEMU's library saw the process end" "$TEST_TMP/killed.host" "its apir-server process ended"
+check_contains "the server logged the kill" "$TEST_TMP/killed.host" "was killed by signal 9"
+
+# ---- QEMU's monitor answers while the guest runs long prompt batches ---------------------
+# a 512-token batch of this model takes the host's CPU hundreds of ms; in QEMU's process
+# (before issue 22) the monitor did not answer for that long, once per batch
+"$MAKER" --preset small --type q8_0 --n-layer 4 --n-embd 512 --n-head 8 --n-head-kv 8 --tied --seed 5 \
+    -o "$TEST_TMP/batch.gguf" >/dev/null
+python3 "$(dirname "$0")/qmp_latency.py" "$TEST_TMP/qmp.sock" 10 >"$TEST_TMP/qmp.out" 2>&1 &
+qmp_pid=$!
+VM_QMP="$TEST_TMP/qmp.sock" check "llama-bench -p 512 in the guest" in_vm batch -- \
+    "$LLAMA_BIN_DIR/llama-bench" -m "$TEST_TMP/batch.gguf" -p 512 -n 0 -r 3 -ngl 99 -o csv
+wait "$qmp_pid"
+tps=$(tail -1 "$TEST_TMP/batch.out" | awk -F, '{gsub(/"/, "", $(NF-1)); print $(NF-1)}')
+echo "    a 512-token batch took $(awk -v t="$tps" 'BEGIN { printf "%.0f", (t > 0 ? 512000 / t : -1) }') ms on the host"
+echo "    QMP query-status: $(cat "$TEST_TMP/qmp.out")"
+p99=$(awk '{ for (i = 1; i < NF; i++) if ($i == "p99_ms") print $(i + 1) }' "$TEST_TMP/qmp.out")
+check "QEMU's monitor answers within 20 ms at p99 meanwhile" awk -v p="${p99:-1e9}" 'BEGIN { exit !(p < 20) }'
 
 # ---- test-backend-ops on the VirtGPU device -------------------------------------
 check "test-backend-ops ($OPS) in the guest" in_vm ops -- "$LLAMA_BIN_DIR/test-backend-ops" test -b "$DEVICE" -o "$OPS"
