@@ -120,6 +120,13 @@ enum vtest_command {
 #define VCMD_APIR_STATUS_REPLY_ANSWER 0
 #define VCMD_APIR_STATUS_REPLY_TEXT_BYTES 1
 #define VCMD_APIR_STATUS_REPLY_TEXT 2
+/* apir-server's own command, outside vtest's numbers: after CONTEXT_INIT,
+ * no payload; the reply: the ring's data bytes, followed by the memfd of a
+ * struct submit_ring (submit-ring.h) that carries the client's messages
+ * from then on (the socket only the ring's doorbell bytes). */
+#define VCMD_APIR_SUBMIT_RING 0x56475302u /* "\x02SGV" */
+#define VCMD_APIR_SUBMIT_RING_REPLY_BYTES 0
+#define VCMD_APIR_SUBMIT_RING_REPLY_DWORDS 1
 #define VTEST_STATUS_REPORT 0u
 #define VTEST_STATUS_REFUSED 1u
 

@@ -478,11 +478,46 @@ static bool answer_status(struct connection *c, uint32_t len)
     return false;
 }
 
+/* A submission ring for the client's messages (submit-ring.h): made once,
+ * after the context, and sent; its messages are read from then on. */
+static bool make_submit_ring(struct connection *c, uint32_t len)
+{
+    if (c->ctx == NULL || len != 0 || c->input.ring != NULL) {
+        LOG_ERROR("%s: a submission ring asked for before the context, twice, or with a payload; closing the "
+                  "connection", c->name);
+        return false;
+    }
+    const int fd = memfd_create("apir-submit-ring", MFD_CLOEXEC);
+    struct submit_ring *ring = MAP_FAILED;
+    if (fd >= 0 && ftruncate(fd, sizeof *ring) == 0) {
+        ring = mmap(NULL, sizeof *ring, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    }
+    const uint32_t answer[VCMD_APIR_SUBMIT_RING_REPLY_DWORDS] = {
+        [VCMD_APIR_SUBMIT_RING_REPLY_BYTES] = (uint32_t)SUBMIT_RING_BYTES,
+    };
+    const bool ok = ring != MAP_FAILED && reply(c, VCMD_APIR_SUBMIT_RING, answer, VCMD_APIR_SUBMIT_RING_REPLY_DWORDS) &&
+                    fd_send(c->sock, fd);
+    if (ring == MAP_FAILED) {
+        LOG_ERROR("%s: cannot make a submission ring: %s; closing the connection", c->name, strerror(errno));
+    } else if (ok) {
+        guest_input_use_ring(&c->input, ring);
+    } else {
+        munmap(ring, sizeof *ring);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
 /* Handles one command; false ends the connection. */
 static bool handle(struct connection *c, uint32_t cmd, uint32_t len)
 {
     if (cmd == VCMD_APIR_STATUS) {
         return answer_status(c, len);
+    }
+    if (cmd == VCMD_APIR_SUBMIT_RING) {
+        return make_submit_ring(c, len);
     }
     const struct command *command = cmd < sizeof commands / sizeof commands[0] ? &commands[cmd] : NULL;
     if (command == NULL || command->handle == NULL) {

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "clock.h"
 #include "fdpass.h"
+#include "log.h"
 
 /* larger reads (a large command's payload) go straight to their place */
 #define INPUT_BUFFER_BYTES 65536
@@ -23,6 +25,62 @@ void guest_input_free(struct guest_input *in)
 {
     free(in->buffer);
     in->buffer = NULL;
+    if (in->ring != NULL) {
+        munmap(in->ring, sizeof *in->ring);
+        in->ring = NULL;
+    }
+}
+
+void guest_input_use_ring(struct guest_input *in, struct submit_ring *ring)
+{
+    in->ring = ring;
+    in->ring_head = 0;
+}
+
+/* Sleeps until the client rings the doorbell (the bytes are dropped); false
+ * at end of stream, on an error or when asked to stop. */
+static bool wait_for_doorbell(struct guest_input *in)
+{
+    uint8_t bells[64];
+    for (;;) {
+        const ssize_t n = recv(in->sock, bells, sizeof bells, 0);
+        if (n > 0) {
+            return true;
+        }
+        if (n < 0 && errno == EINTR && !*in->stop) {
+            continue;
+        }
+        return false;
+    }
+}
+
+/* fill() from the ring */
+static bool fill_from_ring(struct guest_input *in, bool dont_wait)
+{
+    for (;;) {
+        const ptrdiff_t n =
+            submit_ring_read(in->ring, &in->ring_head, in->buffer + in->end, INPUT_BUFFER_BYTES - in->end);
+        if (n < 0) {
+            LOG_ERROR("a client's submission ring is corrupt (its tail is not within the ring's size of its "
+                      "head); closing the connection");
+            return false;
+        }
+        if (n > 0) {
+            in->end += (size_t)n;
+            return true;
+        }
+        if (dont_wait) {
+            return true;
+        }
+        if (submit_ring_sleep_unless_written(in->ring, in->ring_head)) {
+            continue;
+        }
+        const bool rung = wait_for_doorbell(in);
+        submit_ring_awake(in->ring);
+        if (!rung) {
+            return false;
+        }
+    }
 }
 
 /* Takes what the socket has (up to the buffer's room), waiting for some
@@ -32,6 +90,9 @@ static bool fill(struct guest_input *in, bool dont_wait)
 {
     if (in->start == in->end) {
         in->start = in->end = 0;
+    }
+    if (in->ring != NULL) {
+        return fill_from_ring(in, dont_wait);
     }
     for (;;) {
         const ssize_t n = recv(in->sock, in->buffer + in->end, INPUT_BUFFER_BYTES - in->end, dont_wait ? MSG_DONTWAIT : 0);
@@ -54,7 +115,7 @@ bool guest_input_read(struct guest_input *in, void *buf, size_t n)
             return false;
         }
         const size_t have = in->end - in->start;
-        if (have == 0 && n >= INPUT_BUFFER_BYTES) {
+        if (have == 0 && n >= INPUT_BUFFER_BYTES && in->ring == NULL) {
             return read_all_unless(in->sock, to, n, in->stop);
         }
         if (have == 0 && !fill(in, false)) {

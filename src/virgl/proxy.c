@@ -11,6 +11,7 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "server-link.h"
 #include "socket-watch.h"
+#include "submit-ring.h"
 #include "vtest-protocol.h"
 
 /* the largest blob a guest may create (the process's limits bound the total) */
@@ -50,6 +52,7 @@ struct proxy_blob {
 struct proxy_context {
     uint32_t ctx_id;
     int sock;
+    struct submit_ring *ring; /* its messages go here (the socket brings the answers) */
     uint64_t watch_key; /* unique to this context: its socket's watch */
     bool lost;          /* its process ended */
     uint32_t replies[REPLY_RESOURCES_KEPT]; /* 0: none */
@@ -153,6 +156,10 @@ static void remember_reply(struct proxy_context *c, uint32_t reply_res)
 
 /* ---- sending -------------------------------------------------------------- */
 
+/* how long the library waits for a context's process (room in its ring, a blob's answer)
+ * before it takes it for gone: past the graph time budget's watch, which ends a stuck one */
+#define PROCESS_ANSWER_MS 60000
+
 static bool keep_unsent(struct proxy_context *c, const void *bytes, size_t n)
 {
     if (c->n_unsent + n > c->cap_unsent) {
@@ -169,23 +176,39 @@ static bool keep_unsent(struct proxy_context *c, const void *bytes, size_t n)
     return true;
 }
 
-/* Sends what waits, all of it when `wait`, else what the socket takes now;
- * false when the process is gone. */
+/* Writes what the ring has room for; wakes the process if it sleeps. */
+static size_t ring_put(struct proxy_context *c, const void *bytes, size_t n)
+{
+    bool ring_doorbell = false;
+    const size_t written = submit_ring_write(c->ring, bytes, n, &ring_doorbell);
+    const uint8_t bell = 0;
+    if (ring_doorbell && send(c->sock, &bell, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
+        CTX_DEBUG(c->ctx_id, "the doorbell of its process failed: %s", strerror(errno));
+    }
+    return written;
+}
+
+/* Whether the socket shows something (a reply, or the process's end) within ms. */
+static bool socket_ready(int sock, int ms)
+{
+    struct pollfd p = { .fd = sock, .events = POLLIN | POLLRDHUP };
+    return poll(&p, 1, ms) > 0;
+}
+
+/* Puts what waits into the ring: all of it when `wait` (false when the
+ * process is gone, or took nothing for PROCESS_ANSWER_MS), else what fits now. */
 static bool send_unsent(struct proxy_context *c, bool wait)
 {
     size_t sent = 0;
-    while (sent < c->n_unsent) {
-        const ssize_t n = send(c->sock, c->unsent + sent, c->n_unsent - sent, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !wait) {
+    for (int waited_ms = 0; sent < c->n_unsent;) {
+        const size_t k = ring_put(c, c->unsent + sent, c->n_unsent - sent);
+        sent += k;
+        if (sent == c->n_unsent || !wait) {
             break;
         }
-        if (n <= 0) {
-            return false;
+        if (k == 0 && (socket_ready(c->sock, 1) || ++waited_ms > PROCESS_ANSWER_MS)) {
+            return false; /* the process hung up (it sends nothing unasked), or is stuck */
         }
-        sent += (size_t)n;
     }
     if (sent > 0) {
         memmove(c->unsent, c->unsent + sent, c->n_unsent - sent);
@@ -194,44 +217,31 @@ static bool send_unsent(struct proxy_context *c, bool wait)
     return true;
 }
 
+/* Writes bytes in order after what waits: into the ring as far as it takes them, the rest kept. */
+static bool put(struct proxy_context *c, const void *bytes, size_t n)
+{
+    const size_t written = c->n_unsent == 0 ? ring_put(c, bytes, n) : 0;
+    return written == n || keep_unsent(c, (const uint8_t *)bytes + written, n - written);
+}
+
 /* Sends a message (its vtest header, then the payload) in order after what
  * waits, without waiting unless MAX_UNSENT_BYTES wait already; false when
  * the process is gone (or out of memory). */
 static bool send_message(struct proxy_context *c, uint32_t cmd, const void *payload, uint32_t len, size_t bytes)
 {
     const uint32_t header[VTEST_HDR_DWORDS] = { [VTEST_HDR_LEN] = len, [VTEST_HDR_CMD] = cmd };
-    size_t sent = 0;
-    if (c->n_unsent > 0 && !send_unsent(c, false)) {
-        return false;
-    }
-    if (c->n_unsent == 0) {
-        struct iovec iov[2] = { { (void *)header, sizeof header }, { (void *)payload, bytes } };
-        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-        ssize_t n;
-        do {
-            n = sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            return false;
-        }
-        sent = n > 0 ? (size_t)n : 0;
-    }
-    const size_t total = sizeof header + bytes;
-    if (sent < sizeof header && !keep_unsent(c, (const uint8_t *)header + sent, sizeof header - sent)) {
-        return false;
-    }
-    const size_t payload_sent = sent > sizeof header ? sent - sizeof header : 0;
-    if (sent < total && !keep_unsent(c, (const uint8_t *)payload + payload_sent, bytes - payload_sent)) {
+    if (!send_unsent(c, false) || !put(c, header, sizeof header) || !put(c, payload, bytes)) {
         return false;
     }
     return c->n_unsent <= MAX_UNSENT_BYTES || send_unsent(c, true);
 }
 
-/* Reads a reply of command cmd: its words (at most max_words), their count in *len. */
+/* Reads a reply of command cmd: its words (at most max_words), their count
+ * in *len; false when none comes within PROCESS_ANSWER_MS. */
 static bool read_reply(int sock, uint32_t cmd, uint32_t *words, uint32_t max_words, uint32_t *len)
 {
     uint32_t header[VTEST_HDR_DWORDS];
-    if (!read_all(sock, header, sizeof header) || header[VTEST_HDR_CMD] != cmd || header[VTEST_HDR_LEN] > max_words) {
+    if (!socket_ready(sock, PROCESS_ANSWER_MS) || !read_all(sock, header, sizeof header) || header[VTEST_HDR_CMD] != cmd || header[VTEST_HDR_LEN] > max_words) {
         return false;
     }
     *len = header[VTEST_HDR_LEN];
@@ -280,12 +290,38 @@ static int set_up(int sock, uint32_t capset_id, const char *name, uint32_t name_
     return 0;
 }
 
+/* Asks the context's process for its submission ring and maps it: 0, or -EIO with why in err. */
+static int map_ring(struct proxy_context *c, char *err, size_t err_size)
+{
+    const uint32_t request[VTEST_HDR_DWORDS] = { [VTEST_HDR_LEN] = 0, [VTEST_HDR_CMD] = VCMD_APIR_SUBMIT_RING };
+    uint32_t answer[VCMD_APIR_SUBMIT_RING_REPLY_DWORDS] = { 0 }, len = 0;
+    const int fd = write_all(c->sock, request, sizeof request) &&
+                           read_reply(c->sock, VCMD_APIR_SUBMIT_RING, answer, VCMD_APIR_SUBMIT_RING_REPLY_DWORDS, &len) &&
+                           len == VCMD_APIR_SUBMIT_RING_REPLY_DWORDS &&
+                           answer[VCMD_APIR_SUBMIT_RING_REPLY_BYTES] == SUBMIT_RING_BYTES
+                       ? fd_receive(c->sock)
+                       : -1;
+    void *ring = fd >= 0 ? mmap(NULL, sizeof *c->ring, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (ring == MAP_FAILED) {
+        snprintf(err, err_size, "its apir-server process gave no submission ring (see the server's log)");
+        return -EIO;
+    }
+    c->ring = ring;
+    return 0;
+}
+
 /* A context linked to a new process of the server: 0, or a negative errno (logged). */
 static int link_context(struct proxy_context *c, uint32_t capset_id, const char *name, uint32_t name_len)
 {
     char err[320];
     c->sock = server_link_connect(err, sizeof err);
-    const int rc = c->sock < 0 ? -ENODEV : set_up(c->sock, capset_id, name, name_len, err, sizeof err);
+    int rc = c->sock < 0 ? -ENODEV : set_up(c->sock, capset_id, name, name_len, err, sizeof err);
+    if (rc == 0) {
+        rc = map_ring(c, err, sizeof err);
+    }
     if (rc != 0) {
         CTX_ERROR(c->ctx_id, "cannot create an APIR context: %s", err);
     }
@@ -321,6 +357,9 @@ int proxy_context_create(uint32_t ctx_id, uint32_t capset_id, const char *name, 
         if (c->sock >= 0) {
             close(c->sock);
         }
+        if (c->ring != NULL) {
+            munmap(c->ring, sizeof *c->ring);
+        }
         free(c);
         return rc;
     }
@@ -354,6 +393,7 @@ void proxy_context_destroy(uint32_t ctx_id)
     }
     pthread_mutex_unlock(&proxy.lock);
     close(c->sock); /* its process ends, and frees what the context held */
+    munmap(c->ring, sizeof *c->ring);
     free(c->unsent);
     free(c);
     CTX_INFO(ctx_id, "APIR context destroyed");

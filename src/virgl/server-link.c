@@ -80,8 +80,10 @@ static bool server_program(char out[PATH_MAX])
 }
 
 /* Starts `program --socket-fd 3` with `theirs` at descriptor 3 and nothing
- * else of the VMM's open, the default signal handling, in a session of its
- * own (a terminal's Ctrl-C reaches the VMM, whose exit then ends it). */
+ * else of the VMM's open, the default signal handling, in a process group
+ * of its own (a terminal's Ctrl-C reaches the VMM, whose exit then ends
+ * it). Not a session of its own: the scheduler's autogroups would then
+ * share the cores between the VMM and the server as two equal groups. */
 static int spawn_server(const char *program, int theirs, pid_t *pid)
 {
     posix_spawn_file_actions_t actions;
@@ -95,7 +97,7 @@ static int spawn_server(const char *program, int theirs, pid_t *pid)
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     char fd_text[16];
     snprintf(fd_text, sizeof fd_text, "%d", PRIVATE_SERVER_FD);
     char *const argv[] = { (char *)program, "--socket-fd", fd_text, NULL };

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -23,6 +24,8 @@
 #include "queued-writes.h"
 #include "remote.h"
 #include "transport-vtest.h"
+#include "fdpass.h"
+#include "submit-ring.h"
 #include "vtest-protocol.h"
 
 static const char *socket_path;
@@ -105,6 +108,56 @@ static void test_vtest_messages(void)
     CHECK(closed_after(blob, 7) && server_serves(), "a blob of 2^64 - 1 bytes (and no context) is refused");
     const uint32_t batches[] = { 3, VCMD_SUBMIT_CMD2, 1, 1000, 1000 };
     CHECK(closed_after(batches, 5) && server_serves(), "a SUBMIT_CMD2 batch outside its message is refused");
+    const uint32_t early_ring[] = { 0, VCMD_APIR_SUBMIT_RING };
+    CHECK(closed_after(early_ring, 2) && server_serves(), "a submission ring before any context is refused");
+}
+
+/* ---- the submission ring ------------------------------------------------------ */
+
+/* A context's ring, mapped, on a fresh connection (*fd); NULL when none came. */
+static struct submit_ring *ring_of_new_context(int *fd)
+{
+    *fd = raw_connect();
+    const uint32_t start[] = { 0, VCMD_CREATE_RENDERER, 1, VCMD_CONTEXT_INIT, APIR_CAPSET_ID_APIR,
+                               0, VCMD_APIR_SUBMIT_RING };
+    uint32_t reply[VTEST_HDR_DWORDS + VCMD_APIR_SUBMIT_RING_REPLY_DWORDS];
+    const int ring_fd = *fd >= 0 && send(*fd, start, sizeof start, MSG_NOSIGNAL) == (ssize_t)sizeof start &&
+                                recv(*fd, reply, sizeof reply, MSG_WAITALL) == (ssize_t)sizeof reply &&
+                                reply[VTEST_HDR_CMD] == VCMD_APIR_SUBMIT_RING
+                            ? fd_receive(*fd)
+                            : -1;
+    void *ring = ring_fd >= 0 ? mmap(NULL, sizeof(struct submit_ring), PROT_READ | PROT_WRITE, MAP_SHARED, ring_fd, 0)
+                              : MAP_FAILED;
+    if (ring_fd >= 0) {
+        close(ring_fd);
+    }
+    return ring != MAP_FAILED ? ring : NULL;
+}
+
+/* the server ends the connection: end of stream, or a reset */
+static bool hung_up(int fd)
+{
+    char byte;
+    ssize_t got;
+    while ((got = recv(fd, &byte, 1, 0)) > 0) {
+    }
+    return got == 0 || (got < 0 && errno == ECONNRESET);
+}
+
+static void test_submission_ring(void)
+{
+    int fd;
+    struct submit_ring *ring = ring_of_new_context(&fd);
+    CHECK(ring != NULL, "a context's process makes a submission ring");
+    if (ring == NULL) {
+        return;
+    }
+    atomic_store(&ring->tail, atomic_load(&ring->head) + 3 * SUBMIT_RING_BYTES); /* past what the ring holds */
+    const uint8_t bell = 0;
+    CHECK(send(fd, &bell, 1, MSG_NOSIGNAL) == 1 && hung_up(fd) && server_serves(),
+          "a tail past the ring's size ends that connection only");
+    munmap(ring, sizeof *ring);
+    close(fd);
 }
 
 /* ---- APIR commands ---------------------------------------------------------- */
@@ -298,6 +351,7 @@ int main(void)
         return 2;
     }
     test_vtest_messages();
+    test_submission_ring();
     struct vgpu_remote *r = connect_guest();
     CHECK(answers(r), "a guest connects");
     if (r != NULL) {
